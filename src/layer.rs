@@ -1,0 +1,283 @@
+//! [`BearerLayer`]: the layer, and the settings it hands every service it builds.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Response, Uri};
+use tower_layer::Layer;
+
+use crate::challenge::{InsufficientScope, Rejection};
+use crate::resolver::SessionResolver;
+use crate::service::Bearer;
+use crate::token::DEFAULT_MAX_TOKEN_LEN;
+
+type AuthorizeFn<T> = dyn Fn(&T) -> Result<(), InsufficientScope> + Send + Sync;
+type SkipFn = dyn Fn(&RequestHead<'_>) -> bool + Send + Sync;
+type RejectionFn = dyn Fn(&Rejection) -> Response<Bytes> + Send + Sync;
+
+/// The parts of a request a [`BearerLayer::skip_if`] predicate may look at.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestHead<'a> {
+    pub(crate) method: &'a Method,
+    pub(crate) uri: &'a Uri,
+    pub(crate) headers: &'a HeaderMap,
+}
+
+impl<'a> RequestHead<'a> {
+    /// The request method.
+    pub fn method(&self) -> &'a Method {
+        self.method
+    }
+
+    /// The request target.
+    pub fn uri(&self) -> &'a Uri {
+        self.uri
+    }
+
+    /// The request headers. The `Authorization` header is among them: do not log it.
+    pub fn headers(&self) -> &'a HeaderMap {
+        self.headers
+    }
+}
+
+/// Layer settings, shared by every service the layer builds.
+pub(crate) struct Config<T> {
+    pub(crate) realm: Option<Arc<str>>,
+    pub(crate) max_token_len: usize,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) allow_preflight: bool,
+    pub(crate) optional: bool,
+    pub(crate) pass_invalid: bool,
+    pub(crate) authorize: Option<Arc<AuthorizeFn<T>>>,
+    pub(crate) skip: Option<Arc<SkipFn>>,
+    pub(crate) on_rejection: Option<Arc<RejectionFn>>,
+}
+
+impl<T> Clone for Config<T> {
+    fn clone(&self) -> Self {
+        Config {
+            realm: self.realm.clone(),
+            max_token_len: self.max_token_len,
+            timeout: self.timeout,
+            allow_preflight: self.allow_preflight,
+            optional: self.optional,
+            pass_invalid: self.pass_invalid,
+            authorize: self.authorize.clone(),
+            skip: self.skip.clone(),
+            on_rejection: self.on_rejection.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Config<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("realm", &self.realm)
+            .field("max_token_len", &self.max_token_len)
+            .field("timeout", &self.timeout)
+            .field("allow_preflight", &self.allow_preflight)
+            .field("optional", &self.optional)
+            .field("pass_invalid", &self.pass_invalid)
+            .field("authorize", &self.authorize.is_some())
+            .field("skip", &self.skip.is_some())
+            .field("on_rejection", &self.on_rejection.is_some())
+            .finish()
+    }
+}
+
+/// Authenticates requests by bearer token; builds [`Bearer`] services.
+///
+/// See the [crate documentation](crate) for what each request gets. The resolver is shared
+/// through an [`Arc`], so it needs no `Clone`; cloning the layer is two reference-count bumps.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_bearer::{resolver_fn, BearerLayer, BearerToken, InsufficientScope};
+///
+/// #[derive(Clone)]
+/// struct Session { admin: bool }
+///
+/// let layer = BearerLayer::new(resolver_fn(|token: BearerToken<'_>| {
+///     let admin = token.as_str() == "root";
+///     async move { Ok::<_, std::io::Error>(Some(Session { admin })) }
+/// }))
+/// .realm("api")
+/// .timeout(Duration::from_secs(2))
+/// .authorize(|s: &Session| if s.admin { Ok(()) } else { Err(InsufficientScope::new("admin")) })
+/// .skip_path_prefix("/grpc.health.v1.Health/");
+/// # let _ = layer;
+/// ```
+pub struct BearerLayer<R: SessionResolver> {
+    resolver: Arc<R>,
+    config: Arc<Config<R::Session>>,
+}
+
+impl<R: SessionResolver> BearerLayer<R> {
+    /// A layer that resolves tokens with `resolver`.
+    ///
+    /// Defaults: credentials required, no realm, tokens up to 4 KiB, no timeout, CORS
+    /// preflights pass through, empty rejection bodies.
+    pub fn new(resolver: R) -> Self {
+        Self::from_shared(Arc::new(resolver))
+    }
+
+    /// A layer over a resolver that is already shared.
+    pub fn from_shared(resolver: Arc<R>) -> Self {
+        BearerLayer {
+            resolver,
+            config: Arc::new(Config {
+                realm: None,
+                max_token_len: DEFAULT_MAX_TOKEN_LEN,
+                timeout: None,
+                allow_preflight: true,
+                optional: false,
+                pass_invalid: false,
+                authorize: None,
+                skip: None,
+                on_rejection: None,
+            }),
+        }
+    }
+
+    fn config_mut(&mut self) -> &mut Config<R::Session> {
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// The `realm` every challenge names. Characters RFC 6750 does not allow are dropped.
+    pub fn realm(mut self, realm: impl AsRef<str>) -> Self {
+        let realm: String = realm
+            .as_ref()
+            .chars()
+            .filter(|&c| c != '"' && c != '\\' && (' '..='~').contains(&c))
+            .collect();
+        self.config_mut().realm = Some(realm.into());
+        self
+    }
+
+    /// Tokens longer than this (in bytes) get `401 invalid_token` without reaching the resolver.
+    /// Default: 4096.
+    pub fn max_token_len(mut self, max: usize) -> Self {
+        self.config_mut().max_token_len = max;
+        self
+    }
+
+    /// A resolver that has not answered within `timeout` counts as failed: `503`.
+    ///
+    /// The deadline is a tokio timer, so the service must run inside a tokio runtime with the
+    /// time driver enabled (as every hyper, axum and tonic server does).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.config_mut().timeout = Some(timeout);
+        self
+    }
+
+    /// Whether a CORS preflight (`OPTIONS` with `Access-Control-Request-Method`) passes through
+    /// unauthenticated. Browsers send preflights without credentials. Default: `true`.
+    pub fn allow_preflight(mut self, allow: bool) -> Self {
+        self.config_mut().allow_preflight = allow;
+        self
+    }
+
+    /// Optional mode: a request without credentials passes through, with no session in its
+    /// extensions. Malformed or unknown credentials are still rejected unless
+    /// [`pass_invalid`](Self::pass_invalid) is set.
+    pub fn optional(mut self) -> Self {
+        self.config_mut().optional = true;
+        self
+    }
+
+    /// In optional mode, also pass through requests whose credentials are malformed, too long,
+    /// or unknown, as anonymous (better-auth's `get-session` answers `null` for those). A
+    /// failing resolver still gets `503`, and a refused authorization check still gets `403`.
+    pub fn pass_invalid(mut self, pass: bool) -> Self {
+        self.config_mut().pass_invalid = pass;
+        self
+    }
+
+    /// A check every resolved session must pass; a refusal is `403 insufficient_scope`.
+    pub fn authorize<F>(mut self, check: F) -> Self
+    where
+        F: Fn(&R::Session) -> Result<(), InsufficientScope> + Send + Sync + 'static,
+    {
+        self.config_mut().authorize = Some(Arc::new(check));
+        self
+    }
+
+    /// Requests for which `skip` returns `true` pass through without authentication and
+    /// without a session: health checks, metrics, public routes.
+    pub fn skip_if<F>(mut self, skip: F) -> Self
+    where
+        F: Fn(&RequestHead<'_>) -> bool + Send + Sync + 'static,
+    {
+        self.config_mut().skip = Some(Arc::new(skip));
+        self
+    }
+
+    /// Requests whose path starts with `prefix` pass through unauthenticated; for tonic's
+    /// health service, `"/grpc.health.v1.Health/"`. Replaces any earlier [`skip_if`](Self::skip_if).
+    pub fn skip_path_prefix(self, prefix: impl Into<String>) -> Self {
+        let prefix = prefix.into();
+        self.skip_if(move |head| head.uri().path().starts_with(&prefix))
+    }
+
+    /// Builds the HTTP answer for a rejection (a JSON error body, say). The layer keeps the
+    /// rejection's `WWW-Authenticate` challenge unless the response sets its own. gRPC calls
+    /// always get the gRPC status, since a gRPC client cannot read an HTTP body.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use tower_bearer::{resolver_fn, BearerLayer, BearerToken};
+    ///
+    /// let layer = BearerLayer::new(resolver_fn(|_: BearerToken<'_>| async {
+    ///     Ok::<Option<String>, std::io::Error>(None)
+    /// }))
+    /// .on_rejection(|rejection| {
+    ///     let body = format!(r#"{{"error":"{}"}}"#, rejection.kind().error_code().unwrap_or("unauthorized"));
+    ///     http::Response::builder()
+    ///         .status(rejection.status())
+    ///         .header("content-type", "application/json")
+    ///         .body(Bytes::from(body))
+    ///         .unwrap()
+    /// });
+    /// # let _ = layer;
+    /// ```
+    pub fn on_rejection<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&Rejection) -> Response<Bytes> + Send + Sync + 'static,
+    {
+        self.config_mut().on_rejection = Some(Arc::new(f));
+        self
+    }
+
+    /// The resolver.
+    pub fn resolver(&self) -> &R {
+        &self.resolver
+    }
+}
+
+impl<R: SessionResolver> Clone for BearerLayer<R> {
+    fn clone(&self) -> Self {
+        BearerLayer {
+            resolver: self.resolver.clone(),
+            config: self.config.clone(),
+        }
+    }
+}
+
+impl<R: SessionResolver> fmt::Debug for BearerLayer<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BearerLayer")
+            .field("resolver", &std::any::type_name::<R>())
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl<S, R: SessionResolver> Layer<S> for BearerLayer<R> {
+    type Service = Bearer<S, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Bearer::new(inner, self.resolver.clone(), self.config.clone())
+    }
+}

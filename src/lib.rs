@@ -1,0 +1,93 @@
+//! Tower middleware that authenticates HTTP and gRPC requests by bearer token (RFC 6750).
+//!
+//! [`BearerLayer`] wraps any tower service. For each request it reads the bearer token from the
+//! `Authorization` header, resolves it through a [`SessionResolver`], and then either inserts the
+//! session into the request's extensions and calls the inner service, or answers by itself:
+//!
+//! | request | answer |
+//! |---|---|
+//! | no `Authorization` header, or another scheme | `401`, `WWW-Authenticate: Bearer` |
+//! | empty token, token outside the `b64token` grammar, two `Authorization` headers | `400`, `error="invalid_request"` |
+//! | token longer than the maximum (4 KiB) | `401`, `error="invalid_token"`; the resolver is not called |
+//! | the resolver knows no such session | `401`, `error="invalid_token"` |
+//! | the resolver fails or times out | `503`, no challenge; the error goes to `tracing` |
+//! | the [`authorize`](BearerLayer::authorize) check refuses the session | `403`, `error="insufficient_scope"`, `scope="…"` |
+//! | the session resolves | the inner service's response, untouched |
+//!
+//! A gRPC call (`content-type: application/grpc…`) is refused with a trailers-only gRPC
+//! response instead: `UNAUTHENTICATED` (16) for 400 and 401, `PERMISSION_DENIED` (7) for 403,
+//! `UNAVAILABLE` (14) for 503. CORS preflights pass through; an [optional](BearerLayer::optional)
+//! mode lets anonymous requests through; [`on_rejection`](BearerLayer::on_rejection) shapes
+//! the rejection's body.
+//!
+//! # Example
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use http::{header::AUTHORIZATION, Request, Response, StatusCode};
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//! use tower_bearer::{resolver_fn, BearerLayer, BearerToken};
+//!
+//! #[derive(Clone)]
+//! struct User(&'static str);
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let resolver = resolver_fn(|token: BearerToken<'_>| {
+//!     let user = (token.as_str() == "s3cr3t").then_some(User("alice"));
+//!     async move { Ok::<_, Infallible>(user) }
+//! });
+//!
+//! let service = ServiceBuilder::new()
+//!     .layer(BearerLayer::new(resolver))
+//!     .service(service_fn(|req: Request<String>| async move {
+//!         let user = req.extensions().get::<User>().unwrap();
+//!         Ok::<_, Infallible>(Response::new(format!("hello {}", user.0)))
+//!     }));
+//!
+//! let ok = service
+//!     .clone()
+//!     .oneshot(Request::builder().header(AUTHORIZATION, "Bearer s3cr3t").body(String::new()).unwrap())
+//!     .await
+//!     .unwrap();
+//! assert_eq!(ok.status(), StatusCode::OK);
+//!
+//! let denied = service
+//!     .oneshot(Request::builder().header(AUTHORIZATION, "Bearer wrong").body(String::new()).unwrap())
+//!     .await
+//!     .unwrap();
+//! assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(
+//!     denied.headers()["www-authenticate"],
+//!     r#"Bearer error="invalid_token", error_description="the bearer token is invalid, expired or revoked""#
+//! );
+//! # }
+//! ```
+//!
+//! # Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `axum` | [`Authenticated`](integrations::axum::Authenticated), an extractor, and `IntoResponse` for [`Rejection`] (over `axum-core`) |
+//! | `tonic` | `NamedService` for [`Bearer`], so `add_service(layer.layer(svc))` works |
+//! | `sweeper` | [`MemoryStore::spawn_sweeper`](store::MemoryStore::spawn_sweeper), a tokio task that drops expired sessions |
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod body;
+mod challenge;
+pub mod client;
+pub mod future;
+pub mod integrations;
+mod layer;
+mod resolver;
+mod service;
+pub mod store;
+mod token;
+
+pub use body::ResponseBody;
+pub use challenge::{InsufficientScope, Rejection, RejectionKind};
+pub use layer::{BearerLayer, RequestHead};
+pub use resolver::{resolver_fn, BoxError, ResolverFn, SessionResolver};
+pub use service::Bearer;
+pub use token::{BearerToken, DEFAULT_MAX_TOKEN_LEN};

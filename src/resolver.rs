@@ -1,0 +1,141 @@
+//! [`SessionResolver`]: the one plug-in point, turning a token into a session.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::BearerToken;
+
+/// The error type resolvers may return: anything that converts into a boxed error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Turns a bearer token into a session.
+///
+/// The answer is one of three:
+/// - `Ok(Some(session))`: the token names a live session;
+/// - `Ok(None)`: unknown, expired or revoked; the client gets `401 invalid_token`;
+/// - `Err(e)`: the backend failed; the client gets `503` and `e` goes to `tracing`.
+///
+/// The trait is async and fallible and assumes nothing about memory, so stores over the network
+/// (Redis, SQL, an introspection endpoint) fit it as well as the in-memory one. The future is an
+/// associated type, so the layer's own future never boxes; an in-memory resolver returns
+/// [`std::future::Ready`] and allocates nothing.
+///
+/// The future may not borrow the token: a resolver that needs it across an `.await` copies it.
+/// A resolver's error must not contain the token, because the layer logs it.
+///
+/// # Example
+///
+/// ```
+/// use std::future::{ready, Ready};
+/// use std::collections::HashMap;
+/// use std::convert::Infallible;
+/// use std::sync::Arc;
+/// use tower_bearer::{BearerToken, SessionResolver};
+///
+/// #[derive(Clone)]
+/// struct User(Arc<str>);
+///
+/// struct StaticTokens(HashMap<String, User>);
+///
+/// impl SessionResolver for StaticTokens {
+///     type Session = User;
+///     type Error = Infallible;
+///     type Future = Ready<Result<Option<User>, Infallible>>;
+///
+///     fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
+///         ready(Ok(self.0.get(token.as_str()).cloned()))
+///     }
+/// }
+/// ```
+pub trait SessionResolver {
+    /// What a resolved token stands for. It reaches handlers through the request's extensions,
+    /// hence the bounds; wrap it in an [`Arc`] to make the per-request clone cheap.
+    type Session: Clone + Send + Sync + 'static;
+    /// The backend's failure.
+    type Error: Into<BoxError>;
+    /// The resolution in progress.
+    type Future: Future<Output = Result<Option<Self::Session>, Self::Error>>;
+
+    /// Looks the token up.
+    fn resolve(&self, token: BearerToken<'_>) -> Self::Future;
+}
+
+impl<R: SessionResolver + ?Sized> SessionResolver for Arc<R> {
+    type Session = R::Session;
+    type Error = R::Error;
+    type Future = R::Future;
+
+    fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
+        (**self).resolve(token)
+    }
+}
+
+impl<R: SessionResolver + ?Sized> SessionResolver for Box<R> {
+    type Session = R::Session;
+    type Error = R::Error;
+    type Future = R::Future;
+
+    fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
+        (**self).resolve(token)
+    }
+}
+
+impl<R: SessionResolver + ?Sized> SessionResolver for &R {
+    type Session = R::Session;
+    type Error = R::Error;
+    type Future = R::Future;
+
+    fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
+        (**self).resolve(token)
+    }
+}
+
+/// Makes a resolver of a closure that returns a future.
+///
+/// The closure gets the borrowed token and returns a future that owns whatever it needs, so
+/// copy the token before the `async move` block if the lookup needs it after an `.await`.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use tower_bearer::{resolver_fn, BearerToken};
+///
+/// let resolver = resolver_fn(|token: BearerToken<'_>| {
+///     let known = token.as_str() == "let-me-in";
+///     async move { Ok::<_, Infallible>(known.then(|| "alice".to_string())) }
+/// });
+/// # let _ = resolver;
+/// ```
+pub fn resolver_fn<F>(f: F) -> ResolverFn<F> {
+    ResolverFn { f }
+}
+
+/// A resolver made of a closure; see [`resolver_fn`].
+#[derive(Clone, Copy)]
+pub struct ResolverFn<F> {
+    f: F,
+}
+
+impl<F> fmt::Debug for ResolverFn<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResolverFn")
+            .field("f", &std::any::type_name::<F>())
+            .finish()
+    }
+}
+
+impl<F, Fut, S, E> SessionResolver for ResolverFn<F>
+where
+    F: Fn(BearerToken<'_>) -> Fut,
+    Fut: Future<Output = Result<Option<S>, E>>,
+    S: Clone + Send + Sync + 'static,
+    E: Into<BoxError>,
+{
+    type Session = S;
+    type Error = E;
+    type Future = Fut;
+
+    fn resolve(&self, token: BearerToken<'_>) -> Fut {
+        (self.f)(token)
+    }
+}

@@ -1,0 +1,159 @@
+//! [`Bearer`]: the middleware service.
+
+use std::fmt;
+use std::mem;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::header::{ACCESS_CONTROL_REQUEST_METHOD, CONTENT_TYPE};
+use http::{Method, Request, Response};
+use tower_service::Service;
+
+use crate::body::ResponseBody;
+use crate::challenge::{Rejection, RejectionKind};
+use crate::future::ResponseFuture;
+use crate::layer::{Config, RequestHead};
+use crate::resolver::SessionResolver;
+use crate::token;
+
+/// Authenticates each request before it reaches `S`; built by [`BearerLayer`](crate::BearerLayer).
+pub struct Bearer<S, R: SessionResolver> {
+    inner: S,
+    resolver: Arc<R>,
+    config: Arc<Config<R::Session>>,
+}
+
+impl<S, R: SessionResolver> Bearer<S, R> {
+    pub(crate) fn new(inner: S, resolver: Arc<R>, config: Arc<Config<R::Session>>) -> Self {
+        Bearer {
+            inner,
+            resolver,
+            config,
+        }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: Clone, R: SessionResolver> Clone for Bearer<S, R> {
+    fn clone(&self) -> Self {
+        Bearer {
+            inner: self.inner.clone(),
+            resolver: self.resolver.clone(),
+            config: self.config.clone(),
+        }
+    }
+}
+
+impl<S: fmt::Debug, R: SessionResolver> fmt::Debug for Bearer<S, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bearer")
+            .field("inner", &self.inner)
+            .field("resolver", &std::any::type_name::<R>())
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+/// Whether the request is a gRPC call, which gets a gRPC status instead of an HTTP rejection.
+pub(crate) fn is_grpc<B>(req: &Request<B>) -> bool {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(b"application/grpc"))
+}
+
+impl<T> Config<T> {
+    /// Whether the request passes without any authentication.
+    fn bypasses<B>(&self, req: &Request<B>) -> bool {
+        (self.allow_preflight
+            && req.method() == Method::OPTIONS
+            && req.headers().contains_key(ACCESS_CONTROL_REQUEST_METHOD))
+            || self.skip.as_ref().is_some_and(|skip| {
+                skip(&RequestHead {
+                    method: req.method(),
+                    uri: req.uri(),
+                    headers: req.headers(),
+                })
+            })
+    }
+
+    /// The answer to a refused request.
+    pub(crate) fn reject(&self, rejection: Rejection, grpc: bool) -> Response<bytes::Bytes> {
+        let rejection = rejection.with_shared_realm(self.realm.as_ref());
+        match &self.on_rejection {
+            _ if grpc => rejection.to_grpc_response(),
+            None => rejection.to_response(),
+            Some(custom) => {
+                let mut response = custom(&rejection);
+                if let Some(challenge) = rejection.challenge() {
+                    response
+                        .headers_mut()
+                        .entry(http::header::WWW_AUTHENTICATE)
+                        .or_insert(challenge);
+                }
+                response
+            }
+        }
+    }
+}
+
+impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for Bearer<S, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    R: SessionResolver,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, R, ReqBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        // The readied service goes into the future; `self` keeps a fresh clone, which must be
+        // polled ready before its own `call` (tower-service: "Be careful when cloning inner
+        // services").
+        let clone = self.inner.clone();
+        let mut inner = mem::replace(&mut self.inner, clone);
+        let config = &self.config;
+
+        if config.bypasses(&req) {
+            return ResponseFuture::called(inner.call(req));
+        }
+        let grpc = is_grpc(&req);
+        let rejection = match token::from_headers(req.headers()) {
+            Ok(Some(token)) if token.len() > config.max_token_len => {
+                Rejection::new(RejectionKind::InvalidToken)
+                    .with_description("the bearer token is longer than allowed")
+            }
+            Ok(Some(token)) => {
+                let resolve = self.resolver.resolve(token);
+                return ResponseFuture::resolving(resolve, inner, req, config.clone(), grpc);
+            }
+            Ok(None) => Rejection::new(RejectionKind::MissingCredentials),
+            Err(malformed) => Rejection::new(RejectionKind::InvalidRequest)
+                .with_description(malformed.description()),
+        };
+        let anonymous = config.optional
+            && (rejection.kind() == RejectionKind::MissingCredentials || config.pass_invalid);
+        if anonymous {
+            return ResponseFuture::called(inner.call(req));
+        }
+        // `inner` drops here, releasing whatever its readiness reserved.
+        ResponseFuture::rejected(config.reject(rejection, grpc))
+    }
+}

@@ -1,0 +1,244 @@
+//! Reading the bearer token out of a request (RFC 6750 §2.1, RFC 9110 §11).
+
+use std::fmt;
+
+use http::header::{HeaderMap, AUTHORIZATION};
+
+/// The default upper bound on a token's length, in bytes: 4 KiB.
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 4096;
+
+/// A bearer token borrowed from a request.
+///
+/// Its `Debug` output is `Bearer ***`: the token never reaches a log through this type.
+/// Call [`as_str`](Self::as_str) where the secret itself is needed (to hash it, or to send it on).
+///
+/// ```
+/// use tower_bearer::BearerToken;
+///
+/// let token = BearerToken::new("mF_9.B5f-4.1JqM");
+/// assert_eq!(token.as_str(), "mF_9.B5f-4.1JqM");
+/// assert_eq!(format!("{token:?}"), "Bearer ***");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct BearerToken<'a>(&'a str);
+
+impl<'a> BearerToken<'a> {
+    /// Wraps a token string. Nothing is checked: use this to call a resolver by hand.
+    pub fn new(token: &'a str) -> Self {
+        BearerToken(token)
+    }
+
+    /// The secret token itself.
+    pub fn as_str(&self) -> &'a str {
+        self.0
+    }
+
+    /// The token's length in bytes.
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl fmt::Debug for BearerToken<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Bearer ***")
+    }
+}
+
+/// Why an `Authorization` header is malformed; each maps to `400 invalid_request`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Malformed {
+    /// `Bearer` with nothing after it.
+    Empty,
+    /// A character outside `b64token`, or a separator other than spaces.
+    Grammar,
+    /// More than one `Authorization` field line.
+    Repeated,
+}
+
+impl Malformed {
+    pub(crate) fn description(self) -> &'static str {
+        match self {
+            Malformed::Empty => "the bearer token is empty",
+            Malformed::Grammar => "the bearer token is not a valid b64token",
+            Malformed::Repeated => "more than one Authorization header",
+        }
+    }
+}
+
+/// Finds the bearer token in `headers`.
+///
+/// `Ok(None)`: no credentials (no header, or another scheme such as `Basic`).
+/// `Err`: the request tried to present a bearer token and got it wrong.
+pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Option<BearerToken<'_>>, Malformed> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(Malformed::Repeated);
+    }
+    parse(value.as_bytes())
+}
+
+/// Parses one `Authorization` field value: `Bearer 1*SP b64token`.
+pub(crate) fn parse(value: &[u8]) -> Result<Option<BearerToken<'_>>, Malformed> {
+    const SCHEME: &[u8] = b"bearer";
+    if value.len() < SCHEME.len() || !value[..SCHEME.len()].eq_ignore_ascii_case(SCHEME) {
+        return Ok(None);
+    }
+    let rest = &value[SCHEME.len()..];
+    let token = match rest.first() {
+        None => return Err(Malformed::Empty),
+        Some(b' ') => trim_spaces(rest),
+        // `Bearer<TAB>token` is a bearer attempt with the wrong separator.
+        Some(b'\t') => return Err(Malformed::Grammar),
+        // `BearerX…` is some other scheme.
+        Some(_) => return Ok(None),
+    };
+    if token.is_empty() {
+        return Err(Malformed::Empty);
+    }
+    if !is_b64token(token) {
+        return Err(Malformed::Grammar);
+    }
+    // `is_b64token` admits ASCII only, so this cannot fail; the fallback keeps it panic-free.
+    std::str::from_utf8(token)
+        .map(|t| Some(BearerToken(t)))
+        .map_err(|_| Malformed::Grammar)
+}
+
+fn trim_spaces(mut bytes: &[u8]) -> &[u8] {
+    while let [b' ', rest @ ..] = bytes {
+        bytes = rest;
+    }
+    bytes
+}
+
+/// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
+pub(crate) fn is_b64token(token: &[u8]) -> bool {
+    let body_len = token
+        .iter()
+        .position(|&b| !is_b64token_char(b))
+        .unwrap_or(token.len());
+    body_len > 0 && token[body_len..].iter().all(|&b| b == b'=')
+}
+
+fn is_b64token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+    use proptest::prelude::*;
+
+    fn token(v: &str) -> Result<Option<&str>, Malformed> {
+        parse(v.as_bytes()).map(|t| t.map(|t| t.as_str()))
+    }
+
+    #[test]
+    fn accepts_bearer_case_insensitively() {
+        assert_eq!(token("Bearer abc"), Ok(Some("abc")));
+        assert_eq!(token("bearer abc"), Ok(Some("abc")));
+        assert_eq!(token("BEARER abc"), Ok(Some("abc")));
+        assert_eq!(token("bEaReR abc"), Ok(Some("abc")));
+    }
+
+    #[test]
+    fn one_or_more_spaces_separate_scheme_and_token() {
+        assert_eq!(token("Bearer    abc"), Ok(Some("abc")));
+    }
+
+    #[test]
+    fn full_alphabet_and_padding() {
+        let t = "AZaz09-._~+/==";
+        assert_eq!(token(&format!("Bearer {t}")), Ok(Some(t)));
+    }
+
+    #[test]
+    fn other_schemes_are_no_credentials() {
+        assert_eq!(token("Basic dXNlcjpwYXNz"), Ok(None));
+        assert_eq!(token("BearerX abc"), Ok(None));
+        assert_eq!(token("Bearerabc"), Ok(None));
+        assert_eq!(token("Bear"), Ok(None));
+        assert_eq!(token(""), Ok(None));
+    }
+
+    #[test]
+    fn empty_token_is_malformed() {
+        assert_eq!(token("Bearer"), Err(Malformed::Empty));
+        assert_eq!(token("Bearer "), Err(Malformed::Empty));
+        assert_eq!(token("Bearer    "), Err(Malformed::Empty));
+    }
+
+    #[test]
+    fn grammar_violations_are_malformed() {
+        for bad in [
+            "Bearer\tabc",
+            "Bearer ab c",
+            "Bearer abc ",
+            "Bearer \"abc\"",
+            "Bearer a,b",
+            "Bearer a=b",
+            "Bearer =abc",
+            "Bearer ==",
+            "Bearer ab\tc",
+            "Bearer abc;",
+        ] {
+            assert_eq!(token(bad), Err(Malformed::Grammar), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn non_ascii_and_obs_text_are_malformed() {
+        assert_eq!(parse(b"Bearer ab\xffc"), Err(Malformed::Grammar));
+        assert_eq!(parse(b"Bearer \x80"), Err(Malformed::Grammar));
+        assert_eq!(token("Bearer caf\u{e9}"), Err(Malformed::Grammar));
+    }
+
+    #[test]
+    fn header_map_rules() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(from_headers(&headers), Ok(None));
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
+        assert_eq!(from_headers(&headers).unwrap().unwrap().as_str(), "abc");
+        headers.append(AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
+        assert_eq!(from_headers(&headers), Err(Malformed::Repeated));
+    }
+
+    #[test]
+    fn debug_redacts() {
+        let t = BearerToken::new("secret-token");
+        assert_eq!(format!("{t:?}"), "Bearer ***");
+        assert_eq!(format!("{:?}", Some(t)), "Some(Bearer ***)");
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = parse(&bytes);
+            let mut with_scheme = b"Bearer ".to_vec();
+            with_scheme.extend_from_slice(&bytes);
+            let _ = parse(&with_scheme);
+        }
+
+        #[test]
+        fn every_grammatical_token_is_accepted_unchanged(t in "[A-Za-z0-9._~+/-]{1,64}={0,3}", spaces in 1usize..4) {
+            let header = format!("Bearer{}{}", " ".repeat(spaces), t);
+            prop_assert_eq!(token(&header), Ok(Some(t.as_str())));
+        }
+
+        #[test]
+        fn accepted_tokens_match_the_grammar(bytes in proptest::collection::vec(any::<u8>(), 1..32)) {
+            let mut header = b"Bearer ".to_vec();
+            header.extend_from_slice(&bytes);
+            if let Ok(Some(t)) = parse(&header) {
+                prop_assert!(is_b64token(t.as_str().as_bytes()));
+                prop_assert_eq!(t.as_str().as_bytes(), trim_spaces(&bytes));
+            }
+        }
+    }
+}
