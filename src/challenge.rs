@@ -392,6 +392,9 @@ mod tests {
     #[test]
     fn display_names_status_and_message() {
         let r = Rejection::new(RejectionKind::InvalidRequest);
-        assert_eq!(r.to_string(), "400 Bad Request: malformed bearer credentials");
+        assert_eq!(
+            r.to_string(),
+            "400 Bad Request: malformed bearer credentials"
+        );
     }
 }

@@ -148,7 +148,9 @@ where
                     return future.poll(cx).map_ok(|res| res.map(ResponseBody::new));
                 }
                 StateProj::Rejected { response } => {
-                    let response = response.take().expect("ResponseFuture polled after completion");
+                    let response = response
+                        .take()
+                        .expect("ResponseFuture polled after completion");
                     return Poll::Ready(Ok(response.map(ResponseBody::full)));
                 }
                 StateProj::Resolving {

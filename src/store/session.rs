@@ -1,0 +1,333 @@
+//! The session record, its timestamps, and the secret token handed out once.
+
+use std::fmt;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use uuid::Uuid;
+
+/// A point in time, in milliseconds since the Unix epoch. Serialized as ISO-8601 with
+/// milliseconds and `Z` (`2026-11-27T08:36:52.123Z`), as better-auth's JSON has it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// The time `millis` milliseconds after the Unix epoch.
+    pub const fn from_millis(millis: i64) -> Self {
+        Timestamp(millis)
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub const fn as_millis(self) -> i64 {
+        self.0
+    }
+
+    /// This time plus `d` (saturating).
+    pub fn add(self, d: Duration) -> Self {
+        Timestamp(
+            self.0
+                .saturating_add(d.as_millis().min(i64::MAX as u128) as i64),
+        )
+    }
+
+    /// This time minus `d` (saturating).
+    pub fn sub(self, d: Duration) -> Self {
+        Timestamp(
+            self.0
+                .saturating_sub(d.as_millis().min(i64::MAX as u128) as i64),
+        )
+    }
+
+    fn to_system_time(self) -> SystemTime {
+        if self.0 >= 0 {
+            UNIX_EPOCH + Duration::from_millis(self.0 as u64)
+        } else {
+            UNIX_EPOCH - Duration::from_millis(self.0.unsigned_abs())
+        }
+    }
+}
+
+impl From<SystemTime> for Timestamp {
+    fn from(t: SystemTime) -> Self {
+        match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => Timestamp(d.as_millis() as i64),
+            Err(e) => Timestamp(-(e.duration().as_millis() as i64)),
+        }
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}",
+            humantime::format_rfc3339_millis(self.to_system_time())
+        )
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        humantime::parse_rfc3339_weak(&s)
+            .map(Timestamp::from)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A [`Timestamp`] that a shared session can move forward (the sliding refresh) without a lock.
+#[derive(Default)]
+struct AtomicTimestamp(AtomicI64);
+
+impl AtomicTimestamp {
+    fn new(t: Timestamp) -> Self {
+        AtomicTimestamp(AtomicI64::new(t.0))
+    }
+    fn get(&self) -> Timestamp {
+        Timestamp(self.0.load(Ordering::Relaxed))
+    }
+    fn set(&self, t: Timestamp) {
+        self.0.store(t.0, Ordering::Relaxed)
+    }
+}
+
+impl Serialize for AtomicTimestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.get().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for AtomicTimestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Timestamp::deserialize(d).map(AtomicTimestamp::new)
+    }
+}
+
+/// A session: who it belongs to, when it ends, and the application's own data.
+///
+/// The field names and JSON shape follow better-auth's session object (camelCase, ISO-8601
+/// dates). The secret token is not part of the record: a store keeps only a digest of it, and
+/// hands the token out once, in [`Issued`].
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Session<D = ()> {
+    /// The public handle, used to list and revoke sessions.
+    pub id: Uuid,
+    /// The user the session belongs to.
+    pub user_id: Arc<str>,
+    /// When the session was issued.
+    pub created_at: Timestamp,
+    expires_at: AtomicTimestamp,
+    updated_at: AtomicTimestamp,
+    /// The client's address at sign-in, if known.
+    pub ip_address: Option<Box<str>>,
+    /// The client's `User-Agent` at sign-in, if known.
+    pub user_agent: Option<Box<str>>,
+    /// Whether the session was issued with remember-me (the long lifetime).
+    #[serde(default = "yes")]
+    pub remember_me: bool,
+    /// The application's own data.
+    pub data: D,
+    #[serde(skip)]
+    pub(crate) digest: [u8; 32],
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl<D> Session<D> {
+    /// A new record. Stores call this; applications get records from a store.
+    pub fn new(
+        user_id: Arc<str>,
+        now: Timestamp,
+        expires_at: Timestamp,
+        options: CreateOptions,
+        data: D,
+    ) -> Self {
+        Session {
+            id: Uuid::new_v4(),
+            user_id,
+            created_at: now,
+            expires_at: AtomicTimestamp::new(expires_at),
+            updated_at: AtomicTimestamp::new(now),
+            ip_address: options.ip_address.map(Into::into),
+            user_agent: options.user_agent.map(Into::into),
+            remember_me: options.remember_me,
+            data,
+            digest: [0; 32],
+        }
+    }
+
+    /// When the session ends, unless a refresh moves it on.
+    pub fn expires_at(&self) -> Timestamp {
+        self.expires_at.get()
+    }
+
+    /// When the session was last refreshed.
+    pub fn updated_at(&self) -> Timestamp {
+        self.updated_at.get()
+    }
+
+    /// Moves the expiry (a sliding refresh); `updated_at` becomes `now`.
+    pub fn refresh(&self, now: Timestamp, expires_at: Timestamp) {
+        self.expires_at.set(expires_at);
+        self.updated_at.set(now);
+    }
+
+    /// Whether the session has ended at `now`.
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        self.expires_at() <= now
+    }
+}
+
+impl<D: Clone> Clone for Session<D> {
+    fn clone(&self) -> Self {
+        Session {
+            id: self.id,
+            user_id: self.user_id.clone(),
+            created_at: self.created_at,
+            expires_at: AtomicTimestamp::new(self.expires_at()),
+            updated_at: AtomicTimestamp::new(self.updated_at()),
+            ip_address: self.ip_address.clone(),
+            user_agent: self.user_agent.clone(),
+            remember_me: self.remember_me,
+            data: self.data.clone(),
+            digest: self.digest,
+        }
+    }
+}
+
+impl<D: fmt::Debug> fmt::Debug for Session<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at())
+            .field("updated_at", &self.updated_at())
+            .field("ip_address", &self.ip_address)
+            .field("user_agent", &self.user_agent)
+            .field("remember_me", &self.remember_me)
+            .field("data", &self.data)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How to issue a session: better-auth's sign-in options.
+#[derive(Clone, Debug)]
+pub struct CreateOptions {
+    /// The long lifetime (7 days by default) when `true`, the short one (1 day) when `false`.
+    pub remember_me: bool,
+    /// The client's address.
+    pub ip_address: Option<String>,
+    /// The client's `User-Agent`.
+    pub user_agent: Option<String>,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        CreateOptions {
+            remember_me: true,
+            ip_address: None,
+            user_agent: None,
+        }
+    }
+}
+
+/// A secret session token. `Debug` prints `SessionToken(***)`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionToken(String);
+
+impl SessionToken {
+    /// Wraps a token string.
+    pub fn new(token: impl Into<String>) -> Self {
+        SessionToken(token.into())
+    }
+
+    /// The secret itself, to send to the client.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The secret as a [`BearerToken`](crate::BearerToken), to resolve or revoke it.
+    pub fn as_bearer(&self) -> crate::BearerToken<'_> {
+        crate::BearerToken::new(&self.0)
+    }
+}
+
+impl fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionToken(***)")
+    }
+}
+
+/// A newly issued session and its token: the only time a store hands the token out.
+#[derive(Debug, Clone)]
+pub struct Issued<D = ()> {
+    /// The session record.
+    pub session: Arc<Session<D>>,
+    /// The secret token; send it to the client, keep it nowhere.
+    pub token: SessionToken,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_iso_8601_with_millis() {
+        let t = Timestamp::from_millis(1_764_232_612_345);
+        assert_eq!(t.to_string(), "2025-11-27T08:36:52.345Z");
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(json, "\"2025-11-27T08:36:52.345Z\"");
+        assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), t);
+        assert_eq!(
+            Timestamp::from_millis(0).to_string(),
+            "1970-01-01T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn session_json_is_camel_case() {
+        let now = Timestamp::from_millis(0);
+        let s = Session::new(
+            "u1".into(),
+            now,
+            now.add(Duration::from_secs(1)),
+            CreateOptions::default(),
+            (),
+        );
+        let v = serde_json::to_value(&s).unwrap();
+        for key in [
+            "id",
+            "userId",
+            "createdAt",
+            "expiresAt",
+            "updatedAt",
+            "ipAddress",
+            "userAgent",
+        ] {
+            assert!(v.get(key).is_some(), "{key} missing in {v}");
+        }
+        assert_eq!(v["expiresAt"], "1970-01-01T00:00:01.000Z");
+        assert!(v.get("digest").is_none());
+        let back: Session = serde_json::from_value(v).unwrap();
+        assert_eq!(back.id, s.id);
+        assert_eq!(back.expires_at(), s.expires_at());
+    }
+
+    #[test]
+    fn token_debug_is_redacted() {
+        let t = SessionToken::new("very-secret");
+        assert_eq!(format!("{t:?}"), "SessionToken(***)");
+    }
+}
