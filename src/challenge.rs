@@ -210,6 +210,9 @@ impl Rejection {
         if self.kind == RejectionKind::Unavailable {
             return None;
         }
+        if self.kind == RejectionKind::MissingCredentials && self.realm.is_none() {
+            return Some(HeaderValue::from_static("Bearer"));
+        }
         let mut out = String::from("Bearer");
         let mut sep = " ";
         let mut attr = |name: &str, value: &str| {

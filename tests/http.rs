@@ -1,0 +1,412 @@
+//! Every row of the RFC 6750 table, over a real hyper server on 127.0.0.1.
+
+mod support;
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use support::{get, request, serve};
+use tower::{service_fn, ServiceBuilder};
+use tower_bearer::{BearerLayer, BearerToken, InsufficientScope, SessionResolver};
+
+#[derive(Clone, Debug)]
+struct User {
+    name: &'static str,
+    admin: bool,
+}
+
+/// Resolves `alice` (admin) and `bob`; fails on `broken`; never answers for `slow`.
+struct TestResolver {
+    calls: Arc<AtomicUsize>,
+}
+
+type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+impl SessionResolver for TestResolver {
+    type Session = User;
+    type Error = std::io::Error;
+    type Future = BoxFuture<Result<Option<User>, std::io::Error>>;
+
+    fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let token = token.as_str().to_owned();
+        Box::pin(async move {
+            match token.as_str() {
+                "alice" => Ok(Some(User {
+                    name: "alice",
+                    admin: true,
+                })),
+                "bob" => Ok(Some(User {
+                    name: "bob",
+                    admin: false,
+                })),
+                "broken" => Err(std::io::Error::other(
+                    "db at 10.0.0.1 refused: secret detail",
+                )),
+                "slow" => {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    Ok(None)
+                }
+                _ => Ok(None),
+            }
+        })
+    }
+}
+
+async fn echo(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let who = req
+        .extensions()
+        .get::<User>()
+        .map_or("anonymous".to_string(), |u| format!("hello {}", u.name));
+    Ok(Response::builder()
+        .header("x-inner", "1")
+        .body(Full::new(Bytes::from(who)))
+        .unwrap())
+}
+
+async fn server(
+    configure: impl FnOnce(BearerLayer<TestResolver>) -> BearerLayer<TestResolver>,
+) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let base = BearerLayer::new(TestResolver {
+        calls: calls.clone(),
+    })
+    .realm("test")
+    .timeout(Duration::from_millis(200));
+    let layer = configure(base);
+    let svc = ServiceBuilder::new().layer(layer).service(service_fn(echo));
+    (serve(svc).await, calls)
+}
+
+async fn default_server() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    server(|l| {
+        l.authorize(|u: &User| {
+            if u.admin {
+                Ok(())
+            } else {
+                Err(InsufficientScope::new("admin"))
+            }
+        })
+    })
+    .await
+}
+
+const INVALID_TOKEN: &str = r#"Bearer realm="test", error="invalid_token", error_description="the bearer token is invalid, expired or revoked""#;
+
+#[tokio::test]
+async fn resolved_session_reaches_the_inner_service() {
+    let (addr, _) = default_server().await;
+    let res = get(addr, "/", &[b"authorization: Bearer alice"]).await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.body_str(), "hello alice");
+    assert_eq!(res.header("x-inner"), Some("1"));
+    assert_eq!(res.header("www-authenticate"), None);
+    // The scheme is case-insensitive, and several spaces may follow it.
+    let res = get(addr, "/", &[b"Authorization: bEaReR    alice"]).await;
+    assert_eq!(res.status, 200);
+}
+
+#[tokio::test]
+async fn missing_credentials_get_a_bare_challenge() {
+    let (addr, calls) = default_server().await;
+    for lines in [
+        &[][..],
+        &[&b"authorization: Basic dXNlcjpwYXNz"[..]],
+        &[&b"authorization: BearerX alice"[..]],
+    ] {
+        let res = get(addr, "/", lines).await;
+        assert_eq!(res.status, 401, "{lines:?}");
+        assert_eq!(
+            res.header("www-authenticate"),
+            Some(r#"Bearer realm="test""#)
+        );
+        assert_eq!(res.header("x-inner"), None);
+        assert!(res.body.is_empty());
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn malformed_credentials_are_invalid_request() {
+    let (addr, calls) = default_server().await;
+    let cases: &[(&[&[u8]], &str)] = &[
+        (&[b"authorization: Bearer"], "the bearer token is empty"),
+        (
+            &[b"authorization: Bearer\talice"],
+            "the bearer token is not a valid b64token",
+        ),
+        (
+            &[b"authorization: Bearer ali ce"],
+            "the bearer token is not a valid b64token",
+        ),
+        (
+            &[b"authorization: Bearer \"alice\""],
+            "the bearer token is not a valid b64token",
+        ),
+        (
+            &[b"authorization: Bearer a,b"],
+            "the bearer token is not a valid b64token",
+        ),
+        (
+            &[b"authorization: Bearer a=b"],
+            "the bearer token is not a valid b64token",
+        ),
+        (
+            &[b"authorization: Bearer al\xffice"],
+            "the bearer token is not a valid b64token",
+        ),
+        (
+            &[b"authorization: Bearer caf\xc3\xa9"],
+            "the bearer token is not a valid b64token",
+        ),
+        (
+            &[
+                b"authorization: Bearer alice",
+                b"authorization: Bearer alice",
+            ],
+            "more than one Authorization header",
+        ),
+    ];
+    for (lines, description) in cases {
+        let res = get(addr, "/", lines).await;
+        assert_eq!(res.status, 400, "{lines:?}");
+        assert_eq!(
+            res.header("www-authenticate").unwrap(),
+            format!(
+                r#"Bearer realm="test", error="invalid_request", error_description="{description}""#
+            )
+        );
+        assert!(res.body.is_empty());
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "the resolver never sees malformed tokens"
+    );
+}
+
+#[tokio::test]
+async fn overlong_token_is_invalid_token_without_resolving() {
+    let (addr, calls) = default_server().await;
+    let line = format!("authorization: Bearer {}", "a".repeat(4097));
+    let res = get(addr, "/", &[line.as_bytes()]).await;
+    assert_eq!(res.status, 401);
+    assert_eq!(
+        res.header("www-authenticate").unwrap(),
+        r#"Bearer realm="test", error="invalid_token", error_description="the bearer token is longer than allowed""#
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    // Exactly at the limit it is resolved (and unknown).
+    let line = format!("authorization: Bearer {}", "a".repeat(4096));
+    let res = get(addr, "/", &[line.as_bytes()]).await;
+    assert_eq!(res.status, 401);
+    assert_eq!(res.header("www-authenticate"), Some(INVALID_TOKEN));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn unknown_token_is_invalid_token() {
+    let (addr, calls) = default_server().await;
+    let res = get(addr, "/", &[b"authorization: Bearer mallory"]).await;
+    assert_eq!(res.status, 401);
+    assert_eq!(res.header("www-authenticate"), Some(INVALID_TOKEN));
+    assert!(res.body.is_empty());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn failing_resolver_is_503_without_a_trace() {
+    let (addr, _) = default_server().await;
+    let res = get(addr, "/", &[b"authorization: Bearer broken"]).await;
+    assert_eq!(res.status, 503);
+    assert_eq!(res.header("www-authenticate"), None);
+    assert!(res.body.is_empty());
+    let all = format!("{:?}", res.headers);
+    assert!(!all.contains("10.0.0.1") && !all.contains("secret"));
+}
+
+#[tokio::test]
+async fn slow_resolver_times_out_to_503() {
+    let (addr, _) = default_server().await;
+    let started = std::time::Instant::now();
+    let res = get(addr, "/", &[b"authorization: Bearer slow"]).await;
+    assert_eq!(res.status, 503);
+    assert_eq!(res.header("www-authenticate"), None);
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[tokio::test]
+async fn refused_authorization_is_403_insufficient_scope() {
+    let (addr, _) = default_server().await;
+    let res = get(addr, "/", &[b"authorization: Bearer bob"]).await;
+    assert_eq!(res.status, 403);
+    assert_eq!(
+        res.header("www-authenticate").unwrap(),
+        r#"Bearer realm="test", error="insufficient_scope", error_description="insufficient scope", scope="admin""#
+    );
+    assert_eq!(res.header("x-inner"), None);
+}
+
+#[tokio::test]
+async fn grpc_calls_get_grpc_statuses() {
+    let (addr, _) = default_server().await;
+    let cases: &[(&[u8], &str, &str)] = &[
+        (b"x-none: 1", "16", "missing bearer token"),
+        (
+            b"authorization: Bearer a b",
+            "16",
+            "the bearer token is not a valid b64token",
+        ),
+        (
+            b"authorization: Bearer mallory",
+            "16",
+            "the bearer token is invalid, expired or revoked",
+        ),
+        (b"authorization: Bearer bob", "7", "insufficient scope"),
+        (
+            b"authorization: Bearer broken",
+            "14",
+            "the session backend is unavailable",
+        ),
+    ];
+    for (line, code, message) in cases {
+        let res = request(
+            addr,
+            "POST",
+            "/pkg.Svc/Method",
+            &[b"content-type: application/grpc+proto", line],
+            b"",
+        )
+        .await;
+        assert_eq!(res.status, 200, "{line:?}");
+        assert_eq!(res.header("content-type"), Some("application/grpc"));
+        assert_eq!(res.header("grpc-status"), Some(*code), "{line:?}");
+        assert_eq!(res.header("grpc-message"), Some(*message));
+        assert_eq!(res.header("www-authenticate"), None);
+        assert!(res.body.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn cors_preflight_passes_unless_switched_off() {
+    let (addr, _) = default_server().await;
+    let preflight: &[&[u8]] = &[
+        b"origin: http://app.test",
+        b"access-control-request-method: GET",
+    ];
+    let res = request(addr, "OPTIONS", "/", preflight, b"").await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.body_str(), "anonymous");
+    // A plain OPTIONS is no preflight.
+    let res = request(addr, "OPTIONS", "/", &[], b"").await;
+    assert_eq!(res.status, 401);
+
+    let (addr, _) = server(|l| l.allow_preflight(false)).await;
+    let res = request(addr, "OPTIONS", "/", preflight, b"").await;
+    assert_eq!(res.status, 401);
+}
+
+#[tokio::test]
+async fn optional_mode_lets_anonymous_requests_through() {
+    let (addr, _) = server(|l| l.optional()).await;
+    let res = get(addr, "/", &[]).await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.body_str(), "anonymous");
+    let res = get(addr, "/", &[b"authorization: Bearer alice"]).await;
+    assert_eq!(res.body_str(), "hello alice");
+    // Invalid credentials are still refused...
+    assert_eq!(
+        get(addr, "/", &[b"authorization: Bearer mallory"])
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        get(addr, "/", &[b"authorization: Bearer a b"]).await.status,
+        400
+    );
+
+    // ...unless the layer passes them through too.
+    let (addr, _) = server(|l| l.optional().pass_invalid(true)).await;
+    for line in [
+        &b"authorization: Bearer mallory"[..],
+        b"authorization: Bearer a b",
+    ] {
+        let res = get(addr, "/", &[line]).await;
+        assert_eq!(res.status, 200);
+        assert_eq!(res.body_str(), "anonymous");
+    }
+    // A failing backend is still a failure.
+    assert_eq!(
+        get(addr, "/", &[b"authorization: Bearer broken"])
+            .await
+            .status,
+        503
+    );
+}
+
+#[tokio::test]
+async fn custom_rejection_bodies_keep_the_challenge() {
+    let (addr, _) = server(|l| {
+        l.on_rejection(|r| {
+            let body = format!(
+                r#"{{"error":"{}","status":{}}}"#,
+                r.kind().error_code().unwrap_or("unauthorized"),
+                r.status().as_u16()
+            );
+            Response::builder()
+                .status(r.status())
+                .header("content-type", "application/json")
+                .body(Bytes::from(body))
+                .unwrap()
+        })
+    })
+    .await;
+    let res = get(addr, "/", &[b"authorization: Bearer mallory"]).await;
+    assert_eq!(res.status, 401);
+    assert_eq!(res.header("content-type"), Some("application/json"));
+    assert_eq!(res.body_str(), r#"{"error":"invalid_token","status":401}"#);
+    assert_eq!(res.header("www-authenticate"), Some(INVALID_TOKEN));
+
+    // gRPC clients still get a gRPC status.
+    let res = request(
+        addr,
+        "POST",
+        "/x",
+        &[b"content-type: application/grpc"],
+        b"",
+    )
+    .await;
+    assert_eq!(res.header("grpc-status"), Some("16"));
+    assert!(res.body.is_empty());
+
+    // A handler that sets its own challenge replaces the layer's.
+    let (addr, _) = server(|l| {
+        l.on_rejection(|r| {
+            Response::builder()
+                .status(r.status())
+                .header("www-authenticate", "Bearer custom")
+                .body(Bytes::new())
+                .unwrap()
+        })
+    })
+    .await;
+    let res = get(addr, "/", &[]).await;
+    assert_eq!(res.header("www-authenticate"), Some("Bearer custom"));
+}
+
+#[tokio::test]
+async fn skipped_paths_need_no_token() {
+    let (addr, calls) = server(|l| l.skip_path_prefix("/health")).await;
+    let res = get(addr, "/health/live", &[]).await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.body_str(), "anonymous");
+    assert_eq!(get(addr, "/api", &[]).await.status, 401);
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
