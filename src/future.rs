@@ -13,6 +13,7 @@ use tower_service::Service;
 
 use crate::body::ResponseBody;
 use crate::challenge::{Rejection, RejectionKind};
+use crate::integrations::Anonymous;
 use crate::layer::Config;
 use crate::resolver::{BoxError, SessionResolver};
 
@@ -206,6 +207,7 @@ where
                 }
             },
             Ok(None) if config.optional && config.pass_invalid => {
+                request.extensions_mut().insert(Anonymous);
                 return State::Calling {
                     future: inner.call(request),
                 };

@@ -12,6 +12,7 @@ use tower_service::Service;
 use crate::body::ResponseBody;
 use crate::challenge::{Rejection, RejectionKind};
 use crate::future::ResponseFuture;
+use crate::integrations::Anonymous;
 use crate::layer::{Config, RequestHead};
 use crate::resolver::SessionResolver;
 use crate::token;
@@ -123,7 +124,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         // The readied service goes into the future; `self` keeps a fresh clone, which must be
         // polled ready before its own `call` (tower-service: "Be careful when cloning inner
         // services").
@@ -132,6 +133,7 @@ where
         let config = &self.config;
 
         if config.bypasses(&req) {
+            req.extensions_mut().insert(Anonymous);
             return ResponseFuture::called(inner.call(req));
         }
         let grpc = is_grpc(&req);
@@ -151,6 +153,7 @@ where
         let anonymous = config.optional
             && (rejection.kind() == RejectionKind::MissingCredentials || config.pass_invalid);
         if anonymous {
+            req.extensions_mut().insert(Anonymous);
             return ResponseFuture::called(inner.call(req));
         }
         // `inner` drops here, releasing whatever its readiness reserved.

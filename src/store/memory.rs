@@ -292,7 +292,7 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
         } else {
             self.inner.expires_in_short
         };
-        let mut session = Session::new(user_id, now, now.add(lifetime), options, data);
+        let mut session = Session::new(user_id, now, now + lifetime, options, data);
         session.digest = digest;
         let session = Arc::new(session);
         // A 128-bit collision between two fresh 256-bit tokens' digests does not happen.
@@ -316,13 +316,9 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
             return None;
         }
         let lifetime = self.lifetime(&session);
-        if session
-            .expires_at()
-            .sub(lifetime)
-            .add(self.inner.update_age)
-            <= now
-        {
-            session.refresh(now, now.add(lifetime));
+        // better-auth's sliding refresh: due once `update_age` has passed since the last one.
+        if session.expires_at() - lifetime + self.inner.update_age <= now {
+            session.refresh(now, now + lifetime);
         }
         Some(session)
     }
@@ -594,7 +590,7 @@ mod tests {
         assert_eq!(&*session.user_id, "alice");
         assert_eq!(session.created_at, START);
         assert_eq!(session.updated_at(), START);
-        assert_eq!(session.expires_at(), START.add(7 * DAY));
+        assert_eq!(session.expires_at(), (START + 7 * DAY));
         assert_eq!(store.len(), 1);
         assert!(store.resolve_now("unknown").is_none());
     }
@@ -607,7 +603,7 @@ mod tests {
             ..CreateOptions::default()
         };
         let issued = store.create_now("alice", (), options).unwrap();
-        assert_eq!(issued.session.expires_at(), START.add(DAY));
+        assert_eq!(issued.session.expires_at(), (START + DAY));
         clock.advance(DAY);
         assert!(store.resolve_now(issued.token.as_str()).is_none());
     }
@@ -634,14 +630,14 @@ mod tests {
         let s = store.resolve_now(issued.token.as_str()).unwrap();
         assert_eq!(
             s.expires_at(),
-            START.add(7 * DAY),
+            (START + 7 * DAY),
             "not due before update_age"
         );
         assert_eq!(s.updated_at(), START);
         clock.advance(Duration::from_millis(1));
-        let now = START.add(DAY);
+        let now = START + DAY;
         let s = store.resolve_now(issued.token.as_str()).unwrap();
-        assert_eq!(s.expires_at(), now.add(7 * DAY));
+        assert_eq!(s.expires_at(), (now + 7 * DAY));
         assert_eq!(s.updated_at(), now);
         // Refreshing does not rotate the token.
         assert!(store.resolve_now(issued.token.as_str()).is_some());

@@ -47,6 +47,7 @@ impl std::error::Error for StoreError {
 /// Issues, lists and revokes sessions; resolving comes from [`SessionResolver`].
 ///
 /// Each method names its better-auth equivalent. Revocations take effect when the call returns.
+#[allow(clippy::len_without_is_empty)] // an async `len` answers both questions
 pub trait SessionStore<D>: SessionResolver<Session = Arc<Session<D>>, Error = StoreError> {
     /// Issues a session for `user_id` [sign-in].
     fn create(

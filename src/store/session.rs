@@ -24,28 +24,32 @@ impl Timestamp {
         self.0
     }
 
-    /// This time plus `d` (saturating).
-    pub fn add(self, d: Duration) -> Self {
-        Timestamp(
-            self.0
-                .saturating_add(d.as_millis().min(i64::MAX as u128) as i64),
-        )
-    }
-
-    /// This time minus `d` (saturating).
-    pub fn sub(self, d: Duration) -> Self {
-        Timestamp(
-            self.0
-                .saturating_sub(d.as_millis().min(i64::MAX as u128) as i64),
-        )
-    }
-
     fn to_system_time(self) -> SystemTime {
         if self.0 >= 0 {
             UNIX_EPOCH + Duration::from_millis(self.0 as u64)
         } else {
             UNIX_EPOCH - Duration::from_millis(self.0.unsigned_abs())
         }
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// `t + d`, saturating.
+impl std::ops::Add<Duration> for Timestamp {
+    type Output = Timestamp;
+    fn add(self, d: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_add(millis(d)))
+    }
+}
+
+/// `t - d`, saturating.
+impl std::ops::Sub<Duration> for Timestamp {
+    type Output = Timestamp;
+    fn sub(self, d: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_sub(millis(d)))
     }
 }
 
@@ -302,7 +306,7 @@ mod tests {
         let s = Session::new(
             "u1".into(),
             now,
-            now.add(Duration::from_secs(1)),
+            now + Duration::from_secs(1),
             CreateOptions::default(),
             (),
         );
