@@ -307,14 +307,19 @@ fn sanitize(s: Cow<'static, str>, allowed: fn(char) -> bool) -> Cow<'static, str
     }
 }
 
-/// gRPC's percent-encoding of `grpc-message`: bytes outside `0x20..=0x7e`, and `%`.
+/// Percent-encodes `grpc-message` byte for byte as tonic does (`Status::into_http`): controls,
+/// non-ASCII, space and `"#%<>`?{}`.
 fn grpc_percent_encode(message: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(message.len());
     for &b in message.as_bytes() {
-        if (0x20..=0x7e).contains(&b) && b != b'%' {
+        let plain = (0x21..0x7f).contains(&b) && !b"\"#%<>`?{}".contains(&b);
+        if plain {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push('%');
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 15) as usize] as char);
         }
     }
     out
@@ -387,9 +392,12 @@ mod tests {
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["content-type"], "application/grpc");
         assert_eq!(response.headers()["grpc-status"], "16");
-        assert_eq!(response.headers()["grpc-message"], "100%25 bad ");
+        assert_eq!(response.headers()["grpc-message"], "100%25%20bad%20");
         assert!(response.headers().get(WWW_AUTHENTICATE).is_none());
-        assert_eq!(grpc_percent_encode("é\n%"), "%C3%A9%0A%25");
+        assert_eq!(
+            grpc_percent_encode("é\n% a\"#<>`?{}~"),
+            "%C3%A9%0A%25%20a%22%23%3C%3E%60%3F%7B%7D~"
+        );
     }
 
     #[test]
