@@ -1,0 +1,58 @@
+//! A plain hyper 1 server: hyper-util's `TowerToHyperService` and `auto::Builder`, with the
+//! layer inside a `ServiceBuilder` that also limits concurrency.
+//!
+//! ```text
+//! cargo run --example hyper
+//! curl -s http://127.0.0.1:3002/ -H "Authorization: Bearer <the printed token>"
+//! ```
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tower::{service_fn, ServiceBuilder};
+use tower_bearer::store::{CreateOptions, MemoryStore, Session};
+use tower_bearer::BearerLayer;
+
+async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    // The layer put the session here; without one the request never got this far.
+    let user = req
+        .extensions()
+        .get::<Arc<Session>>()
+        .map(|s| s.user_id.to_string())
+        .unwrap_or_default();
+    Ok(Response::new(Full::new(Bytes::from(format!("hello {user}\n")))))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let store = MemoryStore::new();
+    let issued = store.create_now("hyper-user", (), CreateOptions::default())?;
+    println!("token: {}", issued.token.as_str());
+
+    let service = ServiceBuilder::new()
+        .concurrency_limit(64)
+        .layer(BearerLayer::new(store))
+        .service(service_fn(hello));
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:3002").await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let service = TowerToHyperService::new(service.clone());
+        tokio::spawn(async move {
+            if let Err(e) = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                eprintln!("connection error: {e}");
+            }
+        });
+    }
+}
