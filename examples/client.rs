@@ -21,20 +21,29 @@ use tower_bearer::BearerLayer;
 
 /// `POST /sign-in` issues a session (token in `set-auth-token`); `GET /me` needs it.
 pub(crate) async fn demo_server(store: MemoryStore) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("bound");
-    let me = axum::Router::new()
-        .route(
-            "/me",
-            axum::routing::get(|axum::Extension(s): axum::Extension<Arc<Session>>| async move { s.user_id.to_string() }),
-        )
-        .route_layer(BearerLayer::new(store.clone()));
+    let me =
+        axum::Router::new()
+            .route(
+                "/me",
+                axum::routing::get(
+                    |axum::Extension(s): axum::Extension<Arc<Session>>| async move {
+                        s.user_id.to_string()
+                    },
+                ),
+            )
+            .route_layer(BearerLayer::new(store.clone()));
     let app = me.route(
         "/sign-in",
         axum::routing::post(move || {
             let store = store.clone();
             async move {
-                let issued = store.create_now("client-user", (), CreateOptions::default()).expect("rng");
+                let issued = store
+                    .create_now("client-user", (), CreateOptions::default())
+                    .expect("rng");
                 let mut token = HeaderValue::from_str(issued.token.as_str()).expect("b64token");
                 token.set_sensitive(true);
                 ([(SET_AUTH_TOKEN, token)], "signed in")
@@ -50,8 +59,18 @@ where
     S: Service<Request<Empty<Bytes>>, Response = Response<hyper::body::Incoming>>,
     S::Error: std::fmt::Debug,
 {
-    let req = Request::builder().method(method).uri(uri).body(Empty::new()).expect("request");
-    let res = client.ready().await.expect("ready").call(req).await.expect("response");
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Empty::new())
+        .expect("request");
+    let res = client
+        .ready()
+        .await
+        .expect("ready")
+        .call(req)
+        .await
+        .expect("response");
     let status = res.status();
     let body = res.into_body().collect().await.expect("body").to_bytes();
     (status, String::from_utf8_lossy(&body).into_owned())
@@ -74,12 +93,21 @@ async fn main() {
 
     // One request with a token of its own: the layer leaves it alone.
     let plain = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let mut own = ServiceBuilder::new().layer(BearerClientLayer::new(token.clone())).service(plain);
+    let mut own = ServiceBuilder::new()
+        .layer(BearerClientLayer::new(token.clone()))
+        .service(plain);
     let req = Request::get(format!("http://{addr}/me"))
         .header(AUTHORIZATION, "Bearer someone-elses-token")
         .body(Full::new(Bytes::new()))
         .expect("request");
-    let status = own.ready().await.expect("ready").call(req).await.expect("response").status();
+    let status = own
+        .ready()
+        .await
+        .expect("ready")
+        .call(req)
+        .await
+        .expect("response")
+        .status();
     println!("with an explicit Authorization: GET /me -> {status}");
 
     token.clear();

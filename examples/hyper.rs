@@ -27,7 +27,9 @@ async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallib
         .get::<Arc<Session>>()
         .map(|s| s.user_id.to_string())
         .unwrap_or_default();
-    Ok(Response::new(Full::new(Bytes::from(format!("hello {user}\n")))))
+    Ok(Response::new(Full::new(Bytes::from(format!(
+        "hello {user}\n"
+    )))))
 }
 
 #[tokio::main]
