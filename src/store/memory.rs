@@ -60,13 +60,68 @@ struct Inner<D> {
     tokens: DashMap<u128, Arc<Session<D>>, BuildHasherDefault<DigestHasher>>,
     /// Sessions by a keyed 64-bit hash of their user id. Two users may share a bucket, so every
     /// read filters on `user_id`; the narrow key keeps the index small.
-    users: DashMap<u64, Vec<Arc<Session<D>>>>,
+    users: DashMap<u64, UserSessions<D>>,
     user_hasher: RandomState,
     clock: Arc<dyn Clock>,
     expires_in: Duration,
     expires_in_short: Duration,
     update_age: Duration,
     max_per_user: Option<usize>,
+}
+
+/// One user's sessions. Most users have one, which is kept inline: a `Vec` would cost a
+/// 32-byte allocation per user.
+enum UserSessions<D> {
+    One(Arc<Session<D>>),
+    Many(Vec<Arc<Session<D>>>),
+}
+
+impl<D> Default for UserSessions<D> {
+    fn default() -> Self {
+        UserSessions::Many(Vec::new())
+    }
+}
+
+impl<D> UserSessions<D> {
+    fn as_slice(&self) -> &[Arc<Session<D>>] {
+        match self {
+            UserSessions::One(s) => std::slice::from_ref(s),
+            UserSessions::Many(v) => v,
+        }
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, Arc<Session<D>>> {
+        self.as_slice().iter()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.as_slice().is_empty()
+    }
+
+    fn push(&mut self, session: Arc<Session<D>>) {
+        *self = match std::mem::take(self) {
+            UserSessions::Many(v) if v.is_empty() => UserSessions::One(session),
+            UserSessions::One(first) => UserSessions::Many(vec![first, session]),
+            UserSessions::Many(mut v) => {
+                v.push(session);
+                UserSessions::Many(v)
+            }
+        };
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&Arc<Session<D>>) -> bool) {
+        *self = match std::mem::take(self) {
+            UserSessions::One(s) if keep(&s) => UserSessions::One(s),
+            UserSessions::One(_) => UserSessions::default(),
+            UserSessions::Many(mut v) => {
+                v.retain(|s| keep(s));
+                match v.len() {
+                    1 => UserSessions::One(v.pop().expect("one element")),
+                    _ => UserSessions::Many(v),
+                }
+            }
+        };
+    }
 }
 
 /// The token map's keys are digest bits already, uniformly spread: hashing them again is waste.
@@ -279,8 +334,9 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
                 else {
                     break;
                 };
-                let evicted = sessions.swap_remove(oldest);
-                self.inner.tokens.remove(&lookup_key(&evicted.digest));
+                let oldest = sessions.as_slice()[oldest].clone();
+                sessions.retain(|s| !Arc::ptr_eq(s, &oldest));
+                self.inner.tokens.remove(&lookup_key(&oldest.digest));
             }
         }
         let user_id: Arc<str> = sessions

@@ -103,25 +103,21 @@ impl AtomicTimestamp {
     }
 }
 
-impl Serialize for AtomicTimestamp {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.get().serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for AtomicTimestamp {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Timestamp::deserialize(d).map(AtomicTimestamp::new)
-    }
-}
-
 /// A session: who it belongs to, when it ends, and the application's own data.
 ///
-/// The field names and JSON shape follow better-auth's session object (camelCase, ISO-8601
-/// dates). The secret token is not part of the record: a store keeps only a digest of it, and
-/// hands the token out once, in [`Issued`].
+/// The JSON shape follows better-auth's session object: `id`, `userId`, `createdAt`,
+/// `expiresAt`, `updatedAt`, `ipAddress`, `userAgent` (camelCase, ISO-8601 dates), plus
+/// `rememberMe` and the app's `data`. The secret token is not part of the record: a store keeps
+/// only a digest of it, and hands the token out once, in [`Issued`].
 #[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(
+    into = "SessionWire<D>",
+    from = "SessionWire<D>",
+    bound(
+        serialize = "D: Serialize + Clone",
+        deserialize = "D: Deserialize<'de>"
+    )
+)]
 pub struct Session<D = ()> {
     /// The public handle, used to list and revoke sessions.
     pub id: Uuid,
@@ -131,17 +127,81 @@ pub struct Session<D = ()> {
     pub created_at: Timestamp,
     expires_at: AtomicTimestamp,
     updated_at: AtomicTimestamp,
-    /// The client's address at sign-in, if known.
-    pub ip_address: Option<Box<str>>,
-    /// The client's `User-Agent` at sign-in, if known.
-    pub user_agent: Option<Box<str>>,
+    /// Boxed: most sessions in a large store have none, and two inline strings would cost 24
+    /// bytes more per session.
+    client: Option<Box<ClientInfo>>,
     /// Whether the session was issued with remember-me (the long lifetime).
-    #[serde(default = "yes")]
     pub remember_me: bool,
     /// The application's own data.
     pub data: D,
-    #[serde(skip)]
     pub(crate) digest: [u8; 32],
+}
+
+#[derive(Clone, Debug, Default)]
+struct ClientInfo {
+    ip_address: Option<Box<str>>,
+    user_agent: Option<Box<str>>,
+}
+
+/// The JSON form of a [`Session`].
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionWire<D> {
+    id: Uuid,
+    user_id: Arc<str>,
+    created_at: Timestamp,
+    expires_at: Timestamp,
+    updated_at: Timestamp,
+    ip_address: Option<Box<str>>,
+    user_agent: Option<Box<str>>,
+    #[serde(default = "yes")]
+    remember_me: bool,
+    data: D,
+}
+
+impl<D: Clone> From<Session<D>> for SessionWire<D> {
+    fn from(s: Session<D>) -> Self {
+        let client = s.client.map(|c| *c).unwrap_or_default();
+        SessionWire {
+            id: s.id,
+            user_id: s.user_id,
+            created_at: s.created_at,
+            expires_at: s.expires_at.get(),
+            updated_at: s.updated_at.get(),
+            ip_address: client.ip_address,
+            user_agent: client.user_agent,
+            remember_me: s.remember_me,
+            data: s.data,
+        }
+    }
+}
+
+impl<D> From<SessionWire<D>> for Session<D> {
+    fn from(w: SessionWire<D>) -> Self {
+        Session {
+            id: w.id,
+            user_id: w.user_id,
+            created_at: w.created_at,
+            expires_at: AtomicTimestamp::new(w.expires_at),
+            updated_at: AtomicTimestamp::new(w.updated_at),
+            client: client_info(w.ip_address, w.user_agent),
+            remember_me: w.remember_me,
+            data: w.data,
+            digest: [0; 32],
+        }
+    }
+}
+
+fn client_info(
+    ip_address: Option<Box<str>>,
+    user_agent: Option<Box<str>>,
+) -> Option<Box<ClientInfo>> {
+    (ip_address.is_some() || user_agent.is_some()).then(|| {
+        Box::new(ClientInfo {
+            ip_address,
+            user_agent,
+        })
+    })
 }
 
 fn yes() -> bool {
@@ -163,8 +223,10 @@ impl<D> Session<D> {
             created_at: now,
             expires_at: AtomicTimestamp::new(expires_at),
             updated_at: AtomicTimestamp::new(now),
-            ip_address: options.ip_address.map(Into::into),
-            user_agent: options.user_agent.map(Into::into),
+            client: client_info(
+                options.ip_address.map(Into::into),
+                options.user_agent.map(Into::into),
+            ),
             remember_me: options.remember_me,
             data,
             digest: [0; 32],
@@ -179,6 +241,16 @@ impl<D> Session<D> {
     /// When the session was last refreshed.
     pub fn updated_at(&self) -> Timestamp {
         self.updated_at.get()
+    }
+
+    /// The client's address at sign-in, if known.
+    pub fn ip_address(&self) -> Option<&str> {
+        self.client.as_ref()?.ip_address.as_deref()
+    }
+
+    /// The client's `User-Agent` at sign-in, if known.
+    pub fn user_agent(&self) -> Option<&str> {
+        self.client.as_ref()?.user_agent.as_deref()
     }
 
     /// Moves the expiry (a sliding refresh); `updated_at` becomes `now`.
@@ -201,8 +273,7 @@ impl<D: Clone> Clone for Session<D> {
             created_at: self.created_at,
             expires_at: AtomicTimestamp::new(self.expires_at()),
             updated_at: AtomicTimestamp::new(self.updated_at()),
-            ip_address: self.ip_address.clone(),
-            user_agent: self.user_agent.clone(),
+            client: self.client.clone(),
             remember_me: self.remember_me,
             data: self.data.clone(),
             digest: self.digest,
@@ -218,8 +289,8 @@ impl<D: fmt::Debug> fmt::Debug for Session<D> {
             .field("created_at", &self.created_at)
             .field("expires_at", &self.expires_at())
             .field("updated_at", &self.updated_at())
-            .field("ip_address", &self.ip_address)
-            .field("user_agent", &self.user_agent)
+            .field("ip_address", &self.ip_address())
+            .field("user_agent", &self.user_agent())
             .field("remember_me", &self.remember_me)
             .field("data", &self.data)
             .finish_non_exhaustive()

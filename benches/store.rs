@@ -1,0 +1,103 @@
+//! MemoryStore: resolve (hit and miss) at 1K, 100K and 1M sessions, create and revoke.
+//!
+//! Two access patterns for hits: `hot` resolves one token over and over (a working set that
+//! fits in cache), `spread` walks the whole population in random order (every lookup a cache
+//! miss). Run: `cargo bench --bench store`.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use tower_bearer::store::{CreateOptions, MemoryStore, SessionToken};
+
+fn populate(n: usize) -> (MemoryStore, Vec<SessionToken>) {
+    let store = MemoryStore::new();
+    let tokens = (0..n)
+        .map(|i| {
+            store
+                .create_now(&format!("user-{i}"), (), CreateOptions::default())
+                .unwrap()
+                .token
+        })
+        .collect();
+    (store, tokens)
+}
+
+/// A fixed pseudo-random walk over `0..n` (xorshift), the same for every size.
+fn walk(n: usize, len: usize) -> Vec<usize> {
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        })
+        .collect()
+}
+
+fn resolve(c: &mut Criterion) {
+    let mut group = c.benchmark_group("resolve");
+    group.throughput(Throughput::Elements(1));
+    for n in [1_000, 100_000, 1_000_000] {
+        let (store, tokens) = populate(n);
+        let hot = tokens[n / 2].as_str().to_owned();
+        group.bench_with_input(BenchmarkId::new("hit_hot", n), &n, |b, _| {
+            b.iter(|| black_box(store.resolve_now(black_box(&hot))))
+        });
+        let order = walk(n, 1 << 16);
+        let mut i = 0;
+        group.bench_with_input(BenchmarkId::new("hit_spread", n), &n, |b, _| {
+            b.iter(|| {
+                i = (i + 1) & ((1 << 16) - 1);
+                black_box(store.resolve_now(tokens[order[i]].as_str()))
+            })
+        });
+        let unknown = "Z".repeat(43);
+        group.bench_with_input(BenchmarkId::new("miss", n), &n, |b, _| {
+            b.iter(|| black_box(store.resolve_now(black_box(&unknown))))
+        });
+    }
+    group.finish();
+}
+
+fn create_and_revoke(c: &mut Criterion) {
+    let mut group = c.benchmark_group("store");
+    let (store, _) = populate(100_000);
+    group.bench_function("create", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            black_box(
+                store
+                    .create_now(
+                        &format!("bench-{}", i % 50_000),
+                        (),
+                        CreateOptions::default(),
+                    )
+                    .unwrap(),
+            )
+        })
+    });
+    group.bench_function("revoke_token", |b| {
+        b.iter_batched(
+            || {
+                store
+                    .create_now("revoker", (), CreateOptions::default())
+                    .unwrap()
+                    .token
+            },
+            |token| black_box(store.revoke_token_now(token.as_str())),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(std::time::Duration::from_millis(500))
+        .measurement_time(std::time::Duration::from_secs(2));
+    targets = resolve, create_and_revoke
+}
+criterion_main!(benches);
