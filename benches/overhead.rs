@@ -1,1 +1,270 @@
-fn main() {}
+//! Per-request overhead of tower-bearer next to what a user would write instead, in one run.
+//!
+//! Every variant wraps the same inner service and is driven the same way: the request is built
+//! outside the timed part (`iter_batched`), then `poll_ready` and `call`, and the future is
+//! polled once (every variant here answers at once). Run: `cargo bench --bench overhead`;
+//! `python3 benches/report.py` then prints the ratios and draws docs/overhead.png.
+//!
+//! 1. `bare`: the inner service alone, the floor;
+//! 2. `tower_http_bearer_hit` / `tower_http_bearer_reject`: tower-http's
+//!    `ValidateRequestHeaderLayer::bearer`, one static string comparison;
+//! 3. `tower_http_async_dashmap`: tower-http's `AsyncRequireAuthorizationLayer` with a
+//!    hand-written DashMap lookup that puts the user into extensions;
+//! 4. `hand_tuned_floor`: the same essential work written by hand: parse the header, one hash
+//!    lookup, an `Arc` clone, one insert into extensions;
+//! 5. `tower_bearer_hit`: tower-bearer with MemoryStore, a live session;
+//! 6. `tower_bearer_unknown`: an unknown token (401);
+//! 7. `tower_bearer_missing`: no header (401);
+//! 8. `tower_bearer_malformed`: a malformed header (400).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::{ready, Future, Ready};
+use std::hint::black_box;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use dashmap::DashMap;
+use http::header::AUTHORIZATION;
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::Empty;
+use tower::{Layer, Service};
+use tower_bearer::store::{CreateOptions, MemoryStore};
+use tower_bearer::BearerLayer;
+use tower_http::auth::AsyncRequireAuthorizationLayer;
+use tower_http::validate_request::ValidateRequestHeaderLayer;
+
+type Body = Empty<Bytes>;
+
+/// The inner service every variant wraps.
+#[derive(Clone, Copy)]
+struct Inner;
+
+impl Service<Request<()>> for Inner {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Ready<Result<Response<Body>, Infallible>>;
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, _: Request<()>) -> Self::Future {
+        ready(Ok(Response::new(Empty::new())))
+    }
+}
+
+#[derive(Clone)]
+#[allow(dead_code)]
+struct User(Arc<str>);
+
+/// (4): parse, one hash lookup, an `Arc` clone, one insert, then the inner call.
+#[derive(Clone)]
+struct HandTuned {
+    users: Arc<HashMap<Box<str>, Arc<User>>>,
+}
+
+impl Service<Request<()>> for HandTuned {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Ready<Result<Response<Body>, Infallible>>;
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, mut req: Request<()>) -> Self::Future {
+        let user = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|t| self.users.get(t))
+            .cloned();
+        match user {
+            Some(user) => {
+                req.extensions_mut().insert(user);
+                Inner.call(req)
+            }
+            None => {
+                let mut res = Response::new(Empty::new());
+                *res.status_mut() = StatusCode::UNAUTHORIZED;
+                ready(Ok(res))
+            }
+        }
+    }
+}
+
+fn drive<S, B>(service: &mut S, req: Request<()>) -> StatusCode
+where
+    S: Service<Request<()>, Response = Response<B>>,
+    S::Error: std::fmt::Debug,
+{
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(service.poll_ready(&mut cx).is_ready());
+    let mut fut = pin!(service.call(req));
+    match fut.as_mut().poll(&mut cx) {
+        Poll::Ready(res) => res.unwrap().status(),
+        Poll::Pending => unreachable!("every variant answers at once"),
+    }
+}
+
+fn bench_variant<S, B>(
+    c: &mut Criterion,
+    name: &str,
+    mut service: S,
+    header: Option<HeaderValue>,
+    expect: StatusCode,
+) where
+    S: Service<Request<()>, Response = Response<B>>,
+    S::Error: std::fmt::Debug,
+{
+    let make = || {
+        let mut req = Request::new(());
+        if let Some(h) = &header {
+            req.headers_mut().insert(AUTHORIZATION, h.clone());
+        }
+        req
+    };
+    assert_eq!(drive(&mut service, make()), expect, "{name}");
+    c.bench_function(name, |b| {
+        b.iter_batched(
+            make,
+            |req| black_box(drive(&mut service, req)),
+            BatchSize::SmallInput,
+        )
+    });
+}
+
+/// (2). tower-http 0.7 deprecates it as "too basic to be useful in real applications", which is
+/// what makes it the least any check can cost.
+#[allow(deprecated)]
+fn tower_http_bearer(
+    token: &str,
+) -> ValidateRequestHeaderLayer<tower_http::auth::require_authorization::Bearer<Body>> {
+    ValidateRequestHeaderLayer::bearer(token)
+}
+
+fn overhead(c: &mut Criterion) {
+    const USERS: usize = 10_000;
+    let store = MemoryStore::new();
+    let mut tokens = Vec::new();
+    for i in 0..USERS {
+        tokens.push(
+            store
+                .create_now(&format!("user-{i}"), (), CreateOptions::default())
+                .unwrap()
+                .token,
+        );
+    }
+    let token = tokens[USERS / 2].as_str().to_owned();
+    let bearer = HeaderValue::try_from(format!("Bearer {token}")).unwrap();
+    let unknown = HeaderValue::try_from(format!("Bearer {}", "Z".repeat(43))).unwrap();
+    let malformed = HeaderValue::from_static("Bearer not a token");
+
+    let dash: Arc<DashMap<String, Arc<User>>> = Arc::new(DashMap::new());
+    let mut plain = HashMap::new();
+    for (i, t) in tokens.iter().enumerate() {
+        let user = Arc::new(User(format!("user-{i}").into()));
+        dash.insert(t.as_str().to_owned(), user.clone());
+        plain.insert(Box::from(t.as_str()), user);
+    }
+
+    bench_variant(
+        c,
+        "overhead/1_bare",
+        Inner,
+        Some(bearer.clone()),
+        StatusCode::OK,
+    );
+    bench_variant(
+        c,
+        "overhead/2_tower_http_bearer_hit",
+        tower_http_bearer(&token).layer(Inner),
+        Some(bearer.clone()),
+        StatusCode::OK,
+    );
+    bench_variant(
+        c,
+        "overhead/2_tower_http_bearer_reject",
+        tower_http_bearer(&token).layer(Inner),
+        None,
+        StatusCode::UNAUTHORIZED,
+    );
+    let users = dash.clone();
+    let async_auth = AsyncRequireAuthorizationLayer::new(move |mut req: Request<()>| {
+        let users = users.clone();
+        async move {
+            let user = req
+                .headers()
+                .get(AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .and_then(|t| users.get(t).map(|u| u.value().clone()));
+            match user {
+                Some(user) => {
+                    req.extensions_mut().insert(user);
+                    Ok(req)
+                }
+                None => {
+                    let mut res = Response::new(Empty::<Bytes>::new());
+                    *res.status_mut() = StatusCode::UNAUTHORIZED;
+                    Err(res)
+                }
+            }
+        }
+    });
+    bench_variant(
+        c,
+        "overhead/3_tower_http_async_dashmap",
+        async_auth.layer(Inner),
+        Some(bearer.clone()),
+        StatusCode::OK,
+    );
+    bench_variant(
+        c,
+        "overhead/4_hand_tuned_floor",
+        HandTuned {
+            users: Arc::new(plain),
+        },
+        Some(bearer.clone()),
+        StatusCode::OK,
+    );
+    let layer = BearerLayer::new(store);
+    bench_variant(
+        c,
+        "overhead/5_tower_bearer_hit",
+        layer.layer(Inner),
+        Some(bearer),
+        StatusCode::OK,
+    );
+    bench_variant(
+        c,
+        "overhead/6_tower_bearer_unknown",
+        layer.layer(Inner),
+        Some(unknown),
+        StatusCode::UNAUTHORIZED,
+    );
+    bench_variant(
+        c,
+        "overhead/7_tower_bearer_missing",
+        layer.layer(Inner),
+        None,
+        StatusCode::UNAUTHORIZED,
+    );
+    bench_variant(
+        c,
+        "overhead/8_tower_bearer_malformed",
+        layer.layer(Inner),
+        Some(malformed),
+        StatusCode::BAD_REQUEST,
+    );
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(std::time::Duration::from_millis(500))
+        .measurement_time(std::time::Duration::from_secs(3));
+    targets = overhead
+}
+criterion_main!(benches);

@@ -134,6 +134,8 @@ pub struct Rejection {
     realm: Option<Arc<str>>,
     description: Option<Cow<'static, str>>,
     scope: Option<Cow<'static, str>>,
+    /// The challenge, when the layer built it ahead of time (see [`Challenges`]).
+    cached: Option<HeaderValue>,
 }
 
 impl Rejection {
@@ -151,6 +153,7 @@ impl Rejection {
             realm: None,
             description,
             scope: None,
+            cached: None,
         }
     }
 
@@ -164,19 +167,25 @@ impl Rejection {
     }
 
     /// Sets the `realm` attribute; characters RFC 6750 does not allow in it are dropped.
-    pub fn with_realm(mut self, realm: impl Into<Arc<str>>) -> Self {
-        self.realm = Some(realm.into());
+    pub fn with_realm(mut self, realm: impl AsRef<str>) -> Self {
+        self.realm = Some(sanitize_realm(realm.as_ref()));
+        self.cached = None;
         self
     }
 
-    pub(crate) fn with_shared_realm(mut self, realm: Option<&Arc<str>>) -> Self {
-        self.realm = realm.cloned();
+    /// Sets the realm unless the rejection has one.
+    pub(crate) fn or_realm(mut self, realm: Option<&Arc<str>>) -> Self {
+        if let (None, Some(realm)) = (&self.realm, realm) {
+            self.realm = Some(realm.clone());
+            self.cached = None;
+        }
         self
     }
 
     /// Replaces the `error_description`; characters RFC 6750 does not allow are dropped.
     pub fn with_description(mut self, description: impl Into<Cow<'static, str>>) -> Self {
         self.description = Some(sanitize(description.into(), is_description_char));
+        self.cached = None;
         self
     }
 
@@ -210,16 +219,21 @@ impl Rejection {
         if self.kind == RejectionKind::Unavailable {
             return None;
         }
+        if let Some(cached) = &self.cached {
+            return Some(cached.clone());
+        }
         if self.kind == RejectionKind::MissingCredentials && self.realm.is_none() {
             return Some(HeaderValue::from_static("Bearer"));
         }
-        let mut out = String::from("Bearer");
+        // Every value was sanitized on its way in, so it needs no escaping here.
+        let mut out = String::with_capacity(128);
+        out.push_str("Bearer");
         let mut sep = " ";
         let mut attr = |name: &str, value: &str| {
             out.push_str(sep);
             out.push_str(name);
             out.push_str("=\"");
-            out.extend(value.chars().filter(|&c| is_description_char(c)));
+            out.push_str(value);
             out.push('"');
             sep = ", ";
         };
@@ -288,6 +302,87 @@ impl fmt::Display for Rejection {
 }
 
 impl std::error::Error for Rejection {}
+
+/// A realm with the characters RFC 6750 does not allow in it dropped.
+pub(crate) fn sanitize_realm(realm: &str) -> Arc<str> {
+    sanitize(Cow::Owned(realm.to_owned()), is_description_char).into()
+}
+
+/// The layer's own reasons to refuse a request. Each has a fixed description, so its
+/// challenge is built once per layer rather than once per request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reason {
+    Missing,
+    Empty,
+    Grammar,
+    Repeated,
+    TooLong,
+    Unknown,
+}
+
+impl Reason {
+    const ALL: [Reason; 6] = [
+        Reason::Missing,
+        Reason::Empty,
+        Reason::Grammar,
+        Reason::Repeated,
+        Reason::TooLong,
+        Reason::Unknown,
+    ];
+
+    fn rejection(self) -> Rejection {
+        let (kind, description) = match self {
+            Reason::Missing => return Rejection::new(RejectionKind::MissingCredentials),
+            Reason::Unknown => return Rejection::new(RejectionKind::InvalidToken),
+            Reason::Empty => (RejectionKind::InvalidRequest, "the bearer token is empty"),
+            Reason::Grammar => (
+                RejectionKind::InvalidRequest,
+                "the bearer token is not a valid b64token",
+            ),
+            Reason::Repeated => (
+                RejectionKind::InvalidRequest,
+                "more than one Authorization header",
+            ),
+            Reason::TooLong => (
+                RejectionKind::InvalidToken,
+                "the bearer token is longer than allowed",
+            ),
+        };
+        let mut rejection = Rejection::new(kind);
+        rejection.description = Some(Cow::Borrowed(description));
+        rejection
+    }
+}
+
+/// The challenges of every [`Reason`], built for one realm.
+#[derive(Clone, Debug)]
+pub(crate) struct Challenges {
+    realm: Option<Arc<str>>,
+    built: [Option<HeaderValue>; 6],
+}
+
+impl Challenges {
+    pub(crate) fn new(realm: Option<Arc<str>>) -> Self {
+        let built = Reason::ALL.map(|reason| {
+            let mut rejection = reason.rejection();
+            rejection.realm = realm.clone();
+            rejection.challenge()
+        });
+        Challenges { realm, built }
+    }
+
+    pub(crate) fn realm(&self) -> Option<&Arc<str>> {
+        self.realm.as_ref()
+    }
+
+    /// The rejection for `reason`, its challenge ready.
+    pub(crate) fn rejection(&self, reason: Reason) -> Rejection {
+        let mut rejection = reason.rejection();
+        rejection.realm = self.realm.clone();
+        rejection.cached = self.built[reason as usize].clone();
+        rejection
+    }
+}
 
 /// RFC 6750 `error_description` and quoted `realm`: `%x20-21 / %x23-5B / %x5D-7E`.
 fn is_description_char(c: char) -> bool {
@@ -398,6 +493,28 @@ mod tests {
             grpc_percent_encode("é\n% a\"#<>`?{}~"),
             "%C3%A9%0A%25%20a%22%23%3C%3E%60%3F%7B%7D~"
         );
+    }
+
+    #[test]
+    fn prebuilt_challenges_equal_built_ones() {
+        let challenges = Challenges::new(Some("api".into()));
+        for reason in Reason::ALL {
+            let fast = challenges.rejection(reason);
+            let mut slow = reason.rejection().with_realm("api");
+            slow.cached = None;
+            assert_eq!(fast.challenge(), slow.challenge(), "{reason:?}");
+            assert!(fast.cached.is_some());
+        }
+        // Changing a prebuilt rejection drops the prebuilt challenge.
+        let changed = challenges
+            .rejection(Reason::Unknown)
+            .with_description("gone");
+        assert!(changed
+            .challenge()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("gone"));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use crate::body::ResponseBody;
-use crate::challenge::{Rejection, RejectionKind};
+use crate::challenge::{Reason, Rejection, RejectionKind};
 use crate::integrations::Anonymous;
 use crate::layer::Config;
 use crate::resolver::{BoxError, SessionResolver};
@@ -212,7 +212,7 @@ where
                     future: inner.call(request),
                 };
             }
-            Ok(None) => Rejection::new(RejectionKind::InvalidToken),
+            Ok(None) => config.challenges.rejection(Reason::Unknown),
             Err(error) => {
                 tracing::error!(error = %error, "bearer: the session resolver failed");
                 Rejection::new(RejectionKind::Unavailable)

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, Response, Uri};
 use tower_layer::Layer;
 
-use crate::challenge::{InsufficientScope, Rejection};
+use crate::challenge::{sanitize_realm, Challenges, InsufficientScope, Rejection};
 use crate::resolver::SessionResolver;
 use crate::service::Bearer;
 use crate::token::DEFAULT_MAX_TOKEN_LEN;
@@ -44,7 +44,8 @@ impl<'a> RequestHead<'a> {
 
 /// Layer settings, shared by every service the layer builds.
 pub(crate) struct Config<T> {
-    pub(crate) realm: Option<Arc<str>>,
+    /// The realm, and the layer's own challenges built for it.
+    pub(crate) challenges: Challenges,
     pub(crate) max_token_len: usize,
     pub(crate) timeout: Option<Duration>,
     pub(crate) allow_preflight: bool,
@@ -58,7 +59,7 @@ pub(crate) struct Config<T> {
 impl<T> Clone for Config<T> {
     fn clone(&self) -> Self {
         Config {
-            realm: self.realm.clone(),
+            challenges: self.challenges.clone(),
             max_token_len: self.max_token_len,
             timeout: self.timeout,
             allow_preflight: self.allow_preflight,
@@ -74,7 +75,7 @@ impl<T> Clone for Config<T> {
 impl<T> fmt::Debug for Config<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
-            .field("realm", &self.realm)
+            .field("realm", &self.challenges.realm())
             .field("max_token_len", &self.max_token_len)
             .field("timeout", &self.timeout)
             .field("allow_preflight", &self.allow_preflight)
@@ -128,7 +129,7 @@ impl<R: SessionResolver> BearerLayer<R> {
         BearerLayer {
             resolver,
             config: Arc::new(Config {
-                realm: None,
+                challenges: Challenges::new(None),
                 max_token_len: DEFAULT_MAX_TOKEN_LEN,
                 timeout: None,
                 allow_preflight: true,
@@ -147,12 +148,7 @@ impl<R: SessionResolver> BearerLayer<R> {
 
     /// The `realm` every challenge names. Characters RFC 6750 does not allow are dropped.
     pub fn realm(mut self, realm: impl AsRef<str>) -> Self {
-        let realm: String = realm
-            .as_ref()
-            .chars()
-            .filter(|&c| c != '"' && c != '\\' && (' '..='~').contains(&c))
-            .collect();
-        self.config_mut().realm = Some(realm.into());
+        self.config_mut().challenges = Challenges::new(Some(sanitize_realm(realm.as_ref())));
         self
     }
 

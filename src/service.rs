@@ -10,12 +10,12 @@ use http::{Method, Request, Response};
 use tower_service::Service;
 
 use crate::body::ResponseBody;
-use crate::challenge::{Rejection, RejectionKind};
+use crate::challenge::{Reason, Rejection};
 use crate::future::ResponseFuture;
 use crate::integrations::Anonymous;
 use crate::layer::{Config, RequestHead};
 use crate::resolver::SessionResolver;
-use crate::token;
+use crate::token::{self, Malformed};
 
 /// Authenticates each request before it reaches `S`; built by [`BearerLayer`](crate::BearerLayer).
 pub struct Bearer<S, R: SessionResolver> {
@@ -93,7 +93,7 @@ impl<T> Config<T> {
 
     /// The answer to a refused request.
     pub(crate) fn reject(&self, rejection: Rejection, grpc: bool) -> Response<bytes::Bytes> {
-        let rejection = rejection.with_shared_realm(self.realm.as_ref());
+        let rejection = rejection.or_realm(self.challenges.realm());
         match &self.on_rejection {
             _ if grpc => rejection.to_grpc_response(),
             None => rejection.to_response(),
@@ -137,26 +137,23 @@ where
             return ResponseFuture::called(inner.call(req));
         }
         let grpc = is_grpc(&req);
-        let rejection = match token::from_headers(req.headers()) {
-            Ok(Some(token)) if token.len() > config.max_token_len => {
-                Rejection::new(RejectionKind::InvalidToken)
-                    .with_description("the bearer token is longer than allowed")
-            }
+        let reason = match token::from_headers(req.headers()) {
+            Ok(Some(token)) if token.len() > config.max_token_len => Reason::TooLong,
             Ok(Some(token)) => {
                 let resolve = self.resolver.resolve(token);
                 return ResponseFuture::resolving(resolve, inner, req, config.clone(), grpc);
             }
-            Ok(None) => Rejection::new(RejectionKind::MissingCredentials),
-            Err(malformed) => Rejection::new(RejectionKind::InvalidRequest)
-                .with_description(malformed.description()),
+            Ok(None) => Reason::Missing,
+            Err(Malformed::Empty) => Reason::Empty,
+            Err(Malformed::Grammar) => Reason::Grammar,
+            Err(Malformed::Repeated) => Reason::Repeated,
         };
-        let anonymous = config.optional
-            && (rejection.kind() == RejectionKind::MissingCredentials || config.pass_invalid);
+        let anonymous = config.optional && (reason == Reason::Missing || config.pass_invalid);
         if anonymous {
             req.extensions_mut().insert(Anonymous);
             return ResponseFuture::called(inner.call(req));
         }
         // `inner` drops here, releasing whatever its readiness reserved.
-        ResponseFuture::rejected(config.reject(rejection, grpc))
+        ResponseFuture::rejected(config.reject(config.challenges.rejection(reason), grpc))
     }
 }
