@@ -2,7 +2,9 @@
 //!
 //! Two access patterns for hits: `hot` resolves one token over and over (a working set that
 //! fits in cache), `spread` walks the whole population in random order (every lookup a cache
-//! miss). Run: `cargo bench --bench store`.
+//! miss). `std_hashmap_spread` is the same walk over a plain `HashMap<String, u32>`: what any
+//! hash table pays for DRAM at that size. The walk's tokens are laid out contiguously in walk
+//! order, so the harness itself adds no cache misses. Run: `cargo bench --bench store`.
 
 use std::hint::black_box;
 
@@ -44,14 +46,31 @@ fn resolve(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("hit_hot", n), &n, |b, _| {
             b.iter(|| black_box(store.resolve_now(black_box(&hot))))
         });
-        let order = walk(n, 1 << 16);
+        const WALK: usize = 1 << 16;
+        let order = walk(n, WALK);
+        // Every token is 43 bytes: one buffer, read front to back.
+        let laid_out: String = order.iter().map(|&i| tokens[i].as_str()).collect();
+        let at = |i: usize| &laid_out[i * 43..(i + 1) * 43];
         let mut i = 0;
         group.bench_with_input(BenchmarkId::new("hit_spread", n), &n, |b, _| {
             b.iter(|| {
-                i = (i + 1) & ((1 << 16) - 1);
-                black_box(store.resolve_now(tokens[order[i]].as_str()))
+                i = (i + 1) % WALK;
+                black_box(store.resolve_now(at(i)))
             })
         });
+        let plain: std::collections::HashMap<String, u32> = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.as_str().to_owned(), i as u32))
+            .collect();
+        let mut j = 0;
+        group.bench_with_input(BenchmarkId::new("std_hashmap_spread", n), &n, |b, _| {
+            b.iter(|| {
+                j = (j + 1) % WALK;
+                black_box(plain.get(at(j)))
+            })
+        });
+        drop(plain);
         let unknown = "Z".repeat(43);
         group.bench_with_input(BenchmarkId::new("miss", n), &n, |b, _| {
             b.iter(|| black_box(store.resolve_now(black_box(&unknown))))

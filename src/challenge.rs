@@ -262,9 +262,18 @@ impl Rejection {
 
     /// The plain HTTP answer: the status, the challenge, an empty body.
     pub fn to_response(&self) -> Response<Bytes> {
+        self.clone().into_http()
+    }
+
+    /// [`to_response`](Self::to_response), consuming the rejection (no clone of the challenge).
+    pub fn into_http(mut self) -> Response<Bytes> {
+        let challenge = match self.cached.take() {
+            Some(cached) => Some(cached),
+            None => self.challenge(),
+        };
         let mut response = Response::new(Bytes::new());
         *response.status_mut() = self.status();
-        if let Some(challenge) = self.challenge() {
+        if let Some(challenge) = challenge {
             response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
         }
         response

@@ -35,7 +35,6 @@ struct Pending<S, T, ReqBody> {
     inner: S,
     request: Request<ReqBody>,
     config: Arc<Config<T>>,
-    grpc: bool,
 }
 
 pin_project! {
@@ -94,7 +93,6 @@ where
         inner: S,
         request: Request<ReqBody>,
         config: Arc<Config<R::Session>>,
-        grpc: bool,
     ) -> Self {
         let deadline = match config.timeout {
             Some(timeout) => Deadline::Armed {
@@ -110,7 +108,6 @@ where
                     inner,
                     request,
                     config,
-                    grpc,
                 }),
             },
         }
@@ -194,7 +191,6 @@ where
             mut inner,
             mut request,
             config,
-            grpc,
         } = self;
         let rejection = match outcome {
             Ok(Some(session)) => match config.authorize.as_ref().map(|check| check(&session)) {
@@ -219,7 +215,7 @@ where
             }
         };
         State::Rejected {
-            response: Some(config.reject(rejection, grpc)),
+            response: Some(config.reject(rejection, &request)),
         }
     }
 }

@@ -92,11 +92,15 @@ impl<T> Config<T> {
     }
 
     /// The answer to a refused request.
-    pub(crate) fn reject(&self, rejection: Rejection, grpc: bool) -> Response<bytes::Bytes> {
+    pub(crate) fn reject<B>(
+        &self,
+        rejection: Rejection,
+        req: &Request<B>,
+    ) -> Response<bytes::Bytes> {
         let rejection = rejection.or_realm(self.challenges.realm());
         match &self.on_rejection {
-            _ if grpc => rejection.to_grpc_response(),
-            None => rejection.to_response(),
+            _ if is_grpc(req) => rejection.to_grpc_response(),
+            None => rejection.into_http(),
             Some(custom) => {
                 let mut response = custom(&rejection);
                 if let Some(challenge) = rejection.challenge() {
@@ -136,12 +140,11 @@ where
             req.extensions_mut().insert(Anonymous);
             return ResponseFuture::called(inner.call(req));
         }
-        let grpc = is_grpc(&req);
         let reason = match token::from_headers(req.headers()) {
             Ok(Some(token)) if token.len() > config.max_token_len => Reason::TooLong,
             Ok(Some(token)) => {
                 let resolve = self.resolver.resolve(token);
-                return ResponseFuture::resolving(resolve, inner, req, config.clone(), grpc);
+                return ResponseFuture::resolving(resolve, inner, req, config.clone());
             }
             Ok(None) => Reason::Missing,
             Err(Malformed::Empty) => Reason::Empty,
@@ -154,6 +157,6 @@ where
             return ResponseFuture::called(inner.call(req));
         }
         // `inner` drops here, releasing whatever its readiness reserved.
-        ResponseFuture::rejected(config.reject(config.challenges.rejection(reason), grpc))
+        ResponseFuture::rejected(config.reject(config.challenges.rejection(reason), &req))
     }
 }

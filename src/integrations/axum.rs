@@ -106,6 +106,6 @@ impl IntoResponse for MissingBearerLayer {
 /// The layer's own answer: status, challenge, empty body.
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
-        self.to_response().map(Body::from)
+        self.into_http().map(Body::from)
     }
 }

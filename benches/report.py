@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Reads criterion's estimates from target/criterion after `cargo bench --bench overhead` (and,
+if present, `--bench store`), prints the tables and ratios the README quotes, and draws
+docs/overhead.png when matplotlib is installed (`pip install matplotlib`).
+
+    cargo bench --bench overhead --bench store && python3 benches/report.py
+"""
+import json
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CRITERION = ROOT / "target" / "criterion"
+
+
+def mean_ns(name):
+    path = CRITERION / name / "new" / "estimates.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())["mean"]["point_estimate"]
+
+
+VARIANTS = [
+    ("1_bare", "1. bare inner service"),
+    ("2_tower_http_bearer_hit", "2. tower-http bearer, hit"),
+    ("2_tower_http_bearer_reject", "2. tower-http bearer, reject"),
+    ("3_tower_http_async_dashmap", "3. tower-http async + DashMap"),
+    ("4_hand_tuned_floor", "4. hand-tuned floor"),
+    ("5_tower_bearer_hit", "5. tower-bearer, hit"),
+    ("6_tower_bearer_unknown", "6. tower-bearer, unknown (401)"),
+    ("7_tower_bearer_missing", "7. tower-bearer, no header (401)"),
+    ("8_tower_bearer_malformed", "8. tower-bearer, malformed (400)"),
+]
+
+
+def overhead():
+    times = {key: mean_ns(f"overhead_{key}") for key, _ in VARIANTS}
+    if any(v is None for v in times.values()):
+        sys.exit("run `cargo bench --bench overhead` first")
+    bare = times["1_bare"]
+    print("| variant | time per request | overhead over (1) |")
+    print("|---|---:|---:|")
+    for key, label in VARIANTS:
+        print(f"| {label} | {times[key]:.0f} ns | {times[key] - bare:+.0f} ns |")
+    over = {k: times[k] - bare for k in times}
+    print()
+    print("| target | ratio |")
+    print("|---|---:|")
+    print(f"| (5) / (3), target <= 1 | {over['5_tower_bearer_hit'] / over['3_tower_http_async_dashmap']:.2f} |")
+    print(f"| (5) / (4), target <= 1.2 | {over['5_tower_bearer_hit'] / over['4_hand_tuned_floor']:.2f} |")
+    # tower-http's rejection skips the inner service, so it is measured against zero, not (1).
+    print(f"| (7) / (2) reject, absolute times, target <= 2 | {times['7_tower_bearer_missing'] / times['2_tower_http_bearer_reject']:.2f} |")
+    return times, bare
+
+
+def store():
+    rows = []
+    for kind in ("hit_hot", "hit_spread", "std_hashmap_spread", "miss"):
+        row = [mean_ns(f"resolve/{kind}/{n}") for n in (1000, 100000, 1000000)]
+        if None not in row:
+            rows.append((kind, row))
+    if not rows:
+        return
+    print()
+    print("| resolve | 1K | 100K | 1M | 1M / 1K |")
+    print("|---|---:|---:|---:|---:|")
+    for kind, (a, b, c) in rows:
+        print(f"| {kind} | {a:.0f} ns | {b:.0f} ns | {c:.0f} ns | {c / a:.2f} |")
+    for name in ("store/create", "store/revoke_token"):
+        t = mean_ns(name)
+        if t is not None:
+            print(f"| {name} | {t:.0f} ns | | | |")
+
+
+def plot(times, bare):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("\n(matplotlib not installed: no picture)")
+        return
+    labels = [label for _, label in VARIANTS]
+    values = [times[key] - bare for key, _ in VARIANTS]
+    colors = ["#999999" if not key.startswith(("5", "6", "7", "8")) else "#2b6cb0" for key, _ in VARIANTS]
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    ax.barh(labels[::-1], values[::-1], color=colors[::-1])
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("overhead per request over the bare service (ns, criterion mean)")
+    ax.set_title("tower-bearer (blue) next to the alternatives (grey)")
+    for i, v in enumerate(values[::-1]):
+        ax.text(v + (5 if v >= 0 else -5), i, f"{v:.0f}", va="center", ha="left" if v >= 0 else "right", fontsize=8)
+    fig.tight_layout()
+    out = ROOT / "docs" / "overhead.png"
+    out.parent.mkdir(exist_ok=True)
+    fig.savefig(out, dpi=110)
+    print(f"\nwrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    times, bare = overhead()
+    store()
+    plot(times, bare)
