@@ -3,11 +3,11 @@
 # driven by wrk (HTTP/1.1 keep-alive), the two runs interleaved, medians and ratios printed.
 # Bounded: ROUNDS x 2 runs of DURATION each, loopback only. Not part of the test suite.
 #
-#   bash benches/e2e.sh            # ROUNDS=5 DURATION=5s CONNECTIONS=32 by default
+#   bash benches/e2e.sh            # ROUNDS=9 DURATION=4s CONNECTIONS=32 by default
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=${ROUNDS:-5}
-DURATION=${DURATION:-5s}
+ROUNDS=${ROUNDS:-9}
+DURATION=${DURATION:-4s}
 CONNECTIONS=${CONNECTIONS:-32}
 PLAIN=127.0.0.1:18081
 BEARER=127.0.0.1:18082
@@ -17,11 +17,18 @@ if ! command -v wrk >/dev/null; then
 fi
 cargo build --release --example bench_server -q
 out=$(mktemp)
-./target/release/examples/bench_server "$PLAIN" "$BEARER" >"$out" &
+token_file=$(mktemp)
+# Pin the server and the load generator to a core each where taskset exists, so neither steals
+# the other's core between runs.
+pin_server=() pin_load=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  pin_server=(taskset -c 0) pin_load=(taskset -c 1)
+fi
+"${pin_server[@]}" ./target/release/examples/bench_server "$PLAIN" "$BEARER" "$token_file" >"$out" &
 server=$!
-trap 'kill $server 2>/dev/null || true; rm -f "$out" "${results:-}"' EXIT
+trap 'kill $server 2>/dev/null || true; rm -f "$out" "$token_file" "${results:-}"' EXIT
 for _ in $(seq 50); do grep -q ready "$out" && break; sleep 0.1; done
-token=$(sed -n 's/^token: //p' "$out")
+token=$(cat "$token_file")
 
 # Check both ends answer as expected before measuring.
 curl -sf "http://$PLAIN/" >/dev/null
@@ -31,9 +38,9 @@ curl -sf "http://$BEARER/" -H "Authorization: Bearer $token" >/dev/null
 run() { # label url [header]
   local res
   if [ $# -eq 3 ]; then
-    res=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -H "$3" "$2")
+    res=$("${pin_load[@]}" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -H "$3" "$2")
   else
-    res=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$2")
+    res=$("${pin_load[@]}" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$2")
   fi
   if echo "$res" | grep -q "Non-2xx"; then echo "$1: non-2xx answers" >&2; exit 1; fi
   local rps p99

@@ -1,9 +1,10 @@
 //! The end-to-end benchmark's server: one hyper 1 server, the same inner service on two ports,
 //! bare on one and behind `BearerLayer` (MemoryStore, 10k sessions) on the other. Driven by
-//! `benches/e2e.sh`; it prints `token: …` and then `ready`.
+//! `benches/e2e.sh`: it writes one session's token to TOKEN_FILE (mode 0600; tokens are never
+//! printed) and then prints `ready`.
 //!
 //! ```text
-//! cargo run --release --example bench_server -- 127.0.0.1:8081 127.0.0.1:8082
+//! cargo run --release --example bench_server -- 127.0.0.1:8081 127.0.0.1:8082 TOKEN_FILE
 //! ```
 
 use std::convert::Infallible;
@@ -49,6 +50,15 @@ where
     }
 }
 
+fn write_secret(path: &str, secret: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(secret.as_bytes())
+}
+
 // One core for the server; the load generator gets the other.
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -72,7 +82,10 @@ async fn main() {
     let issued = store
         .create_now("bench", (), CreateOptions::default())
         .expect("rng");
-    println!("token: {}", issued.token.as_str());
+    let token_file = args
+        .next()
+        .expect("usage: bench_server PLAIN BEARER TOKEN_FILE");
+    write_secret(&token_file, issued.token.as_str()).expect("write the token file");
     let layered = BearerLayer::new(store).layer(service_fn(inner));
     tokio::spawn(serve(plain, service_fn(inner)));
     tokio::spawn(serve(bearer, layered));

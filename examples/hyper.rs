@@ -3,8 +3,12 @@
 //!
 //! ```text
 //! cargo run --example hyper
-//! curl -s http://127.0.0.1:3002/ -H "Authorization: Bearer <the printed token>"
+//! TOKEN=$(curl -s -X POST http://127.0.0.1:3002/login)
+//! curl -s http://127.0.0.1:3002/ -H "Authorization: Bearer $TOKEN"
 //! ```
+//!
+//! `POST /login` stands in for a real sign-in: it is exempt from the layer (`skip_if`) and
+//! answers with a new session's token.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -20,7 +24,17 @@ use tower::{service_fn, ServiceBuilder};
 use tower_bearer::store::{CreateOptions, MemoryStore, Session};
 use tower_bearer::BearerLayer;
 
-async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn route(
+    store: MemoryStore,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    if req.uri().path() == "/login" {
+        let token = match store.create_now("hyper-user", (), CreateOptions::default()) {
+            Ok(issued) => issued.token.as_str().to_owned(),
+            Err(_) => String::new(),
+        };
+        return Ok(Response::new(Full::new(Bytes::from(token))));
+    }
     // The layer put the session here; without one the request never got this far.
     let user = req
         .extensions()
@@ -35,13 +49,14 @@ async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallib
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = MemoryStore::new();
-    let issued = store.create_now("hyper-user", (), CreateOptions::default())?;
-    println!("token: {}", issued.token.as_str());
-
-    let service = ServiceBuilder::new()
-        .concurrency_limit(64)
-        .layer(BearerLayer::new(store))
-        .service(service_fn(hello));
+    let login_store = store.clone();
+    let service =
+        ServiceBuilder::new()
+            .concurrency_limit(64)
+            .layer(BearerLayer::new(store).skip_if(|head| {
+                head.method() == http::Method::POST && head.uri().path() == "/login"
+            }))
+            .service(service_fn(move |req| route(login_store.clone(), req)));
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3002").await?;
     println!("listening on http://{}", listener.local_addr()?);

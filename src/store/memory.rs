@@ -836,6 +836,29 @@ mod tests {
         assert_eq!(store.len(), 1);
     }
 
+    #[cfg(feature = "sweeper")]
+    #[tokio::test]
+    async fn the_sweeper_task_drops_expired_sessions_and_ends_with_the_store() {
+        let (store, clock) = store();
+        for i in 0..5 {
+            create(&store, &format!("user-{i}"));
+        }
+        let task = store.spawn_sweeper(Duration::from_millis(10));
+        clock.advance(8 * DAY);
+        for _ in 0..200 {
+            if store.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(store.is_empty(), "the sweeper did not run");
+        drop(store);
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the sweeper ends once the store is gone")
+            .unwrap();
+    }
+
     #[test]
     fn app_data_is_kept() {
         let store: MemoryStore<Vec<&'static str>> = MemoryStore::builder().build();
