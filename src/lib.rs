@@ -20,6 +20,14 @@
 //! mode lets anonymous requests through; [`on_rejection`](BearerLayer::on_rejection) shapes
 //! the rejection's body.
 //!
+//! Around the layer:
+//! - [`store`]: [`MemoryStore`](store::MemoryStore), the embedded session store with
+//!   better-auth's semantics, and the [`SessionStore`](store::SessionStore) trait that other
+//!   backends implement;
+//! - [`client`]: [`BearerClientLayer`](client::BearerClientLayer), which sends the token on
+//!   outgoing requests;
+//! - [`integrations`]: the axum extractor and tonic support, behind their features.
+//!
 //! # Example
 //!
 //! ```
