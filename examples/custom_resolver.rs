@@ -138,6 +138,9 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, app: Router) {
     axum::serve(listener, app).await.expect("server error");
 }
 
+/// The one token the toy introspection endpoint calls active.
+const DEMO_TOKEN: &str = "demo-token";
+
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt().with_target(false).init();
@@ -146,12 +149,12 @@ async fn main() {
     let idp = tokio::net::TcpListener::bind(introspection)
         .await
         .expect("bind 3004");
-    tokio::spawn(serve(idp, introspection_endpoint("demo-token")));
+    tokio::spawn(serve(idp, introspection_endpoint(DEMO_TOKEN)));
     let resolver = IntrospectionResolver::new(format!("http://{introspection}/introspect"));
     let listener = tokio::net::TcpListener::bind(api_addr)
         .await
         .expect("bind 3003");
     println!("listening on http://{api_addr} (introspection at http://{introspection}/introspect)");
-    println!("try: curl -s http://{api_addr}/ -H 'Authorization: Bearer demo-token'");
+    println!("the toy endpoint knows one token, DEMO_TOKEN in examples/custom_resolver.rs");
     serve(listener, api(resolver)).await;
 }
