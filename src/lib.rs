@@ -99,3 +99,8 @@ pub use layer::{BearerLayer, RequestHead};
 pub use resolver::{resolver_fn, BoxError, ResolverFn, SessionResolver};
 pub use service::Bearer;
 pub use token::{BearerToken, DEFAULT_MAX_TOKEN_LEN};
+
+/// The README's Rust examples, compiled as doctests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
