@@ -36,6 +36,9 @@ async fn active_inactive_and_backend_down() {
     // The backend goes down: the client gets 503, with no challenge and no detail.
     idp_task.abort();
     let _ = idp_task.await;
+    // Dropping axum's serve future closes its open connections asynchronously; give the pooled
+    // keep-alive connection time to go, so the next lookup meets a dead backend.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let res = get(api, "/", &[b"authorization: Bearer tok+en/1="]).await;
     assert_eq!(res.status, 503);
     assert_eq!(res.header("www-authenticate"), None);
