@@ -394,12 +394,10 @@ async fn revoke_session(
     Extension(session): Extension<SessionRef>,
     ApiJson(body): ApiJson<RevokeSession>,
 ) -> Json<Value> {
-    // Only the caller's own sessions: resolve first, and revoke only on a match.
-    if let Some(target) = state.sessions.resolve_now(&body.token) {
-        if target.user_id == session.user_id {
-            state.sessions.revoke_token_now(&body.token);
-        }
-    }
+    // Only the caller's own sessions; the lookup does not refresh the target.
+    state
+        .sessions
+        .revoke_token_of(&session.user_id, &body.token);
     Json(json!({ "status": true }))
 }
 

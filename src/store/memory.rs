@@ -305,8 +305,8 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
         self.inner.user_hasher.hash_one(user_id)
     }
 
-    fn lifetime(&self, session: &Session<D>) -> Duration {
-        if session.remember_me {
+    fn lifetime(&self, remember_me: bool) -> Duration {
+        if remember_me {
             self.inner.expires_in
         } else {
             self.inner.expires_in_short
@@ -356,11 +356,7 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
             .iter()
             .find(|s| &*s.user_id == user_id)
             .map_or_else(|| user_id.into(), |s| s.user_id.clone());
-        let lifetime = if options.remember_me {
-            self.inner.expires_in
-        } else {
-            self.inner.expires_in_short
-        };
+        let lifetime = self.lifetime(options.remember_me);
         let mut session = Session::new(user_id, now, now + lifetime, options, data);
         session.digest = digest;
         let session = Arc::new(session);
@@ -374,22 +370,26 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
 
     /// Resolves a token without a future: the live session, refreshed if due.
     pub fn resolve_now(&self, token: &str) -> Option<Arc<Session<D>>> {
-        let digest = digest(token);
-        let session = self.inner.tokens.get(&lookup_key(&digest))?.value().clone();
-        if !digests_equal(&session.digest, &digest) {
-            return None;
-        }
+        let session = self.find(token)?;
         let now = self.inner.clock.now();
         if session.is_expired(now) {
             self.forget(&session);
             return None;
         }
-        let lifetime = self.lifetime(&session);
+        let lifetime = self.lifetime(session.remember_me);
         // better-auth's sliding refresh: due once `update_age` has passed since the last one.
         if session.expires_at() - lifetime + self.inner.update_age <= now {
             session.refresh(now, now + lifetime);
         }
         Some(session)
+    }
+
+    /// The session this token names, live or not, without refreshing it: one digest, one
+    /// lookup, a whole-digest comparison without early exit.
+    fn find(&self, token: &str) -> Option<Arc<Session<D>>> {
+        let digest = digest(token);
+        let session = self.inner.tokens.get(&lookup_key(&digest))?.value().clone();
+        digests_equal(&session.digest, &digest).then_some(session)
     }
 
     /// Removes one session from both maps, the token map first so it stops resolving at once.
@@ -462,20 +462,20 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
 
     /// Revokes the session this token names; `true` if it was live.
     pub fn revoke_token_now(&self, token: &str) -> bool {
-        let digest = digest(token);
-        let Some(session) = self
-            .inner
-            .tokens
-            .get(&lookup_key(&digest))
-            .map(|s| s.value().clone())
-        else {
-            return false;
-        };
-        if !digests_equal(&session.digest, &digest) {
-            return false;
-        }
+        self.find(token)
+            .is_some_and(|session| self.revoke_found(&session))
+    }
+
+    /// Revokes the session this token names only if it belongs to `user_id` (better-auth's
+    /// revoke-session, where a user may revoke only their own sessions); `true` if it was live.
+    pub fn revoke_token_of(&self, user_id: &str, token: &str) -> bool {
+        self.find(token)
+            .is_some_and(|session| &*session.user_id == user_id && self.revoke_found(&session))
+    }
+
+    fn revoke_found(&self, session: &Arc<Session<D>>) -> bool {
         let live = !session.is_expired(self.inner.clock.now());
-        self.forget(&session) && live
+        self.forget(session) && live
     }
 
     /// Revokes all of the user's sessions; how many were live.
@@ -771,6 +771,16 @@ mod tests {
         assert!(store.resolve_now(a.token.as_str()).is_none());
         assert!(store.resolve_now(b.token.as_str()).is_some());
         assert_eq!(store.list_now("alice").len(), 1);
+    }
+
+    #[test]
+    fn revoke_token_of_checks_the_owner() {
+        let (store, _) = store();
+        let a = create(&store, "alice");
+        assert!(!store.revoke_token_of("bob", a.token.as_str()));
+        assert!(store.resolve_now(a.token.as_str()).is_some());
+        assert!(store.revoke_token_of("alice", a.token.as_str()));
+        assert!(store.resolve_now(a.token.as_str()).is_none());
     }
 
     #[test]
