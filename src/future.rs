@@ -44,12 +44,11 @@ pin_project! {
         S: Service<Request<ReqBody>>,
         R: SessionResolver,
     {
+        // Boxed: only a resolver that must wait gets here, and there the allocation is noise
+        // next to its I/O, while keeping the request, the timer and the resolver's future inline
+        // would make every future of the answered-at-once path several times larger to move.
         Resolving {
-            #[pin]
-            resolve: R::Future,
-            #[pin]
-            deadline: Deadline,
-            pending: Option<Pending<S, R::Session, ReqBody>>,
+            resolving: Pin<Box<Resolving<S, R, ReqBody>>>,
         },
         Calling {
             #[pin]
@@ -58,6 +57,22 @@ pin_project! {
         Rejected {
             response: Option<Response<Bytes>>,
         },
+    }
+}
+
+pin_project! {
+    /// A resolution in progress: the resolver's future, its deadline, and what the answer needs.
+    #[project = ResolvingProj]
+    struct Resolving<S, R, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+        R: SessionResolver,
+    {
+        #[pin]
+        resolve: R::Future,
+        #[pin]
+        deadline: Deadline,
+        pending: Option<Pending<S, R::Session, ReqBody>>,
     }
 }
 
@@ -102,12 +117,14 @@ where
         };
         ResponseFuture {
             state: State::Resolving {
-                resolve,
-                deadline,
-                pending: Some(Pending {
-                    inner,
-                    request,
-                    config,
+                resolving: Box::pin(Resolving {
+                    resolve,
+                    deadline,
+                    pending: Some(Pending {
+                        inner,
+                        request,
+                        config,
+                    }),
                 }),
             },
         }
@@ -151,11 +168,12 @@ where
                         .expect("ResponseFuture polled after completion");
                     return Poll::Ready(Ok(response.map(ResponseBody::full)));
                 }
-                StateProj::Resolving {
-                    resolve,
-                    deadline,
-                    pending,
-                } => {
+                StateProj::Resolving { resolving } => {
+                    let ResolvingProj {
+                        resolve,
+                        deadline,
+                        pending,
+                    } = resolving.as_mut().project();
                     let outcome = match resolve.poll(cx) {
                         Poll::Ready(outcome) => outcome.map_err(Into::into),
                         Poll::Pending => match deadline.project() {
@@ -189,33 +207,48 @@ where
     {
         let Pending {
             mut inner,
-            mut request,
+            request,
             config,
         } = self;
+        match config.settle(&mut inner, request, outcome) {
+            Ok(future) => State::Calling { future },
+            Err(response) => State::Rejected {
+                response: Some(response),
+            },
+        }
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Config<T> {
+    /// What the resolver's answer leads to: the readied `inner` called with the session in the
+    /// request's extensions, or the rejection to send.
+    pub(crate) fn settle<S, ReqBody>(
+        &self,
+        inner: &mut S,
+        mut request: Request<ReqBody>,
+        outcome: Result<Option<T>, BoxError>,
+    ) -> Result<S::Future, Response<Bytes>>
+    where
+        S: Service<Request<ReqBody>>,
+    {
         let rejection = match outcome {
-            Ok(Some(session)) => match config.authorize.as_ref().map(|check| check(&session)) {
+            Ok(Some(session)) => match self.authorize.as_ref().map(|check| check(&session)) {
                 Some(Err(refusal)) => Rejection::from_scope(refusal),
                 Some(Ok(())) | None => {
                     request.extensions_mut().insert(session);
-                    return State::Calling {
-                        future: inner.call(request),
-                    };
+                    return Ok(inner.call(request));
                 }
             },
-            Ok(None) if config.optional && config.pass_invalid => {
+            Ok(None) if self.optional && self.pass_invalid => {
                 request.extensions_mut().insert(Anonymous);
-                return State::Calling {
-                    future: inner.call(request),
-                };
+                return Ok(inner.call(request));
             }
-            Ok(None) => config.challenges.rejection(Reason::Unknown),
+            Ok(None) => self.challenges.rejection(Reason::Unknown),
             Err(error) => {
                 tracing::error!(error = %error, "bearer: the session resolver failed");
                 Rejection::new(RejectionKind::Unavailable)
             }
         };
-        State::Rejected {
-            response: Some(config.reject(rejection, &request)),
-        }
+        Err(self.reject(rejection, &request))
     }
 }

@@ -59,6 +59,46 @@ pub trait SessionResolver {
 
     /// Looks the token up.
     fn resolve(&self, token: BearerToken<'_>) -> Self::Future;
+
+    /// Answers at once, without a future, when the answer is at hand; `None` when it is not.
+    ///
+    /// The layer calls this first and [`resolve`](Self::resolve) only when it returns `None`,
+    /// which is the default. A resolver that never waits (an in-memory map, such as
+    /// [`MemoryStore`](crate::store::MemoryStore)) overrides it, so its hits and misses skip
+    /// the layer's future altogether: the request is not parked, nothing is reference-counted,
+    /// and the inner service is called from `call` itself. An override must answer exactly as
+    /// `resolve` would; a resolver that waits on I/O keeps the default.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use std::convert::Infallible;
+    /// use std::future::{ready, Ready};
+    /// use tower_bearer::{BearerToken, SessionResolver};
+    ///
+    /// struct StaticTokens(HashMap<String, u64>);
+    ///
+    /// impl SessionResolver for StaticTokens {
+    ///     type Session = u64;
+    ///     type Error = Infallible;
+    ///     type Future = Ready<Result<Option<u64>, Infallible>>;
+    ///
+    ///     fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
+    ///         ready(self.resolve_ready(token).expect("always at hand"))
+    ///     }
+    ///
+    ///     fn resolve_ready(&self, token: BearerToken<'_>) -> Option<Result<Option<u64>, Infallible>> {
+    ///         Some(Ok(self.0.get(token.as_str()).copied()))
+    ///     }
+    /// }
+    /// ```
+    #[allow(clippy::type_complexity)]
+    fn resolve_ready(
+        &self,
+        token: BearerToken<'_>,
+    ) -> Option<Result<Option<Self::Session>, Self::Error>> {
+        let _ = token;
+        None
+    }
 }
 
 impl<R: SessionResolver + ?Sized> SessionResolver for Arc<R> {
@@ -68,6 +108,13 @@ impl<R: SessionResolver + ?Sized> SessionResolver for Arc<R> {
 
     fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
         (**self).resolve(token)
+    }
+
+    fn resolve_ready(
+        &self,
+        token: BearerToken<'_>,
+    ) -> Option<Result<Option<Self::Session>, Self::Error>> {
+        (**self).resolve_ready(token)
     }
 }
 
@@ -79,6 +126,13 @@ impl<R: SessionResolver + ?Sized> SessionResolver for Box<R> {
     fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
         (**self).resolve(token)
     }
+
+    fn resolve_ready(
+        &self,
+        token: BearerToken<'_>,
+    ) -> Option<Result<Option<Self::Session>, Self::Error>> {
+        (**self).resolve_ready(token)
+    }
 }
 
 impl<R: SessionResolver + ?Sized> SessionResolver for &R {
@@ -88,6 +142,13 @@ impl<R: SessionResolver + ?Sized> SessionResolver for &R {
 
     fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
         (**self).resolve(token)
+    }
+
+    fn resolve_ready(
+        &self,
+        token: BearerToken<'_>,
+    ) -> Option<Result<Option<Self::Session>, Self::Error>> {
+        (**self).resolve_ready(token)
     }
 }
 

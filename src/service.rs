@@ -143,8 +143,15 @@ where
         let reason = match token::from_headers(req.headers()) {
             Ok(Some(token)) if token.len() > config.max_token_len => Reason::TooLong,
             Ok(Some(token)) => {
-                let resolve = self.resolver.resolve(token);
-                return ResponseFuture::resolving(resolve, inner, req, config.clone());
+                let Some(outcome) = self.resolver.resolve_ready(token) else {
+                    let resolve = self.resolver.resolve(token);
+                    return ResponseFuture::resolving(resolve, inner, req, config.clone());
+                };
+                // The answer is at hand: settle it here, without parking the request.
+                return match config.settle(&mut inner, req, outcome.map_err(Into::into)) {
+                    Ok(future) => ResponseFuture::called(future),
+                    Err(response) => ResponseFuture::rejected(response),
+                };
             }
             Ok(None) => Reason::Missing,
             Err(Malformed::Empty) => Reason::Empty,

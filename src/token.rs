@@ -20,16 +20,24 @@ pub const DEFAULT_MAX_TOKEN_LEN: usize = 4096;
 /// assert_eq!(format!("{token:?}"), "Bearer ***");
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct BearerToken<'a>(&'a str);
+pub struct BearerToken<'a>(&'a [u8]);
 
 impl<'a> BearerToken<'a> {
     /// Wraps a token string. Nothing is checked: use this to call a resolver by hand.
     pub fn new(token: &'a str) -> Self {
-        BearerToken(token)
+        BearerToken(token.as_bytes())
     }
 
     /// The secret token itself.
     pub fn as_str(&self) -> &'a str {
+        // The bytes come from a `&str` or passed the `b64token` check, which admits ASCII only,
+        // so this never falls back. (Checked here rather than when parsing: a resolver that
+        // hashes `as_bytes` never pays for it.)
+        std::str::from_utf8(self.0).unwrap_or_default()
+    }
+
+    /// The secret token's bytes (ASCII): what a resolver hashes.
+    pub fn as_bytes(&self) -> &'a [u8] {
         self.0
     }
 
@@ -93,10 +101,7 @@ pub(crate) fn parse(value: &[u8]) -> Result<Option<BearerToken<'_>>, Malformed> 
     if !is_b64token(token) {
         return Err(Malformed::Grammar);
     }
-    // `is_b64token` admits ASCII only, so this cannot fail; the fallback keeps it panic-free.
-    std::str::from_utf8(token)
-        .map(|t| Some(BearerToken(t)))
-        .map_err(|_| Malformed::Grammar)
+    Ok(Some(BearerToken(token)))
 }
 
 fn trim_spaces(mut bytes: &[u8]) -> &[u8] {
@@ -107,26 +112,49 @@ fn trim_spaces(mut bytes: &[u8]) -> &[u8] {
 }
 
 /// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
+///
+/// The padding is stripped first, then the body is checked 16 bytes at a time, each byte
+/// classified by straight-line compares folded without an early exit: the compiler turns every
+/// block into a few SIMD instructions. A body of 16 bytes or more ends with a block that
+/// overlaps the previous one instead of a byte-at-a-time tail, so a 43-byte session token takes
+/// three blocks.
 pub(crate) fn is_b64token(token: &[u8]) -> bool {
-    let body_len = token
+    let mut body = token;
+    while let [rest @ .., b'='] = body {
+        body = rest;
+    }
+    if body.len() < 16 {
+        return !body.is_empty() && body.iter().fold(true, |ok, &c| ok & is_body_char(c));
+    }
+    let (blocks, tail) = body.as_chunks::<16>();
+    let mut ok = blocks
         .iter()
-        .position(|&b| !B64TOKEN[b as usize])
-        .unwrap_or(token.len());
-    body_len > 0 && token[body_len..].iter().all(|&b| b == b'=')
+        .fold(true, |ok, block| ok & all_body_chars(block));
+    if !tail.is_empty() {
+        let last: &[u8; 16] = body[body.len() - 16..].try_into().unwrap_or(&[0; 16]);
+        ok &= all_body_chars(last);
+    }
+    ok
 }
 
-/// The `b64token` body characters, as a table: one load per byte on the hot path.
-static B64TOKEN: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] =
-            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
-        b += 1;
-    }
-    table
-};
+#[inline(always)]
+fn all_body_chars(block: &[u8; 16]) -> bool {
+    block.iter().fold(true, |ok, &c| ok & is_body_char(c))
+}
+
+/// One `b64token` body character: ASCII letter or digit, or one of `-._~+/`.
+#[inline(always)]
+fn is_body_char(c: u8) -> bool {
+    // `| 0x20` folds upper-case letters onto lower-case ones and maps nothing else into a..=z.
+    ((c | 0x20).wrapping_sub(b'a') < 26)
+        | (c.wrapping_sub(b'0') < 10)
+        | (c == b'-')
+        | (c == b'.')
+        | (c == b'_')
+        | (c == b'~')
+        | (c == b'+')
+        | (c == b'/')
+}
 
 #[cfg(test)]
 mod tests {
@@ -215,7 +243,57 @@ mod tests {
         assert_eq!(format!("{:?}", Some(t)), "Some(Bearer ***)");
     }
 
+    /// RFC 6750's grammar, spelled out: the reference `is_b64token` must agree with.
+    fn reference_b64token(token: &[u8]) -> bool {
+        let body_len = token
+            .iter()
+            .position(|&c| {
+                !(c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+            })
+            .unwrap_or(token.len());
+        body_len > 0 && token[body_len..].iter().all(|&c| c == b'=')
+    }
+
+    #[test]
+    fn every_byte_is_classified_as_the_grammar_says() {
+        for c in 0..=255u8 {
+            assert_eq!(is_b64token(&[c]), reference_b64token(&[c]), "{c:#04x}");
+            assert_eq!(
+                is_b64token(&[b'a', c]),
+                reference_b64token(&[b'a', c]),
+                "{c:#04x}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_byte_anywhere_is_caught() {
+        for len in 1..64 {
+            let good = vec![b'a'; len];
+            assert!(is_b64token(&good), "len {len}");
+            for pos in 0..len {
+                for bad in [b' ', b'=', b'@', 0x80] {
+                    let mut t = good.clone();
+                    t[pos] = bad;
+                    let padding_at_end =
+                        bad == b'=' && t[pos..].iter().all(|&c| c == b'=') && pos > 0;
+                    assert_eq!(
+                        is_b64token(&t),
+                        padding_at_end,
+                        "len {len} pos {pos} byte {bad}"
+                    );
+                }
+            }
+        }
+    }
+
     proptest! {
+        #[test]
+        fn b64token_check_matches_the_grammar(bytes in proptest::collection::vec(
+            prop_oneof![any::<u8>(), Just(b'='), Just(b'a'), Just(b'Z'), Just(b'~')], 0..80)) {
+            prop_assert_eq!(is_b64token(&bytes), reference_b64token(&bytes));
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = parse(&bytes);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
-use sha2::{Digest, Sha256};
+use siphasher::sip128::{Hasher128, SipHasher13};
 use uuid::Uuid;
 
 use super::{
@@ -21,9 +21,13 @@ const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 /// The in-memory session store: the crate's embedded default, for servers on one machine.
 ///
 /// Tokens are 256 bits from the OS CSPRNG, base64url-encoded (43 characters, inside the
-/// `b64token` grammar). The store never keeps a token: it indexes sessions by the SHA-256 digest
-/// of the token, looks them up by the digest's first 128 bits and compares the whole digest in
-/// constant time.
+/// `b64token` grammar). The store never keeps a token: it indexes sessions by a 128-bit tag,
+/// SipHash-1-3 of the token under a 128-bit key the store draws from the OS CSPRNG when it is
+/// built, and compares tags without an early exit. Without the key, a tag says nothing about its
+/// token and no token can be made to match one; the key never leaves the process, and neither
+/// does the map, which is never persisted. (SipHash is a keyed pseudo-random function, not a
+/// one-way hash: a store whose records leave the process, such as a database, should index by
+/// SHA-256 instead, at about three times the cost of this tag, and this store's lookup with it.)
 ///
 /// Expiry follows better-auth: 7 days (1 day without remember-me), refreshed on use once a day
 /// has passed since the last refresh. An expired session is never returned and is deleted when
@@ -55,8 +59,10 @@ pub struct MemoryStore<D = ()> {
 }
 
 struct Inner<D> {
-    /// Sessions by the first 128 bits of their token's digest.
-    tokens: DashMap<u128, Arc<Session<D>>, BuildHasherDefault<DigestHasher>>,
+    /// Sessions by their token's tag.
+    tokens: DashMap<Tag, Arc<Session<D>>, BuildHasherDefault<TagHasher>>,
+    /// The SipHash key behind every tag.
+    tag_key: (u64, u64),
     /// Sessions by a keyed 64-bit hash of their user id. Two users may share a bucket, so every
     /// read filters on `user_id`; the narrow key keeps the index small.
     users: DashMap<u64, UserSessions<D>>,
@@ -123,23 +129,45 @@ impl<D> UserSessions<D> {
     }
 }
 
-/// The token map's keys are digest bits already, uniformly spread: hashing them again is waste.
-#[derive(Default)]
-struct DigestHasher(u64);
+/// A token's index key: SipHash-1-3, 128-bit output, under the store's secret key.
+///
+/// Equality folds the two halves' difference into one word and tests it once, so comparing a
+/// presented token's tag with a stored one takes the same time wherever they differ; the map's
+/// own key comparison is this one.
+#[derive(Clone, Copy, Eq)]
+struct Tag(u128);
 
-impl Hasher for DigestHasher {
+impl PartialEq for Tag {
+    fn eq(&self, other: &Self) -> bool {
+        let diff = std::hint::black_box(self.0 ^ other.0);
+        (diff as u64 | (diff >> 64) as u64) == 0
+    }
+}
+
+impl std::hash::Hash for Tag {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0 as u64);
+    }
+}
+
+/// Tags are pseudo-random already, uniformly spread: hashing them again would be waste.
+#[derive(Default)]
+struct TagHasher(u64);
+
+impl Hasher for TagHasher {
     fn finish(&self) -> u64 {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is reached (from `Tag::hash`); this keeps any other use correct.
         for chunk in bytes.chunks(8) {
             let mut word = [0u8; 8];
             word[..chunk.len()].copy_from_slice(chunk);
-            self.0 ^= u64::from_le_bytes(word);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
         }
     }
-    fn write_u128(&mut self, n: u128) {
-        self.0 ^= n as u64;
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
     }
 }
 
@@ -183,11 +211,21 @@ impl MemoryStoreBuilder {
         self
     }
 
-    /// Builds the store.
+    /// Builds the store, drawing its tag key from the OS CSPRNG.
+    ///
+    /// # Panics
+    ///
+    /// If the OS random number generator fails, as `std`'s `HashMap::new` does; on Linux that
+    /// cannot happen once the kernel's pool is initialised at boot.
     pub fn build<D>(self) -> MemoryStore<D> {
+        let mut key = [0u8; 16];
+        getrandom::fill(&mut key).expect("the OS random number generator failed");
+        let (k0, k1) = key.split_at(8);
+        let word = |half: &[u8]| u64::from_le_bytes(half.try_into().unwrap_or_default());
         MemoryStore {
             inner: Arc::new(Inner {
                 tokens: DashMap::default(),
+                tag_key: (word(k0), word(k1)),
                 users: DashMap::new(),
                 user_hasher: RandomState::new(),
                 clock: self.clock,
@@ -276,31 +314,15 @@ fn base64url(bytes: &[u8]) -> String {
     out
 }
 
-fn digest(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
-
-/// Compares two digests without an early exit: every word is read and folded, and the
-/// optimizer cannot see through the fold to branch on a partial result. (subtle's `ct_eq`
-/// does the same one byte at a time, with an optimization barrier per byte: five times slower
-/// on this hot path.)
-fn digests_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    let mut diff = 0u64;
-    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
-        let x = u64::from_ne_bytes(x.try_into().unwrap_or_default());
-        let y = u64::from_ne_bytes(y.try_into().unwrap_or_default());
-        diff |= x ^ y;
-    }
-    std::hint::black_box(diff) == 0
-}
-
-fn lookup_key(digest: &[u8; 32]) -> u128 {
-    let mut half = [0u8; 16];
-    half.copy_from_slice(&digest[..16]);
-    u128::from_le_bytes(half)
-}
-
 impl<D: Send + Sync + 'static> MemoryStore<D> {
+    /// The token's tag under this store's key.
+    fn tag(&self, token: &[u8]) -> Tag {
+        let (k0, k1) = self.inner.tag_key;
+        let mut hasher = SipHasher13::new_with_keys(k0, k1);
+        hasher.write(token);
+        Tag(hasher.finish128().as_u128())
+    }
+
     fn user_key(&self, user_id: &str) -> u64 {
         self.inner.user_hasher.hash_one(user_id)
     }
@@ -321,7 +343,7 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
         options: CreateOptions,
     ) -> Result<Issued<D>, StoreError> {
         let token = generate_token()?;
-        let digest = digest(token.as_str());
+        let tag = self.tag(token.as_str().as_bytes());
         let now = self.inner.clock.now();
         let user_key = self.user_key(user_id);
 
@@ -333,7 +355,7 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
         sessions.retain(|s| {
             let keep = !s.is_expired(now);
             if !keep {
-                self.inner.tokens.remove(&lookup_key(&s.digest));
+                self.inner.tokens.remove(&Tag(s.tag));
             }
             keep
         });
@@ -349,7 +371,7 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
                 };
                 let oldest = sessions.as_slice()[oldest].clone();
                 sessions.retain(|s| !Arc::ptr_eq(s, &oldest));
-                self.inner.tokens.remove(&lookup_key(&oldest.digest));
+                self.inner.tokens.remove(&Tag(oldest.tag));
             }
         }
         let user_id: Arc<str> = sessions
@@ -358,18 +380,20 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
             .map_or_else(|| user_id.into(), |s| s.user_id.clone());
         let lifetime = self.lifetime(options.remember_me);
         let mut session = Session::new(user_id, now, now + lifetime, options, data);
-        session.digest = digest;
+        session.tag = tag.0;
         let session = Arc::new(session);
-        // A 128-bit collision between two fresh 256-bit tokens' digests does not happen.
-        self.inner
-            .tokens
-            .insert(lookup_key(&digest), session.clone());
+        // Two fresh tokens' 128-bit tags do not collide (one in 2^64 after 2^32 sessions).
+        self.inner.tokens.insert(tag, session.clone());
         sessions.push(session.clone());
         Ok(Issued { session, token })
     }
 
     /// Resolves a token without a future: the live session, refreshed if due.
     pub fn resolve_now(&self, token: &str) -> Option<Arc<Session<D>>> {
+        self.resolve_bytes(token.as_bytes())
+    }
+
+    fn resolve_bytes(&self, token: &[u8]) -> Option<Arc<Session<D>>> {
         let session = self.find(token)?;
         let now = self.inner.clock.now();
         if session.is_expired(now) {
@@ -384,12 +408,11 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
         Some(session)
     }
 
-    /// The session this token names, live or not, without refreshing it: one digest, one
-    /// lookup, a whole-digest comparison without early exit.
-    fn find(&self, token: &str) -> Option<Arc<Session<D>>> {
-        let digest = digest(token);
-        let session = self.inner.tokens.get(&lookup_key(&digest))?.value().clone();
-        digests_equal(&session.digest, &digest).then_some(session)
+    /// The session this token names, live or not, without refreshing it: one tag, one lookup
+    /// (whose key comparison has no early exit).
+    fn find(&self, token: &[u8]) -> Option<Arc<Session<D>>> {
+        let tag = self.tag(token);
+        Some(self.inner.tokens.get(&tag)?.value().clone())
     }
 
     /// Removes one session from both maps, the token map first so it stops resolving at once.
@@ -397,7 +420,7 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
         let removed = self
             .inner
             .tokens
-            .remove_if(&lookup_key(&session.digest), |_, s| Arc::ptr_eq(s, session))
+            .remove_if(&Tag(session.tag), |_, s| Arc::ptr_eq(s, session))
             .is_some();
         let user_key = self.user_key(&session.user_id);
         if let Some(mut sessions) = self.inner.users.get_mut(&user_key) {
@@ -420,7 +443,7 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
             .filter(|s| {
                 self.inner
                     .tokens
-                    .get(&lookup_key(&s.digest))
+                    .get(&Tag(s.tag))
                     .is_some_and(|t| Arc::ptr_eq(t.value(), s))
             })
             .cloned()
@@ -443,7 +466,7 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
                 let removed = self
                     .inner
                     .tokens
-                    .remove_if(&lookup_key(&s.digest), |_, t| Arc::ptr_eq(t, s))
+                    .remove_if(&Tag(s.tag), |_, t| Arc::ptr_eq(t, s))
                     .is_some();
                 if removed && !s.is_expired(now) {
                     count += 1;
@@ -462,14 +485,14 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
 
     /// Revokes the session this token names; `true` if it was live.
     pub fn revoke_token_now(&self, token: &str) -> bool {
-        self.find(token)
+        self.find(token.as_bytes())
             .is_some_and(|session| self.revoke_found(&session))
     }
 
     /// Revokes the session this token names only if it belongs to `user_id` (better-auth's
     /// revoke-session, where a user may revoke only their own sessions); `true` if it was live.
     pub fn revoke_token_of(&self, user_id: &str, token: &str) -> bool {
-        self.find(token)
+        self.find(token.as_bytes())
             .is_some_and(|session| &*session.user_id == user_id && self.revoke_found(&session))
     }
 
@@ -511,7 +534,7 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
                 if self
                     .inner
                     .tokens
-                    .remove_if(&lookup_key(&s.digest), |_, t| Arc::ptr_eq(t, s))
+                    .remove_if(&Tag(s.tag), |_, t| Arc::ptr_eq(t, s))
                     .is_some()
                 {
                     swept += 1;
@@ -548,7 +571,14 @@ impl<D: Send + Sync + 'static> SessionResolver for MemoryStore<D> {
     type Future = Ready<Result<Option<Arc<Session<D>>>, StoreError>>;
 
     fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
-        ready(Ok(self.resolve_now(token.as_str())))
+        ready(Ok(self.resolve_bytes(token.as_bytes())))
+    }
+
+    fn resolve_ready(
+        &self,
+        token: BearerToken<'_>,
+    ) -> Option<Result<Option<Self::Session>, Self::Error>> {
+        Some(Ok(self.resolve_bytes(token.as_bytes())))
     }
 }
 
@@ -642,14 +672,45 @@ mod tests {
     }
 
     #[test]
-    fn digests_compare_whole() {
-        let a = [7u8; 32];
-        for i in 0..32 {
-            let mut b = a;
-            b[i] ^= 1;
-            assert!(!digests_equal(&a, &b), "byte {i}");
+    fn tags_compare_every_bit() {
+        let a = Tag(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210);
+        for bit in 0..128 {
+            assert!(a != Tag(a.0 ^ (1 << bit)), "bit {bit}");
         }
-        assert!(digests_equal(&a, &[7u8; 32]));
+        assert!(a == Tag(a.0));
+    }
+
+    #[test]
+    fn tags_are_siphash_1_3_under_the_store_key() {
+        use std::hash::Hasher as _;
+        let store = MemoryStore::new();
+        let (k0, k1) = store.inner.tag_key;
+        let mut reference = SipHasher13::new_with_keys(k0, k1);
+        reference.write(b"some-token");
+        assert_eq!(store.tag(b"some-token").0, reference.finish128().as_u128());
+        assert!(store.tag(b"some-token") != store.tag(b"some-tokem"));
+    }
+
+    #[test]
+    fn each_store_draws_its_own_key() {
+        let (a, b) = (MemoryStore::new(), MemoryStore::new());
+        assert_ne!(a.inner.tag_key, b.inner.tag_key);
+        assert!(a.tag(b"t") != b.tag(b"t"));
+        // A token of one store means nothing to another.
+        let issued = a.create_now("u", (), CreateOptions::default()).unwrap();
+        assert!(b.resolve_now(issued.token.as_str()).is_none());
+    }
+
+    #[test]
+    fn the_record_keeps_the_tag_not_the_token() {
+        let store = MemoryStore::new();
+        let issued = store.create_now("u", (), CreateOptions::default()).unwrap();
+        assert_eq!(
+            issued.session.tag,
+            store.tag(issued.token.as_str().as_bytes()).0
+        );
+        let json = serde_json::to_string(&*issued.session).unwrap();
+        assert!(!json.contains(issued.token.as_str()));
     }
 
     #[test]

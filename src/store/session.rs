@@ -33,6 +33,7 @@ impl Timestamp {
     }
 }
 
+#[inline]
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -40,6 +41,7 @@ fn millis(d: Duration) -> i64 {
 /// `t + d`, saturating.
 impl std::ops::Add<Duration> for Timestamp {
     type Output = Timestamp;
+    #[inline]
     fn add(self, d: Duration) -> Timestamp {
         Timestamp(self.0.saturating_add(millis(d)))
     }
@@ -48,6 +50,7 @@ impl std::ops::Add<Duration> for Timestamp {
 /// `t - d`, saturating.
 impl std::ops::Sub<Duration> for Timestamp {
     type Output = Timestamp;
+    #[inline]
     fn sub(self, d: Duration) -> Timestamp {
         Timestamp(self.0.saturating_sub(millis(d)))
     }
@@ -91,13 +94,18 @@ impl<'de> Deserialize<'de> for Timestamp {
 #[derive(Default)]
 struct AtomicTimestamp(AtomicI64);
 
+// `#[inline]` on these one-instruction helpers: callers in other crates (every store generic
+// over the app data) would otherwise make a function call for each.
 impl AtomicTimestamp {
+    #[inline]
     fn new(t: Timestamp) -> Self {
         AtomicTimestamp(AtomicI64::new(t.0))
     }
+    #[inline]
     fn get(&self) -> Timestamp {
         Timestamp(self.0.load(Ordering::Relaxed))
     }
+    #[inline]
     fn set(&self, t: Timestamp) {
         self.0.store(t.0, Ordering::Relaxed)
     }
@@ -108,7 +116,7 @@ impl AtomicTimestamp {
 /// The JSON shape follows better-auth's session object: `id`, `userId`, `createdAt`,
 /// `expiresAt`, `updatedAt`, `ipAddress`, `userAgent` (camelCase, ISO-8601 dates), plus
 /// `rememberMe` and the app's `data`. The secret token is not part of the record: a store keeps
-/// only a digest of it, and hands the token out once, in [`Issued`].
+/// only a keyed hash of it, and hands the token out once, in [`Issued`].
 #[derive(Serialize, Deserialize)]
 #[serde(
     into = "SessionWire<D>",
@@ -134,7 +142,8 @@ pub struct Session<D = ()> {
     pub remember_me: bool,
     /// The application's own data.
     pub data: D,
-    pub(crate) digest: [u8; 32],
+    /// The store's index key for the token (see `MemoryStore`); never the token itself.
+    pub(crate) tag: u128,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -187,7 +196,7 @@ impl<D> From<SessionWire<D>> for Session<D> {
             client: client_info(w.ip_address, w.user_agent),
             remember_me: w.remember_me,
             data: w.data,
-            digest: [0; 32],
+            tag: 0,
         }
     }
 }
@@ -229,7 +238,7 @@ impl<D> Session<D> {
             ),
             remember_me: options.remember_me,
             data,
-            digest: [0; 32],
+            tag: 0,
         }
     }
 
@@ -276,7 +285,7 @@ impl<D: Clone> Clone for Session<D> {
             client: self.client.clone(),
             remember_me: self.remember_me,
             data: self.data.clone(),
-            digest: self.digest,
+            tag: self.tag,
         }
     }
 }
@@ -394,7 +403,7 @@ mod tests {
             assert!(v.get(key).is_some(), "{key} missing in {v}");
         }
         assert_eq!(v["expiresAt"], "1970-01-01T00:00:01.000Z");
-        assert!(v.get("digest").is_none());
+        assert!(v.get("digest").is_none() && v.get("tag").is_none());
         let back: Session = serde_json::from_value(v).unwrap();
         assert_eq!(back.id, s.id);
         assert_eq!(back.expires_at(), s.expires_at());
