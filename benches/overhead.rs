@@ -1,9 +1,17 @@
 //! Per-request overhead of tower-bearer next to what a user would write instead, in one run.
 //!
 //! Every variant wraps the same inner service and is driven the same way: the request is built
-//! outside the timed part (`iter_batched`), then `poll_ready` and `call`, and the future is
-//! polled once (every variant here answers at once). Run: `cargo bench --bench overhead`;
-//! `python3 benches/report.py` then prints the ratios and draws docs/overhead.png.
+//! identically in every variant inside the timed loop (one header insert, which the bare
+//! variant pays too, so it cancels out of the overheads), then `poll_ready` and `call`, and the
+//! future is polled once (every variant here answers at once).
+//!
+//! The variants are measured in interleaved rounds (`OVERHEAD_ROUNDS`, default 5), each round
+//! in a rotated order, one criterion group per round (`overhead_r0`, `overhead_r1`, ...): on a
+//! shared machine the speed drifts by ±20% over tens of seconds, so one pass of the variants in
+//! a row compares them at different speeds. `python3 benches/report.py` takes the median of the
+//! rounds, prints the ratios with their spread, and draws docs/overhead.png.
+//!
+//! Run: `cargo bench --bench overhead && python3 benches/report.py`.
 //!
 //! 1. `bare`: the inner service alone, the floor;
 //! 2. `tower_http_bearer_hit` / `tower_http_bearer_reject`: tower-http's
@@ -26,7 +34,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion};
 use dashmap::DashMap;
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -108,17 +116,23 @@ where
     }
 }
 
-fn bench_variant<S, B>(
-    c: &mut Criterion,
-    name: &str,
+/// A variant ready to measure: its name, and a closure that benchmarks it in a given group.
+type Variant = (
+    &'static str,
+    Box<dyn FnMut(&mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>)>,
+);
+
+fn variant<S, B>(
+    name: &'static str,
     mut service: S,
     header: Option<HeaderValue>,
     expect: StatusCode,
-) where
-    S: Service<Request<()>, Response = Response<B>>,
+) -> Variant
+where
+    S: Service<Request<()>, Response = Response<B>> + 'static,
     S::Error: std::fmt::Debug,
 {
-    let make = || {
+    let make = move || {
         let mut req = Request::new(());
         if let Some(h) = &header {
             req.headers_mut().insert(AUTHORIZATION, h.clone());
@@ -126,13 +140,10 @@ fn bench_variant<S, B>(
         req
     };
     assert_eq!(drive(&mut service, make()), expect, "{name}");
-    c.bench_function(name, |b| {
-        b.iter_batched(
-            make,
-            |req| black_box(drive(&mut service, req)),
-            BatchSize::SmallInput,
-        )
-    });
+    let run = move |group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>| {
+        group.bench_function(name, |b| b.iter(|| black_box(drive(&mut service, make()))));
+    };
+    (name, Box::new(run))
 }
 
 /// (2). tower-http 0.7 deprecates it as "too basic to be useful in real applications", which is
@@ -169,27 +180,6 @@ fn overhead(c: &mut Criterion) {
         plain.insert(Box::from(t.as_str()), user);
     }
 
-    bench_variant(
-        c,
-        "overhead/1_bare",
-        Inner,
-        Some(bearer.clone()),
-        StatusCode::OK,
-    );
-    bench_variant(
-        c,
-        "overhead/2_tower_http_bearer_hit",
-        tower_http_bearer(&token).layer(Inner),
-        Some(bearer.clone()),
-        StatusCode::OK,
-    );
-    bench_variant(
-        c,
-        "overhead/2_tower_http_bearer_reject",
-        tower_http_bearer(&token).layer(Inner),
-        None,
-        StatusCode::UNAUTHORIZED,
-    );
     let users = dash.clone();
     let async_auth = AsyncRequireAuthorizationLayer::new(move |mut req: Request<()>| {
         let users = users.clone();
@@ -213,58 +203,80 @@ fn overhead(c: &mut Criterion) {
             }
         }
     });
-    bench_variant(
-        c,
-        "overhead/3_tower_http_async_dashmap",
-        async_auth.layer(Inner),
-        Some(bearer.clone()),
-        StatusCode::OK,
-    );
-    bench_variant(
-        c,
-        "overhead/4_hand_tuned_floor",
-        HandTuned {
-            users: Arc::new(plain),
-        },
-        Some(bearer.clone()),
-        StatusCode::OK,
-    );
     let layer = BearerLayer::new(store);
-    bench_variant(
-        c,
-        "overhead/5_tower_bearer_hit",
-        layer.layer(Inner),
-        Some(bearer),
-        StatusCode::OK,
-    );
-    bench_variant(
-        c,
-        "overhead/6_tower_bearer_unknown",
-        layer.layer(Inner),
-        Some(unknown),
-        StatusCode::UNAUTHORIZED,
-    );
-    bench_variant(
-        c,
-        "overhead/7_tower_bearer_missing",
-        layer.layer(Inner),
-        None,
-        StatusCode::UNAUTHORIZED,
-    );
-    bench_variant(
-        c,
-        "overhead/8_tower_bearer_malformed",
-        layer.layer(Inner),
-        Some(malformed),
-        StatusCode::BAD_REQUEST,
-    );
+    let mut variants = vec![
+        variant("1_bare", Inner, Some(bearer.clone()), StatusCode::OK),
+        variant(
+            "2_tower_http_bearer_hit",
+            tower_http_bearer(&token).layer(Inner),
+            Some(bearer.clone()),
+            StatusCode::OK,
+        ),
+        variant(
+            "2_tower_http_bearer_reject",
+            tower_http_bearer(&token).layer(Inner),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        variant(
+            "3_tower_http_async_dashmap",
+            async_auth.layer(Inner),
+            Some(bearer.clone()),
+            StatusCode::OK,
+        ),
+        variant(
+            "4_hand_tuned_floor",
+            HandTuned {
+                users: Arc::new(plain),
+            },
+            Some(bearer.clone()),
+            StatusCode::OK,
+        ),
+        variant(
+            "5_tower_bearer_hit",
+            layer.layer(Inner),
+            Some(bearer),
+            StatusCode::OK,
+        ),
+        variant(
+            "6_tower_bearer_unknown",
+            layer.layer(Inner),
+            Some(unknown),
+            StatusCode::UNAUTHORIZED,
+        ),
+        variant(
+            "7_tower_bearer_missing",
+            layer.layer(Inner),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        variant(
+            "8_tower_bearer_malformed",
+            layer.layer(Inner),
+            Some(malformed),
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+    let rounds = std::env::var("OVERHEAD_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5usize);
+    let n = variants.len();
+    for round in 0..rounds {
+        let mut group = c.benchmark_group(format!("overhead_r{round}"));
+        for k in 0..n {
+            let (_, run) = &mut variants[(k + round * 2) % n];
+            run(&mut group);
+        }
+        group.finish();
+    }
 }
 
 criterion_group! {
     name = benches;
     config = Criterion::default()
-        .warm_up_time(std::time::Duration::from_millis(500))
-        .measurement_time(std::time::Duration::from_secs(3));
+        .warm_up_time(std::time::Duration::from_millis(300))
+        .measurement_time(std::time::Duration::from_secs(1));
     targets = overhead
 }
 criterion_main!(benches);

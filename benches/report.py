@@ -33,24 +33,51 @@ VARIANTS = [
 ]
 
 
-def overhead():
-    times = {key: mean_ns(f"overhead_{key}") for key, _ in VARIANTS}
-    if any(v is None for v in times.values()):
+def median(xs):
+    xs = sorted(xs)
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+
+
+def rounds():
+    """Each round's criterion means, {variant: ns}, for every complete `overhead_rN` group."""
+    found = []
+    for group in sorted(CRITERION.glob("overhead_r*"), key=lambda p: int(p.name[len("overhead_r"):])):
+        times = {key: mean_ns(f"{group.name}/{key}") for key, _ in VARIANTS}
+        if None not in times.values():
+            found.append(times)
+    if not found:
         sys.exit("run `cargo bench --bench overhead` first")
-    bare = times["1_bare"]
+    return found
+
+
+RATIOS = [
+    ("overhead (5) / (3)", "<= 1", lambda t, o: o["5_tower_bearer_hit"] / o["3_tower_http_async_dashmap"]),
+    ("overhead (5) / (4)", "<= 1.2", lambda t, o: o["5_tower_bearer_hit"] / o["4_hand_tuned_floor"]),
+    # tower-http's rejection skips the inner service, so its overhead over (1) is negative:
+    # the rejection paths are compared by their absolute times.
+    ("(7) / (2) reject, absolute times", "<= 2", lambda t, o: t["7_tower_bearer_missing"] / t["2_tower_http_bearer_reject"]),
+]
+
+
+def overhead():
+    per_round = rounds()
+    overs = [{k: t[k] - t["1_bare"] for k in t} for t in per_round]
+    times = {key: median([t[key] for t in per_round]) for key, _ in VARIANTS}
+    over = {key: median([o[key] for o in overs]) for key, _ in VARIANTS}
+    print(f"{len(per_round)} interleaved rounds; medians over the rounds")
+    print()
     print("| variant | time per request | overhead over (1) |")
     print("|---|---:|---:|")
     for key, label in VARIANTS:
-        print(f"| {label} | {times[key]:.0f} ns | {times[key] - bare:+.0f} ns |")
-    over = {k: times[k] - bare for k in times}
+        print(f"| {label} | {times[key]:.0f} ns | {over[key]:+.0f} ns |")
     print()
-    print("| target | ratio |")
-    print("|---|---:|")
-    print(f"| (5) / (3), target <= 1 | {over['5_tower_bearer_hit'] / over['3_tower_http_async_dashmap']:.2f} |")
-    print(f"| (5) / (4), target <= 1.2 | {over['5_tower_bearer_hit'] / over['4_hand_tuned_floor']:.2f} |")
-    # tower-http's rejection skips the inner service, so it is measured against zero, not (1).
-    print(f"| (7) / (2) reject, absolute times, target <= 2 | {times['7_tower_bearer_missing'] / times['2_tower_http_bearer_reject']:.2f} |")
-    return times, bare
+    print("| ratio | median | range over the rounds | target |")
+    print("|---|---:|---:|---:|")
+    for label, target, f in RATIOS:
+        values = [f(t, o) for t, o in zip(per_round, overs)]
+        print(f"| {label} | {median(values):.2f} | {min(values):.2f} – {max(values):.2f} | {target} |")
+    return over
 
 
 def store():
@@ -72,7 +99,7 @@ def store():
             print(f"| {name} | {t:.0f} ns | | | |")
 
 
-def plot(times, bare):
+def plot(over):
     try:
         import matplotlib
 
@@ -82,12 +109,12 @@ def plot(times, bare):
         print("\n(matplotlib not installed: no picture)")
         return
     labels = [label for _, label in VARIANTS]
-    values = [times[key] - bare for key, _ in VARIANTS]
+    values = [over[key] for key, _ in VARIANTS]
     colors = ["#999999" if not key.startswith(("5", "6", "7", "8")) else "#2b6cb0" for key, _ in VARIANTS]
     fig, ax = plt.subplots(figsize=(9, 4.5))
     ax.barh(labels[::-1], values[::-1], color=colors[::-1])
     ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_xlabel("overhead per request over the bare service (ns, criterion mean)")
+    ax.set_xlabel("overhead per request over the bare service (ns; median of interleaved rounds)")
     ax.set_title("tower-bearer (blue) next to the alternatives (grey)")
     for i, v in enumerate(values[::-1]):
         ax.text(v + (5 if v >= 0 else -5), i, f"{v:.0f}", va="center", ha="left" if v >= 0 else "right", fontsize=8)
@@ -99,6 +126,6 @@ def plot(times, bare):
 
 
 if __name__ == "__main__":
-    times, bare = overhead()
+    over = overhead()
     store()
-    plot(times, bare)
+    plot(over)

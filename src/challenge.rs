@@ -339,6 +339,18 @@ impl Reason {
         Reason::Unknown,
     ];
 
+    pub(crate) fn status(self) -> StatusCode {
+        self.kind().status()
+    }
+
+    fn kind(self) -> RejectionKind {
+        match self {
+            Reason::Missing => RejectionKind::MissingCredentials,
+            Reason::Empty | Reason::Grammar | Reason::Repeated => RejectionKind::InvalidRequest,
+            Reason::TooLong | Reason::Unknown => RejectionKind::InvalidToken,
+        }
+    }
+
     fn rejection(self) -> Rejection {
         let (kind, description) = match self {
             Reason::Missing => return Rejection::new(RejectionKind::MissingCredentials),
@@ -363,6 +375,17 @@ impl Reason {
     }
 }
 
+/// The challenges of every [`Reason`] without a realm: static, so a rejection's header costs no
+/// reference count. A unit test checks each against what [`Rejection::challenge`] builds.
+const PLAIN_CHALLENGES: [&str; 6] = [
+    "Bearer",
+    "Bearer error=\"invalid_request\", error_description=\"the bearer token is empty\"",
+    "Bearer error=\"invalid_request\", error_description=\"the bearer token is not a valid b64token\"",
+    "Bearer error=\"invalid_request\", error_description=\"more than one Authorization header\"",
+    "Bearer error=\"invalid_token\", error_description=\"the bearer token is longer than allowed\"",
+    "Bearer error=\"invalid_token\", error_description=\"the bearer token is invalid, expired or revoked\"",
+];
+
 /// The challenges of every [`Reason`], built for one realm.
 #[derive(Clone, Debug)]
 pub(crate) struct Challenges {
@@ -372,10 +395,13 @@ pub(crate) struct Challenges {
 
 impl Challenges {
     pub(crate) fn new(realm: Option<Arc<str>>) -> Self {
-        let built = Reason::ALL.map(|reason| {
-            let mut rejection = reason.rejection();
-            rejection.realm = realm.clone();
-            rejection.challenge()
+        let built = Reason::ALL.map(|reason| match &realm {
+            None => Some(HeaderValue::from_static(PLAIN_CHALLENGES[reason as usize])),
+            Some(_) => {
+                let mut rejection = reason.rejection();
+                rejection.realm = realm.clone();
+                rejection.challenge()
+            }
         });
         Challenges { realm, built }
     }
@@ -390,6 +416,11 @@ impl Challenges {
         rejection.realm = self.realm.clone();
         rejection.cached = self.built[reason as usize].clone();
         rejection
+    }
+
+    /// The prebuilt challenge for `reason`.
+    pub(crate) fn challenge(&self, reason: Reason) -> Option<HeaderValue> {
+        self.built[reason as usize].clone()
     }
 }
 
@@ -506,16 +537,26 @@ mod tests {
 
     #[test]
     fn prebuilt_challenges_equal_built_ones() {
-        let challenges = Challenges::new(Some("api".into()));
-        for reason in Reason::ALL {
-            let fast = challenges.rejection(reason);
-            let mut slow = reason.rejection().with_realm("api");
-            slow.cached = None;
-            assert_eq!(fast.challenge(), slow.challenge(), "{reason:?}");
-            assert!(fast.cached.is_some());
+        for realm in [None, Some("api")] {
+            let challenges = Challenges::new(realm.map(Into::into));
+            for reason in Reason::ALL {
+                let fast = challenges.rejection(reason);
+                let mut slow = reason.rejection();
+                if let Some(realm) = realm {
+                    slow = slow.with_realm(realm);
+                }
+                slow.cached = None;
+                assert_eq!(fast.challenge(), slow.challenge(), "{realm:?} {reason:?}");
+                assert!(fast.cached.is_some());
+                assert_eq!(reason.kind(), slow.kind());
+
+                // What the layer answers without assembling a rejection is the rejection's.
+                assert_eq!(challenges.challenge(reason), slow.challenge());
+                assert_eq!(reason.status(), slow.status());
+            }
         }
         // Changing a prebuilt rejection drops the prebuilt challenge.
-        let changed = challenges
+        let changed = Challenges::new(Some("api".into()))
             .rejection(Reason::Unknown)
             .with_description("gone");
         assert!(changed

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::header::{HeaderValue, WWW_AUTHENTICATE};
+use http::{Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
@@ -55,8 +56,34 @@ pin_project! {
             future: S::Future,
         },
         Rejected {
-            response: Option<Response<Bytes>>,
+            refusal: Option<Refusal>,
         },
+    }
+}
+
+/// A refusal, held until the future is polled.
+pub(crate) enum Refusal {
+    /// One of the layer's own, in its default form: a status and its prebuilt challenge. The
+    /// response is built where it is returned, in `poll`, rather than built in `call` and moved
+    /// through the future.
+    Challenge(StatusCode, Option<HeaderValue>),
+    /// A response built already: gRPC, or an `on_rejection` handler's.
+    Response(Response<Bytes>),
+}
+
+impl Refusal {
+    fn into_response<B>(self) -> Response<ResponseBody<B>> {
+        match self {
+            Refusal::Challenge(status, challenge) => {
+                let mut response = Response::new(ResponseBody::full(Bytes::new()));
+                *response.status_mut() = status;
+                if let Some(challenge) = challenge {
+                    response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+                }
+                response
+            }
+            Refusal::Response(response) => response.map(ResponseBody::full),
+        }
     }
 }
 
@@ -95,10 +122,10 @@ where
         }
     }
 
-    pub(crate) fn rejected(response: Response<Bytes>) -> Self {
+    pub(crate) fn rejected(refusal: Refusal) -> Self {
         ResponseFuture {
             state: State::Rejected {
-                response: Some(response),
+                refusal: Some(refusal),
             },
         }
     }
@@ -155,6 +182,7 @@ where
 {
     type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.project().state;
         loop {
@@ -162,36 +190,49 @@ where
                 StateProj::Calling { future } => {
                     return future.poll(cx).map_ok(|res| res.map(ResponseBody::new));
                 }
-                StateProj::Rejected { response } => {
-                    let response = response
+                StateProj::Rejected { refusal } => {
+                    let refusal = refusal
                         .take()
                         .expect("ResponseFuture polled after completion");
-                    return Poll::Ready(Ok(response.map(ResponseBody::full)));
+                    return Poll::Ready(Ok(refusal.into_response()));
                 }
-                StateProj::Resolving { resolving } => {
-                    let ResolvingProj {
-                        resolve,
-                        deadline,
-                        pending,
-                    } = resolving.as_mut().project();
-                    let outcome = match resolve.poll(cx) {
-                        Poll::Ready(outcome) => outcome.map_err(Into::into),
-                        Poll::Pending => match deadline.project() {
-                            DeadlineProj::Armed { sleep } => {
-                                ready!(sleep.poll(cx));
-                                Err(BoxError::from("the session resolver timed out"))
-                            }
-                            DeadlineProj::Off => return Poll::Pending,
-                        },
-                    };
-                    let pending = pending
-                        .take()
-                        .expect("ResponseFuture polled after completion");
-                    pending.settle::<R>(outcome)
-                }
+                StateProj::Resolving { resolving } => ready!(resolving.as_mut().poll_settle(cx)),
             };
             state.set(next);
         }
+    }
+}
+
+impl<S, R, ReqBody> Resolving<S, R, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+    R: SessionResolver,
+{
+    /// Waits for the resolver (or the deadline), then settles: the state that comes next.
+    ///
+    /// Kept out of line: a resolver that answers at once never gets here, and keeping
+    /// `ResponseFuture::poll` small lets the compiler inline it into the caller.
+    #[inline(never)]
+    fn poll_settle(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<State<S, R, ReqBody>> {
+        let ResolvingProj {
+            resolve,
+            deadline,
+            pending,
+        } = self.project();
+        let outcome = match resolve.poll(cx) {
+            Poll::Ready(outcome) => outcome.map_err(Into::into),
+            Poll::Pending => match deadline.project() {
+                DeadlineProj::Armed { sleep } => {
+                    ready!(sleep.poll(cx));
+                    Err(BoxError::from("the session resolver timed out"))
+                }
+                DeadlineProj::Off => return Poll::Pending,
+            },
+        };
+        let pending = pending
+            .take()
+            .expect("ResponseFuture polled after completion");
+        Poll::Ready(pending.settle::<R>(outcome))
     }
 }
 
@@ -212,8 +253,8 @@ where
         } = self;
         match config.settle(&mut inner, request, outcome) {
             Ok(future) => State::Calling { future },
-            Err(response) => State::Rejected {
-                response: Some(response),
+            Err(refusal) => State::Rejected {
+                refusal: Some(refusal),
             },
         }
     }
@@ -222,12 +263,16 @@ where
 impl<T: Clone + Send + Sync + 'static> Config<T> {
     /// What the resolver's answer leads to: the readied `inner` called with the session in the
     /// request's extensions, or the rejection to send.
+    // Always inlined into `Bearer::call` and `poll_settle`, so the large `Err` is written in
+    // place rather than moved; boxing it would allocate on every refusal.
+    #[inline(always)]
+    #[allow(clippy::result_large_err)]
     pub(crate) fn settle<S, ReqBody>(
         &self,
         inner: &mut S,
         mut request: Request<ReqBody>,
         outcome: Result<Option<T>, BoxError>,
-    ) -> Result<S::Future, Response<Bytes>>
+    ) -> Result<S::Future, Refusal>
     where
         S: Service<Request<ReqBody>>,
     {
@@ -243,12 +288,12 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
                 request.extensions_mut().insert(Anonymous);
                 return Ok(inner.call(request));
             }
-            Ok(None) => self.challenges.rejection(Reason::Unknown),
+            Ok(None) => return Err(self.reject_reason(Reason::Unknown, &request)),
             Err(error) => {
                 tracing::error!(error = %error, "bearer: the session resolver failed");
                 Rejection::new(RejectionKind::Unavailable)
             }
         };
-        Err(self.reject(rejection, &request))
+        Err(Refusal::Response(self.reject(rejection, &request)))
     }
 }

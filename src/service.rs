@@ -11,7 +11,7 @@ use tower_service::Service;
 
 use crate::body::ResponseBody;
 use crate::challenge::{Reason, Rejection};
-use crate::future::ResponseFuture;
+use crate::future::{Refusal, ResponseFuture};
 use crate::integrations::Anonymous;
 use crate::layer::{Config, RequestHead};
 use crate::resolver::SessionResolver;
@@ -91,6 +91,15 @@ impl<T> Config<T> {
             })
     }
 
+    /// The answer to one of the layer's own refusals. Without an `on_rejection` handler and
+    /// for plain HTTP, that is the prebuilt challenge and status: no `Rejection` is assembled.
+    pub(crate) fn reject_reason<B>(&self, reason: Reason, req: &Request<B>) -> Refusal {
+        if self.on_rejection.is_none() && !is_grpc(req) {
+            return Refusal::Challenge(reason.status(), self.challenges.challenge(reason));
+        }
+        Refusal::Response(self.reject(self.challenges.rejection(reason), req))
+    }
+
     /// The answer to a refused request.
     pub(crate) fn reject<B>(
         &self,
@@ -124,10 +133,12 @@ where
     type Error = S::Error;
     type Future = ResponseFuture<S, R, ReqBody>;
 
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         // The readied service goes into the future; `self` keeps a fresh clone, which must be
         // polled ready before its own `call` (tower-service: "Be careful when cloning inner
@@ -150,7 +161,7 @@ where
                 // The answer is at hand: settle it here, without parking the request.
                 return match config.settle(&mut inner, req, outcome.map_err(Into::into)) {
                     Ok(future) => ResponseFuture::called(future),
-                    Err(response) => ResponseFuture::rejected(response),
+                    Err(refusal) => ResponseFuture::rejected(refusal),
                 };
             }
             Ok(None) => Reason::Missing,
@@ -164,6 +175,6 @@ where
             return ResponseFuture::called(inner.call(req));
         }
         // `inner` drops here, releasing whatever its readiness reserved.
-        ResponseFuture::rejected(config.reject(config.challenges.rejection(reason), &req))
+        ResponseFuture::rejected(config.reject_reason(reason, &req))
     }
 }

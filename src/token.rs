@@ -69,6 +69,7 @@ pub(crate) enum Malformed {
 ///
 /// `Ok(None)`: no credentials (no header, or another scheme such as `Basic`).
 /// `Err`: the request tried to present a bearer token and got it wrong.
+#[inline]
 pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Option<BearerToken<'_>>, Malformed> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
@@ -81,12 +82,14 @@ pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Option<BearerToken<'_>
 }
 
 /// Parses one `Authorization` field value: `Bearer 1*SP b64token`.
+#[inline]
 pub(crate) fn parse(value: &[u8]) -> Result<Option<BearerToken<'_>>, Malformed> {
-    const SCHEME: &[u8] = b"bearer";
-    if value.len() < SCHEME.len() || !value[..SCHEME.len()].eq_ignore_ascii_case(SCHEME) {
+    let Some((scheme, rest)) = value.split_first_chunk::<6>() else {
+        return Ok(None);
+    };
+    if !is_bearer_scheme(scheme) {
         return Ok(None);
     }
-    let rest = &value[SCHEME.len()..];
     let token = match rest.first() {
         None => return Err(Malformed::Empty),
         Some(b' ') => trim_spaces(rest),
@@ -102,6 +105,17 @@ pub(crate) fn parse(value: &[u8]) -> Result<Option<BearerToken<'_>>, Malformed> 
         return Err(Malformed::Grammar);
     }
     Ok(Some(BearerToken(token)))
+}
+
+/// `scheme` is `Bearer` in any case (RFC 9110 §11.1: schemes are case-insensitive).
+///
+/// One word compare: `| 0x20` maps exactly two bytes onto each lower-case letter, the letter
+/// and its upper case, so the folded word equals `bearer` only for the scheme's spellings.
+#[inline]
+fn is_bearer_scheme(scheme: &[u8; 6]) -> bool {
+    let [a, b, c, d, e, f] = *scheme;
+    let word = u64::from_le_bytes([a, b, c, d, e, f, 0, 0]);
+    word | 0x2020_2020_2020 == u64::from_le_bytes(*b"bearer\0\0")
 }
 
 fn trim_spaces(mut bytes: &[u8]) -> &[u8] {
@@ -172,6 +186,34 @@ mod tests {
         assert_eq!(token("bearer abc"), Ok(Some("abc")));
         assert_eq!(token("BEARER abc"), Ok(Some("abc")));
         assert_eq!(token("bEaReR abc"), Ok(Some("abc")));
+    }
+
+    #[test]
+    fn the_scheme_compare_admits_exactly_the_64_spellings_of_bearer() {
+        // Every 6-byte string made of each letter's two cases, and every single-byte change.
+        let mut spellings = 0;
+        for mask in 0..64u32 {
+            let mut s = *b"bearer";
+            for (i, c) in s.iter_mut().enumerate() {
+                if mask & (1 << i) != 0 {
+                    c.make_ascii_uppercase();
+                }
+            }
+            assert!(is_bearer_scheme(&s), "{s:?}");
+            spellings += 1;
+            for i in 0..6 {
+                for byte in 0..=255u8 {
+                    let mut t = s;
+                    t[i] = byte;
+                    assert_eq!(
+                        is_bearer_scheme(&t),
+                        t.eq_ignore_ascii_case(b"bearer"),
+                        "{t:?}"
+                    );
+                }
+            }
+        }
+        assert_eq!(spellings, 64);
     }
 
     #[test]
