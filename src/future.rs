@@ -1,4 +1,9 @@
-//! [`ResponseFuture`]: resolution, then the inner call, as one unboxed state machine.
+//! [`ResponseFuture`]: resolution, then the inner call, as one state machine.
+//!
+//! A request whose resolver answered at once (see
+//! [`SessionResolver::resolve_ready`](crate::SessionResolver::resolve_ready)) starts in
+//! `Calling` or `Rejected` and never allocates here; only a resolver that must wait gets the
+//! boxed `Resolving` state.
 
 use std::fmt;
 use std::future::Future;
@@ -72,6 +77,7 @@ pub(crate) enum Refusal {
 }
 
 impl Refusal {
+    #[inline]
     fn into_response<B>(self) -> Response<ResponseBody<B>> {
         match self {
             Refusal::Challenge(status, challenge) => {

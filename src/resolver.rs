@@ -18,8 +18,10 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 ///
 /// The trait is async and fallible and assumes nothing about memory, so stores over the network
 /// (Redis, SQL, an introspection endpoint) fit it as well as the in-memory one. The future is an
-/// associated type, so the layer's own future never boxes; an in-memory resolver returns
-/// [`std::future::Ready`] and allocates nothing.
+/// associated type, not a boxed trait object. A resolver that has its answer at hand also
+/// implements [`resolve_ready`](Self::resolve_ready), and the layer then answers from `call`
+/// without allocating; a resolver that must wait has its future, the request and the timer
+/// parked in one allocation, which is noise next to the I/O it waits on.
 ///
 /// The future may not borrow the token: a resolver that needs it across an `.await` copies it.
 /// A resolver's error must not contain the token, because the layer logs it.

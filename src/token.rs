@@ -160,14 +160,11 @@ fn all_body_chars(block: &[u8; 16]) -> bool {
 #[inline(always)]
 fn is_body_char(c: u8) -> bool {
     // `| 0x20` folds upper-case letters onto lower-case ones and maps nothing else into a..=z.
+    // `+` `,` `-` `.` `/` and the digits are the run 0x2B..=0x39, less the comma.
     ((c | 0x20).wrapping_sub(b'a') < 26)
-        | (c.wrapping_sub(b'0') < 10)
-        | (c == b'-')
-        | (c == b'.')
+        | ((c.wrapping_sub(b'+') <= b'9' - b'+') & (c != b','))
         | (c == b'_')
         | (c == b'~')
-        | (c == b'+')
-        | (c == b'/')
 }
 
 #[cfg(test)]

@@ -76,6 +76,75 @@ async fn the_readied_service_is_the_one_called() {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
+/// Answers from memory: `resolve_ready` always has the answer, and `resolve` counts the times
+/// the layer fell back to it.
+#[derive(Default)]
+struct AtHand {
+    futures: std::sync::atomic::AtomicUsize,
+}
+
+impl SessionResolver for AtHand {
+    type Session = User;
+    type Error = Infallible;
+    type Future = Ready<Result<Option<User>, Infallible>>;
+    fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
+        self.futures
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        ready(self.resolve_ready(token).unwrap())
+    }
+    fn resolve_ready(&self, token: BearerToken<'_>) -> Option<Result<Option<User>, Infallible>> {
+        Some(Ok((token.as_str() == "good").then_some(User("alice"))))
+    }
+}
+
+#[tokio::test]
+async fn an_answer_at_hand_reaches_the_inner_service_from_call() {
+    // Through an `Arc`, whose impl must forward `resolve_ready` for the fast path to survive.
+    let resolver = Arc::new(AtHand::default());
+    let (service, mut handle) = mock::pair::<Request<()>, Response<&'static str>>();
+    let mut service = BearerLayer::new(resolver.clone()).layer_service(service);
+    handle.allow(2);
+
+    assert_ready_ok!(task::spawn(()).enter(|cx, _| service.poll_ready(cx)));
+    let mut response = task::spawn(service.call(req(Some("good"))));
+    // Not polled yet, and the inner service has the request, session and all.
+    let (request, send) = assert_ready!(task::spawn(handle.next_request()).poll()).unwrap();
+    assert_eq!(request.extensions().get::<User>(), Some(&User("alice")));
+    send.send_response(Response::new("ok"));
+    assert_eq!(assert_ready_ok!(response.poll()).status(), StatusCode::OK);
+
+    // An unknown token answered at once is refused on the first poll, inner untouched.
+    assert_ready_ok!(task::spawn(()).enter(|cx, _| service.poll_ready(cx)));
+    let mut refused = task::spawn(service.call(req(Some("nope"))));
+    let refused = assert_ready_ok!(refused.poll());
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        refused.headers()[http::header::WWW_AUTHENTICATE],
+        "Bearer error=\"invalid_token\", error_description=\"the bearer token is invalid, expired or revoked\""
+    );
+    assert_pending!(task::spawn(handle.next_request()).poll());
+
+    assert_eq!(
+        resolver.futures.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the layer built a future although the answer was at hand"
+    );
+}
+
+#[tokio::test]
+async fn a_resolver_that_waits_is_polled_before_the_inner_service_is_called() {
+    let (service, mut handle) = mock::pair::<Request<()>, Response<&'static str>>();
+    let mut service = BearerLayer::new(Resolver).layer_service(service);
+    handle.allow(1);
+    assert_ready_ok!(task::spawn(()).enter(|cx, _| service.poll_ready(cx)));
+    let mut response = task::spawn(service.call(req(Some("good"))));
+    assert_pending!(task::spawn(handle.next_request()).poll());
+    assert_pending!(response.poll());
+    let (_, send) = handle.next_request().await.unwrap();
+    send.send_response(Response::new("ok"));
+    assert_eq!(assert_ready_ok!(response.poll()).status(), StatusCode::OK);
+}
+
 trait LayerExt<S> {
     type Service;
     fn layer_service(self, inner: S) -> Self::Service;
