@@ -131,14 +131,17 @@ impl<D> UserSessions<D> {
 
 /// A token's index key: SipHash-1-3, 128-bit output, under the store's secret key.
 ///
-/// Equality folds the two halves' difference into one word and tests it once, so comparing a
-/// presented token's tag with a stored one takes the same time wherever they differ; the map's
-/// own key comparison is this one.
+/// Equality folds the two halves' difference into one word and tests it once: no branch on a
+/// partial match, so the map's key comparison (this one) takes the same time wherever two tags
+/// differ. And what timing could tell is worthless: a tag is a keyed pseudo-random function of
+/// its token, so learning some of its bits says nothing about any token without the key.
 #[derive(Clone, Copy, Eq)]
 struct Tag(u128);
 
 impl PartialEq for Tag {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
+        // `black_box` keeps the optimizer from splitting the test back into two branches.
         let diff = std::hint::black_box(self.0 ^ other.0);
         (diff as u64 | (diff >> 64) as u64) == 0
     }
