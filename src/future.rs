@@ -254,11 +254,13 @@ where
     {
         let Pending {
             mut inner,
-            request,
+            mut request,
             config,
         } = self;
-        match config.settle(&mut inner, request, outcome) {
-            Ok(future) => State::Calling { future },
+        match config.admit(&mut request, outcome) {
+            Ok(()) => State::Calling {
+                future: inner.call(request),
+            },
             Err(refusal) => State::Rejected {
                 refusal: Some(refusal),
             },
@@ -267,39 +269,48 @@ where
 }
 
 impl<T: Clone + Send + Sync + 'static> Config<T> {
-    /// What the resolver's answer leads to: the readied `inner` called with the session in the
-    /// request's extensions, or the rejection to send.
-    // Always inlined into `Bearer::call` and `poll_settle`, so the large `Err` is written in
-    // place rather than moved; boxing it would allocate on every refusal.
-    #[inline(always)]
-    #[allow(clippy::result_large_err)]
-    pub(crate) fn settle<S, ReqBody>(
+    /// What the resolver's answer leads to: `Ok` with the session (or, when invalid tokens
+    /// pass, the anonymous marker) in the request's extensions, ready for the inner service;
+    /// or the refusal to send.
+    #[inline]
+    pub(crate) fn admit<ReqBody>(
         &self,
-        inner: &mut S,
-        mut request: Request<ReqBody>,
+        request: &mut Request<ReqBody>,
         outcome: Result<Option<T>, BoxError>,
-    ) -> Result<S::Future, Refusal>
-    where
-        S: Service<Request<ReqBody>>,
-    {
+    ) -> Result<(), Refusal> {
         let rejection = match outcome {
             Ok(Some(session)) => match self.authorize.as_ref().map(|check| check(&session)) {
                 Some(Err(refusal)) => Rejection::from_scope(refusal),
                 Some(Ok(())) | None => {
                     request.extensions_mut().insert(session);
-                    return Ok(inner.call(request));
+                    return Ok(());
                 }
             },
-            Ok(None) if self.optional && self.pass_invalid => {
-                request.extensions_mut().insert(Anonymous);
-                return Ok(inner.call(request));
-            }
-            Ok(None) => return Err(self.reject_reason(Reason::Unknown, &request)),
+            Ok(None) => return self.refuse(Reason::Unknown, request),
             Err(error) => {
                 tracing::error!(error = %error, "bearer: the session resolver failed");
                 Rejection::new(RejectionKind::Unavailable)
             }
         };
-        Err(Refusal::Response(self.reject(rejection, &request)))
+        Err(Refusal::Response(self.reject(rejection, request)))
+    }
+
+    /// One of the layer's own reasons to refuse: `Ok` with the anonymous marker when the layer
+    /// is optional and lets this reason pass, else the refusal.
+    #[inline]
+    pub(crate) fn refuse<ReqBody>(
+        &self,
+        reason: Reason,
+        request: &mut Request<ReqBody>,
+    ) -> Result<(), Refusal> {
+        let passes = match reason {
+            Reason::Missing => self.optional,
+            _ => self.optional && self.pass_invalid,
+        };
+        if passes {
+            request.extensions_mut().insert(Anonymous);
+            return Ok(());
+        }
+        Err(self.reject_reason(reason, request))
     }
 }

@@ -147,34 +147,33 @@ where
         let mut inner = mem::replace(&mut self.inner, clone);
         let config = &self.config;
 
-        if config.bypasses(&req) {
+        let admitted = if config.bypasses(&req) {
             req.extensions_mut().insert(Anonymous);
-            return ResponseFuture::called(inner.call(req));
-        }
-        let reason = match token::from_headers(req.headers()) {
-            Ok(Some(token)) if token.len() > config.max_token_len => Reason::TooLong,
-            Ok(Some(token)) => {
-                let Some(outcome) = self.resolver.resolve_ready(token) else {
-                    let resolve = self.resolver.resolve(token);
-                    return ResponseFuture::resolving(resolve, inner, req, config.clone());
-                };
-                // The answer is at hand: settle it here, without parking the request.
-                return match config.settle(&mut inner, req, outcome.map_err(Into::into)) {
-                    Ok(future) => ResponseFuture::called(future),
-                    Err(refusal) => ResponseFuture::rejected(refusal),
-                };
+            Ok(())
+        } else {
+            match token::from_headers(req.headers()) {
+                Ok(Some(token)) if token.len() > config.max_token_len => {
+                    config.refuse(Reason::TooLong, &mut req)
+                }
+                Ok(Some(token)) => match self.resolver.resolve_ready(token) {
+                    // The answer is at hand: settled here, without parking the request.
+                    Some(outcome) => config.admit(&mut req, outcome.map_err(Into::into)),
+                    None => {
+                        let resolve = self.resolver.resolve(token);
+                        return ResponseFuture::resolving(resolve, inner, req, config.clone());
+                    }
+                },
+                Ok(None) => config.refuse(Reason::Missing, &mut req),
+                Err(Malformed::Empty) => config.refuse(Reason::Empty, &mut req),
+                Err(Malformed::Grammar) => config.refuse(Reason::Grammar, &mut req),
+                Err(Malformed::Repeated) => config.refuse(Reason::Repeated, &mut req),
             }
-            Ok(None) => Reason::Missing,
-            Err(Malformed::Empty) => Reason::Empty,
-            Err(Malformed::Grammar) => Reason::Grammar,
-            Err(Malformed::Repeated) => Reason::Repeated,
         };
-        let anonymous = config.optional && (reason == Reason::Missing || config.pass_invalid);
-        if anonymous {
-            req.extensions_mut().insert(Anonymous);
-            return ResponseFuture::called(inner.call(req));
+        // One call site for the inner service, which lets the compiler inline a small one.
+        match admitted {
+            Ok(()) => ResponseFuture::called(inner.call(req)),
+            // `inner` drops here, releasing whatever its readiness reserved.
+            Err(refusal) => ResponseFuture::rejected(refusal),
         }
-        // `inner` drops here, releasing whatever its readiness reserved.
-        ResponseFuture::rejected(config.reject_reason(reason, &req))
     }
 }

@@ -26,6 +26,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[inline]
     fn now(&self) -> Timestamp {
         let ts = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
         Timestamp::from_millis(ts.tv_sec as i64 * 1_000 + ts.tv_nsec as i64 / 1_000_000)

@@ -67,11 +67,28 @@ struct Inner<D> {
     /// read filters on `user_id`; the narrow key keeps the index small.
     users: DashMap<u64, UserSessions<D>>,
     user_hasher: RandomState,
-    clock: Arc<dyn Clock>,
+    clock: StoreClock,
     expires_in: Duration,
     expires_in_short: Duration,
     update_age: Duration,
     max_per_user: Option<usize>,
+}
+
+/// The store's clock: the system clock called directly (every resolve reads it), or an
+/// injected one behind a trait object.
+enum StoreClock {
+    System,
+    Injected(Arc<dyn Clock>),
+}
+
+impl StoreClock {
+    #[inline]
+    fn now(&self) -> super::Timestamp {
+        match self {
+            StoreClock::System => SystemClock.now(),
+            StoreClock::Injected(clock) => clock.now(),
+        }
+    }
 }
 
 /// One user's sessions. Most users have one, which is kept inline: a `Vec` would cost a
@@ -176,7 +193,7 @@ impl Hasher for TagHasher {
 
 /// Configures a [`MemoryStore`].
 pub struct MemoryStoreBuilder {
-    clock: Arc<dyn Clock>,
+    clock: StoreClock,
     expires_in: Duration,
     expires_in_short: Duration,
     update_age: Duration,
@@ -210,7 +227,7 @@ impl MemoryStoreBuilder {
 
     /// The clock the store reads (a [`ManualClock`](super::ManualClock) in tests).
     pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
+        self.clock = StoreClock::Injected(Arc::new(clock));
         self
     }
 
@@ -262,7 +279,7 @@ impl MemoryStore<()> {
     /// chosen at [`build`](MemoryStoreBuilder::build).
     pub fn builder() -> MemoryStoreBuilder {
         MemoryStoreBuilder {
-            clock: Arc::new(SystemClock),
+            clock: StoreClock::System,
             expires_in: 7 * DAY,
             expires_in_short: DAY,
             update_age: DAY,
