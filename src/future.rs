@@ -272,7 +272,10 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
     /// What the resolver's answer leads to: `Ok` with the session (or, when invalid tokens
     /// pass, the anonymous marker) in the request's extensions, ready for the inner service;
     /// or the refusal to send.
+    // Inlined into its two callers, so the large `Err` is written in place rather than moved;
+    // boxing it would allocate on every refusal.
     #[inline]
+    #[allow(clippy::result_large_err)]
     pub(crate) fn admit<ReqBody>(
         &self,
         request: &mut Request<ReqBody>,
@@ -298,6 +301,7 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
     /// One of the layer's own reasons to refuse: `Ok` with the anonymous marker when the layer
     /// is optional and lets this reason pass, else the refusal.
     #[inline]
+    #[allow(clippy::result_large_err)] // as `admit`
     pub(crate) fn refuse<ReqBody>(
         &self,
         reason: Reason,
