@@ -1,9 +1,10 @@
 //! [`ResponseFuture`]: resolution, then the inner call, as one state machine.
 //!
-//! A request whose resolver answered at once (see
-//! [`SessionResolver::resolve_ready`](crate::SessionResolver::resolve_ready)) starts in
+//! A request whose resolver answered at once (see [`SessionResolver::resolve_ready`]) starts in
 //! `Calling` or `Rejected` and never allocates here; only a resolver that must wait gets the
 //! boxed `Resolving` state.
+//!
+//! [`SessionResolver::resolve_ready`]: crate::SessionResolver::resolve_ready
 
 use std::fmt;
 use std::future::Future;
