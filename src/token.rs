@@ -132,6 +132,7 @@ fn trim_spaces(mut bytes: &[u8]) -> &[u8] {
 /// block into a few SIMD instructions. A body of 16 bytes or more ends with a block that
 /// overlaps the previous one instead of a byte-at-a-time tail, so a 43-byte session token takes
 /// three blocks.
+#[inline]
 pub(crate) fn is_b64token(token: &[u8]) -> bool {
     let mut body = token;
     while let [rest @ .., b'='] = body {
