@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
-use siphasher::sip128::{Hasher128, SipHasher13};
+use siphasher::sip128::SipHasher13;
 use uuid::Uuid;
 
 use super::{
@@ -702,6 +702,7 @@ mod tests {
 
     #[test]
     fn tags_are_siphash_1_3_under_the_store_key() {
+        use siphasher::sip128::Hasher128 as _;
         use std::hash::Hasher as _;
         let store = MemoryStore::new();
         let key = store.inner.tagger.key();
