@@ -22,8 +22,31 @@ struct User {
 }
 
 /// Resolves `alice` (admin) and `bob`; fails on `broken`; never answers for `slow`.
+///
+/// With `at_once`, it also answers through `resolve_ready` (all but `slow`), which takes the
+/// layer's synchronous path; `calls` counts only the futures built.
 struct TestResolver {
     calls: Arc<AtomicUsize>,
+    at_once: bool,
+}
+
+/// The answer for every token but `slow`.
+fn answer(token: &str) -> Option<Result<Option<User>, std::io::Error>> {
+    Some(match token {
+        "alice" => Ok(Some(User {
+            name: "alice",
+            admin: true,
+        })),
+        "bob" => Ok(Some(User {
+            name: "bob",
+            admin: false,
+        })),
+        "broken" => Err(std::io::Error::other(
+            "db at 10.0.0.1 refused: secret detail",
+        )),
+        "slow" => return None,
+        _ => Ok(None),
+    })
 }
 
 type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
@@ -37,25 +60,25 @@ impl SessionResolver for TestResolver {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let token = token.as_str().to_owned();
         Box::pin(async move {
-            match token.as_str() {
-                "alice" => Ok(Some(User {
-                    name: "alice",
-                    admin: true,
-                })),
-                "bob" => Ok(Some(User {
-                    name: "bob",
-                    admin: false,
-                })),
-                "broken" => Err(std::io::Error::other(
-                    "db at 10.0.0.1 refused: secret detail",
-                )),
-                "slow" => {
+            match answer(&token) {
+                Some(answer) => answer,
+                None => {
                     tokio::time::sleep(Duration::from_secs(3600)).await;
                     Ok(None)
                 }
-                _ => Ok(None),
             }
         })
+    }
+
+    fn resolve_ready(
+        &self,
+        token: BearerToken<'_>,
+    ) -> Option<Result<Option<User>, std::io::Error>> {
+        if self.at_once {
+            answer(token.as_str())
+        } else {
+            None
+        }
     }
 }
 
@@ -73,9 +96,17 @@ async fn echo(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallibl
 async fn server(
     configure: impl FnOnce(BearerLayer<TestResolver>) -> BearerLayer<TestResolver>,
 ) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    server_with(false, configure).await
+}
+
+async fn server_with(
+    at_once: bool,
+    configure: impl FnOnce(BearerLayer<TestResolver>) -> BearerLayer<TestResolver>,
+) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
     let calls = Arc::new(AtomicUsize::new(0));
     let base = BearerLayer::new(TestResolver {
         calls: calls.clone(),
+        at_once,
     })
     .realm("test")
     .timeout(Duration::from_millis(200));
@@ -413,4 +444,100 @@ async fn skipped_paths_need_no_token() {
     assert_eq!(res.body_str(), "anonymous");
     assert_eq!(get(addr, "/api", &[]).await.status, 401);
     assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+/// A resolver that answers at once (`resolve_ready`) is settled inside `call`, on a path of its
+/// own: every answer, under every configuration, must be the same as a waiting resolver's.
+#[tokio::test]
+async fn answers_at_once_and_after_waiting_are_the_same() {
+    type Configure = fn(BearerLayer<TestResolver>) -> BearerLayer<TestResolver>;
+    let configs: [(&str, Configure); 4] = [
+        ("authorize", |l| {
+            l.authorize(|u: &User| {
+                if u.admin {
+                    Ok(())
+                } else {
+                    Err(InsufficientScope::new("admin"))
+                }
+            })
+        }),
+        ("optional", |l| l.optional()),
+        ("optional, invalid passes", |l| {
+            l.optional().pass_invalid(true)
+        }),
+        ("custom body", |l| {
+            l.on_rejection(|r| {
+                Response::builder()
+                    .status(r.status())
+                    .header("content-type", "application/json")
+                    .body(Bytes::from(format!(r#"{{"message":"{}"}}"#, r.message())))
+                    .unwrap()
+            })
+        }),
+    ];
+    let cases: &[(&str, &[&[u8]])] = &[
+        ("GET", &[b"authorization: Bearer alice"]),
+        ("GET", &[b"authorization: Bearer bob"]),
+        ("GET", &[b"authorization: Bearer mallory"]),
+        ("GET", &[b"authorization: Bearer broken"]),
+        ("GET", &[]),
+        ("GET", &[b"authorization: Bearer a b"]),
+        ("GET", &[b"authorization: Bearer"]),
+        (
+            "GET",
+            &[
+                b"authorization: Bearer alice",
+                b"authorization: Bearer alice",
+            ],
+        ),
+        (
+            "POST",
+            &[
+                b"content-type: application/grpc",
+                b"authorization: Bearer mallory",
+            ],
+        ),
+        (
+            "POST",
+            &[
+                b"content-type: application/grpc",
+                b"authorization: Bearer bob",
+            ],
+        ),
+        (
+            "POST",
+            &[
+                b"content-type: application/grpc",
+                b"authorization: Bearer broken",
+            ],
+        ),
+    ];
+    for (name, configure) in configs {
+        let (waiting, waiting_calls) = server_with(false, configure).await;
+        let (at_once, at_once_calls) = server_with(true, configure).await;
+        for (method, lines) in cases {
+            let a = request(waiting, method, "/", lines, b"").await;
+            let b = request(at_once, method, "/", lines, b"").await;
+            let case = format!("{name}: {method} {lines:?}");
+            assert_eq!(a.status, b.status, "{case}");
+            let headers = |r: &support::RawResponse| {
+                let mut h: Vec<_> = r
+                    .headers
+                    .iter()
+                    .filter(|(n, _)| n != "date")
+                    .cloned()
+                    .collect();
+                h.sort();
+                h
+            };
+            assert_eq!(headers(&a), headers(&b), "{case}");
+            assert_eq!(a.body, b.body, "{case}");
+        }
+        assert!(waiting_calls.load(Ordering::SeqCst) > 0, "{name}");
+        assert_eq!(
+            at_once_calls.load(Ordering::SeqCst),
+            0,
+            "{name}: a future was built"
+        );
+    }
 }
