@@ -351,25 +351,16 @@ impl Reason {
         }
     }
 
+    /// The rejection: the kind's own, with a description of its reason where it has one.
     fn rejection(self) -> Rejection {
-        let (kind, description) = match self {
-            Reason::Missing => return Rejection::new(RejectionKind::MissingCredentials),
-            Reason::Unknown => return Rejection::new(RejectionKind::InvalidToken),
-            Reason::Empty => (RejectionKind::InvalidRequest, "the bearer token is empty"),
-            Reason::Grammar => (
-                RejectionKind::InvalidRequest,
-                "the bearer token is not a valid b64token",
-            ),
-            Reason::Repeated => (
-                RejectionKind::InvalidRequest,
-                "more than one Authorization header",
-            ),
-            Reason::TooLong => (
-                RejectionKind::InvalidToken,
-                "the bearer token is longer than allowed",
-            ),
+        let description = match self {
+            Reason::Missing | Reason::Unknown => return Rejection::new(self.kind()),
+            Reason::Empty => "the bearer token is empty",
+            Reason::Grammar => "the bearer token is not a valid b64token",
+            Reason::Repeated => "more than one Authorization header",
+            Reason::TooLong => "the bearer token is longer than allowed",
         };
-        let mut rejection = Rejection::new(kind);
+        let mut rejection = Rejection::new(self.kind());
         rejection.description = Some(Cow::Borrowed(description));
         rejection
     }

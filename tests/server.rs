@@ -45,6 +45,13 @@ async fn call(
     request(addr, method, path, &lines, body.as_bytes()).await
 }
 
+/// The status of `GET /api/data` with this bearer token: 200 while its session lives.
+async fn data_status(addr: SocketAddr, token: &str) -> u16 {
+    call(addr, "GET", "/api/data", Some(token), None)
+        .await
+        .status
+}
+
 fn json_of(res: &RawResponse) -> Value {
     serde_json::from_slice(&res.body)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", res.body_str()))
@@ -398,10 +405,7 @@ async fn revoke_session_by_token_only_the_callers_own() {
     )
     .await;
     assert_eq!(json_of(&res), json!({"status": true}));
-    assert_eq!(
-        call(addr, "GET", "/api/data", Some(&b), None).await.status,
-        200
-    );
+    assert_eq!(data_status(addr, &b).await, 200);
 
     let res = call(
         addr,
@@ -413,14 +417,8 @@ async fn revoke_session_by_token_only_the_callers_own() {
     .await;
     assert_eq!(res.status, 200);
     assert_eq!(json_of(&res), json!({"status": true}));
-    assert_eq!(
-        call(addr, "GET", "/api/data", Some(&b), None).await.status,
-        401
-    );
-    assert_eq!(
-        call(addr, "GET", "/api/data", Some(&a), None).await.status,
-        200
-    );
+    assert_eq!(data_status(addr, &b).await, 401);
+    assert_eq!(data_status(addr, &a).await, 200);
     let res = call(
         addr,
         "POST",
@@ -458,18 +456,9 @@ async fn revoke_sessions_and_revoke_other_sessions() {
     )
     .await;
     assert_eq!(json_of(&res), json!({"status": true}));
-    assert_eq!(
-        call(addr, "GET", "/api/data", Some(&a), None).await.status,
-        200
-    );
-    assert_eq!(
-        call(addr, "GET", "/api/data", Some(&b), None).await.status,
-        401
-    );
-    assert_eq!(
-        call(addr, "GET", "/api/data", Some(&c), None).await.status,
-        401
-    );
+    assert_eq!(data_status(addr, &a).await, 200);
+    assert_eq!(data_status(addr, &b).await, 401);
+    assert_eq!(data_status(addr, &c).await, 401);
 
     let (d, _) = sign_in(addr).await;
     let res = call(
@@ -481,14 +470,8 @@ async fn revoke_sessions_and_revoke_other_sessions() {
     )
     .await;
     assert_eq!(json_of(&res), json!({"status": true}));
-    assert_eq!(
-        call(addr, "GET", "/api/data", Some(&a), None).await.status,
-        401
-    );
-    assert_eq!(
-        call(addr, "GET", "/api/data", Some(&d), None).await.status,
-        401
-    );
+    assert_eq!(data_status(addr, &a).await, 401);
+    assert_eq!(data_status(addr, &d).await, 401);
 }
 
 #[tokio::test]

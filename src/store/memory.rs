@@ -27,7 +27,7 @@ const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 /// token and no token can be made to match one; the key never leaves the process, and neither
 /// does the map, which is never persisted. (SipHash is a keyed pseudo-random function, not a
 /// one-way hash: a store whose records leave the process, such as a database, should index by
-/// SHA-256 instead, at about three times the cost of this tag, and this store's lookup with it.)
+/// SHA-256 instead, which costs about twice as much as this tag.)
 ///
 /// Expiry follows better-auth: 7 days (1 day without remember-me), refreshed on use once a day
 /// has passed since the last refresh. An expired session is never returned and is deleted when
@@ -240,12 +240,11 @@ impl MemoryStoreBuilder {
     pub fn build<D>(self) -> MemoryStore<D> {
         let mut key = [0u8; 16];
         getrandom::fill(&mut key).expect("the OS random number generator failed");
-        let (k0, k1) = key.split_at(8);
-        let word = |half: &[u8]| u64::from_le_bytes(half.try_into().unwrap_or_default());
+        let key = u128::from_le_bytes(key);
         MemoryStore {
             inner: Arc::new(Inner {
                 tokens: DashMap::default(),
-                tagger: SipHasher13::new_with_keys(word(k0), word(k1)),
+                tagger: SipHasher13::new_with_keys(key as u64, (key >> 64) as u64),
                 users: DashMap::new(),
                 user_hasher: RandomState::new(),
                 clock: self.clock,

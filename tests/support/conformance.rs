@@ -69,6 +69,17 @@ async fn issue<S: SessionStore<()>>(store: &S, user: &str) -> tower_bearer::stor
         .unwrap()
 }
 
+/// The ids of the user's listed sessions, in the store's order.
+async fn listed_ids<S: SessionStore<()>>(store: &S, user: &str) -> Vec<uuid::Uuid> {
+    store
+        .list(user)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect()
+}
+
 fn setup<S>(make: impl Fn(ManualClock) -> S) -> (S, ManualClock) {
     let clock = ManualClock::new(START);
     (make(clock.clone()), clock)
@@ -128,25 +139,13 @@ pub async fn list_is_active_sessions_only<S: SessionStore<()>>(make: impl Fn(Man
         .unwrap();
     let long = issue(&store, "alice").await;
     issue(&store, "bob").await;
-    let mut ids: Vec<_> = store
-        .list("alice")
-        .await
-        .unwrap()
-        .iter()
-        .map(|s| s.id)
-        .collect();
+    let mut ids = listed_ids(&store, "alice").await;
     ids.sort();
     let mut want = vec![short.session.id, long.session.id];
     want.sort();
     assert_eq!(ids, want);
     clock.advance(DAY);
-    let ids: Vec<_> = store
-        .list("alice")
-        .await
-        .unwrap()
-        .iter()
-        .map(|s| s.id)
-        .collect();
+    let ids = listed_ids(&store, "alice").await;
     assert_eq!(ids, [long.session.id]);
     assert!(store.list("nobody").await.unwrap().is_empty());
 }
@@ -170,13 +169,7 @@ pub async fn revoke_by_token<S: SessionStore<()>>(make: impl Fn(ManualClock) -> 
     assert!(!store.revoke_token(a.token.as_bearer()).await.unwrap());
     assert!(resolve(&store, a.token.as_str()).await.is_none());
     assert!(resolve(&store, b.token.as_str()).await.is_some());
-    let listed: Vec<_> = store
-        .list("alice")
-        .await
-        .unwrap()
-        .iter()
-        .map(|s| s.id)
-        .collect();
+    let listed = listed_ids(&store, "alice").await;
     assert_eq!(listed, [b.session.id]);
 }
 
