@@ -131,25 +131,20 @@ fn trim_spaces(mut bytes: &[u8]) -> &[u8] {
 /// classified by straight-line compares folded without an early exit: the compiler turns every
 /// block into a few SIMD instructions. A body of 16 bytes or more ends with a block that
 /// overlaps the previous one instead of a byte-at-a-time tail, so a 43-byte session token takes
-/// three blocks.
+/// three blocks. Blocks are checked one after another with an exit at the first bad one: the
+/// token is the caller's own input, and a loop over blocks without one gets vectorized across
+/// blocks, into many times the code.
 #[inline]
 pub(crate) fn is_b64token(token: &[u8]) -> bool {
     let mut body = token;
     while let [rest @ .., b'='] = body {
         body = rest;
     }
-    if body.len() < 16 {
+    let Some(last) = body.last_chunk::<16>() else {
         return !body.is_empty() && body.iter().fold(true, |ok, &c| ok & is_body_char(c));
-    }
-    let (blocks, tail) = body.as_chunks::<16>();
-    let mut ok = blocks
-        .iter()
-        .fold(true, |ok, block| ok & all_body_chars(block));
-    if !tail.is_empty() {
-        let last: &[u8; 16] = body[body.len() - 16..].try_into().unwrap_or(&[0; 16]);
-        ok &= all_body_chars(last);
-    }
-    ok
+    };
+    let (blocks, _) = body.as_chunks::<16>();
+    blocks.iter().all(all_body_chars) && all_body_chars(last)
 }
 
 #[inline(always)]
