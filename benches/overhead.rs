@@ -16,6 +16,9 @@
 //! 1. `bare`: the inner service alone, the floor;
 //! 2. `tower_http_bearer_hit` / `tower_http_bearer_reject`: tower-http's
 //!    `ValidateRequestHeaderLayer::bearer`, one static string comparison;
+//!    `tower_http_bearer_reject_challenge`: the same comparison through
+//!    `ValidateRequestHeaderLayer::custom`, answering the way RFC 6750 §3 asks, with
+//!    `WWW-Authenticate: Bearer` on the 401 (context for (7), not one of the variants);
 //! 3. `tower_http_async_dashmap`: tower-http's `AsyncRequireAuthorizationLayer` with a
 //!    hand-written DashMap lookup that puts the user into extensions;
 //! 4. `hand_tuned_floor`: the same essential work written by hand: parse the header, one hash
@@ -36,7 +39,7 @@ use std::task::{Context, Poll, Waker};
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
 use dashmap::DashMap;
-use http::header::AUTHORIZATION;
+use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::Empty;
 use tower::{Layer, Service};
@@ -155,6 +158,27 @@ fn tower_http_bearer(
     ValidateRequestHeaderLayer::bearer(token)
 }
 
+/// (2) with the challenge RFC 6750 §3 requires on a 401: the same static comparison, and one
+/// header on the rejection.
+fn tower_http_bearer_with_challenge(
+    token: &str,
+) -> ValidateRequestHeaderLayer<impl FnMut(&mut Request<()>) -> Result<(), Response<Body>> + Clone>
+{
+    let expected = HeaderValue::try_from(format!("Bearer {token}")).unwrap();
+    ValidateRequestHeaderLayer::custom(move |req: &mut Request<()>| {
+        match req.headers().get(AUTHORIZATION) {
+            Some(actual) if *actual == expected => Ok(()),
+            _ => {
+                let mut res = Response::new(Body::new());
+                *res.status_mut() = StatusCode::UNAUTHORIZED;
+                res.headers_mut()
+                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                Err(res)
+            }
+        }
+    })
+}
+
 fn overhead(c: &mut Criterion) {
     const USERS: usize = 10_000;
     let store = MemoryStore::new();
@@ -215,6 +239,12 @@ fn overhead(c: &mut Criterion) {
         variant(
             "2_tower_http_bearer_reject",
             tower_http_bearer(&token).layer(Inner),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        variant(
+            "2_tower_http_bearer_reject_challenge",
+            tower_http_bearer_with_challenge(&token).layer(Inner),
             None,
             StatusCode::UNAUTHORIZED,
         ),

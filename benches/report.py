@@ -24,6 +24,7 @@ VARIANTS = [
     ("1_bare", "1. bare inner service"),
     ("2_tower_http_bearer_hit", "2. tower-http bearer, hit"),
     ("2_tower_http_bearer_reject", "2. tower-http bearer, reject"),
+    ("2_tower_http_bearer_reject_challenge", "2c. tower-http bearer, reject with challenge"),
     ("3_tower_http_async_dashmap", "3. tower-http async + DashMap"),
     ("4_hand_tuned_floor", "4. hand-tuned floor"),
     ("5_tower_bearer_hit", "5. tower-bearer, hit"),
@@ -67,6 +68,9 @@ RATIOS = [
     # tower-http's rejection skips the inner service, so its overhead over (1) is negative:
     # the rejection paths are compared by their absolute times.
     ("(7) / (2) reject, absolute times", "<= 2", lambda t, o: t["7_tower_bearer_missing"] / t["2_tower_http_bearer_reject"]),
+    # Context, not a target: (2) answering with the challenge RFC 6750 requires on a 401.
+    ("(7) / (2c) reject with challenge, absolute times", "(context)", lambda t, o: t["7_tower_bearer_missing"] / t["2_tower_http_bearer_reject_challenge"]),
+    ("(2c) / (2) reject, absolute times", "(context)", lambda t, o: t["2_tower_http_bearer_reject_challenge"] / t["2_tower_http_bearer_reject"]),
 ]
 
 
@@ -120,6 +124,20 @@ def store():
         t = mean_ns(name)
         if t is not None:
             print(f"| {name} | {t:.0f} ns | | | |")
+    parts = [
+        ("dashmap_get_clone", "DashMap read + `Arc` clone"),
+        ("hashmap_get_clone", "`HashMap` read + `Arc` clone"),
+        ("tag_siphash13_128", "128-bit SipHash-1-3 tag, 43 bytes"),
+        ("std_siphash13_64", "std 64-bit SipHash-1-3, 43 bytes"),
+        ("clock_now", "`SystemClock::now`"),
+    ]
+    found = [(label, mean_ns(f"hit_parts/{key}")) for key, label in parts]
+    if all(t is not None for _, t in found):
+        print()
+        print("| part of a hit | time |")
+        print("|---|---:|")
+        for label, t in found:
+            print(f"| {label} | {t:.1f} ns |")
 
 
 def plot(over):
