@@ -7,6 +7,7 @@ docs/overhead.png when matplotlib is installed (`pip install matplotlib`).
 """
 import json
 import pathlib
+import statistics
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -27,6 +28,7 @@ VARIANTS = [
     ("2_tower_http_bearer_reject_challenge", "2c. tower-http bearer, reject with challenge"),
     ("3_tower_http_async_dashmap", "3. tower-http async + DashMap"),
     ("4_hand_tuned_floor", "4. hand-tuned floor"),
+    ("4s_hand_tuned_memorystore", "4s. the floor's work over MemoryStore"),
     ("5_tower_bearer_hit", "5. tower-bearer, hit"),
     ("6_tower_bearer_unknown", "6. tower-bearer, unknown (401)"),
     ("7_tower_bearer_missing", "7. tower-bearer, no header (401)"),
@@ -50,6 +52,16 @@ def median(xs):
     return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
 
 
+def quartiles(xs):
+    """The first and third quartiles: the middle half of the rounds, which one disturbed round
+    (a neighbour's burst can double a figure) does not move the way it moves the extremes."""
+    xs = sorted(xs)
+    if len(xs) < 4:
+        return xs[0], xs[-1]
+    q = statistics.quantiles(xs, n=4)
+    return q[0], q[2]
+
+
 def rounds(estimate):
     """Each round's figures, {variant: ns}, for every complete `overhead_rN` group."""
     found = []
@@ -70,6 +82,8 @@ RATIOS = [
     ("(7) / (2) reject, absolute times", "<= 2", lambda t, o: t["7_tower_bearer_missing"] / t["2_tower_http_bearer_reject"]),
     # Context, not a target: (2) answering with the challenge RFC 6750 requires on a 401.
     ("(7) / (2c) reject with challenge, absolute times", "(context)", lambda t, o: t["7_tower_bearer_missing"] / t["2_tower_http_bearer_reject_challenge"]),
+    ("overhead (4s) / (4): the store's share", "(context)", lambda t, o: o["4s_hand_tuned_memorystore"] / o["4_hand_tuned_floor"]),
+    ("overhead (5) / (4s): the layer's share", "(context)", lambda t, o: o["5_tower_bearer_hit"] / o["4s_hand_tuned_memorystore"]),
     ("(2c) / (2) reject, absolute times", "(context)", lambda t, o: t["2_tower_http_bearer_reject_challenge"] / t["2_tower_http_bearer_reject"]),
 ]
 
@@ -81,7 +95,8 @@ def summarize(per_round):
     ratios = []
     for label, target, f in RATIOS:
         values = [f(t, o) for t, o in zip(per_round, overs)]
-        ratios.append((label, target, median(values), min(values), max(values)))
+        lo, hi = quartiles(values)
+        ratios.append((label, target, median(values), lo, hi))
     return times, over, ratios
 
 
@@ -100,7 +115,7 @@ def overhead():
             f"| {mean[0][key]:.0f} ns | {mean[1][key]:+.0f} ns |"
         )
     print()
-    print("| ratio | target | fastest samples: median (range) | means: median (range) |")
+    print("| ratio | target | fastest samples: median (interquartile range) | means: median (IQR) |")
     print("|---|---:|---:|---:|")
     for (label, target, fm, flo, fhi), (_, _, mm, mlo, mhi) in zip(fast[2], mean[2]):
         print(f"| {label} | {target} | {fm:.2f} ({flo:.2f} – {fhi:.2f}) | {mm:.2f} ({mlo:.2f} – {mhi:.2f}) |")
@@ -155,6 +170,7 @@ def plot(over):
     fig, ax = plt.subplots(figsize=(9, 4.5))
     ax.barh(labels[::-1], values[::-1], color=colors[::-1])
     ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlim(right=max(values) * 1.12)  # room for the longest bar's label
     ax.set_xlabel("overhead per request over the bare service (ns; fastest sample, median of rounds)")
     ax.set_title("tower-bearer (blue) next to the alternatives (grey)")
     for i, v in enumerate(values[::-1]):
