@@ -46,12 +46,6 @@ def fastest_ns(name):
     return min(t / n for t, n in zip(sample["times"], sample["iters"]))
 
 
-def median(xs):
-    xs = sorted(xs)
-    mid = len(xs) // 2
-    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
-
-
 def quartiles(xs):
     """The first and third quartiles: the middle half of the rounds, which one disturbed round
     (a neighbour's burst can double a figure) does not move the way it moves the extremes."""
@@ -90,13 +84,13 @@ RATIOS = [
 
 def summarize(per_round):
     overs = [{k: t[k] - t["1_bare"] for k in t} for t in per_round]
-    times = {key: median([t[key] for t in per_round]) for key, _ in VARIANTS}
-    over = {key: median([o[key] for o in overs]) for key, _ in VARIANTS}
+    times = {key: statistics.median([t[key] for t in per_round]) for key, _ in VARIANTS}
+    over = {key: statistics.median([o[key] for o in overs]) for key, _ in VARIANTS}
     ratios = []
     for label, target, f in RATIOS:
         values = [f(t, o) for t, o in zip(per_round, overs)]
         lo, hi = quartiles(values)
-        ratios.append((label, target, median(values), lo, hi))
+        ratios.append((label, target, statistics.median(values), lo, hi))
     return times, over, ratios
 
 
