@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::{HeaderValue, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 
 /// Why the layer refused a request.
@@ -282,14 +282,7 @@ impl Rejection {
     /// The gRPC answer: a trailers-only response, HTTP 200 with `grpc-status` and a
     /// percent-encoded `grpc-message`, as `tonic::Status::into_http` builds it.
     pub fn to_grpc_response(&self) -> Response<Bytes> {
-        let mut response = Response::new(Bytes::new());
-        let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-        headers.insert("grpc-status", HeaderValue::from(self.kind.grpc_code()));
-        if let Ok(message) = HeaderValue::from_str(&grpc_percent_encode(self.message())) {
-            headers.insert("grpc-message", message);
-        }
-        response
+        crate::grpc::Grpc::Native.response(self)
     }
 }
 
@@ -433,24 +426,6 @@ fn sanitize(s: Cow<'static, str>, allowed: fn(char) -> bool) -> Cow<'static, str
     }
 }
 
-/// Percent-encodes `grpc-message` byte for byte as tonic does (`Status::into_http`): controls,
-/// non-ASCII, space and `"#%<>`?{}`.
-fn grpc_percent_encode(message: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(message.len());
-    for &b in message.as_bytes() {
-        let plain = (0x21..0x7f).contains(&b) && !b"\"#%<>`?{}".contains(&b);
-        if plain {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 15) as usize] as char);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -509,21 +484,6 @@ mod tests {
             r#"Bearer error="insufficient_scope", error_description="insufficient scope", scope="read write""#
         );
         assert_eq!(r.to_response().status(), 403);
-    }
-
-    #[test]
-    fn grpc_response_is_trailers_only() {
-        let r = Rejection::new(RejectionKind::InvalidToken).with_description("100% bad é");
-        let response = r.to_grpc_response();
-        assert_eq!(response.status(), 200);
-        assert_eq!(response.headers()["content-type"], "application/grpc");
-        assert_eq!(response.headers()["grpc-status"], "16");
-        assert_eq!(response.headers()["grpc-message"], "100%25%20bad%20");
-        assert!(response.headers().get(WWW_AUTHENTICATE).is_none());
-        assert_eq!(
-            grpc_percent_encode("é\n% a\"#<>`?{}~"),
-            "%C3%A9%0A%25%20a%22%23%3C%3E%60%3F%7B%7D~"
-        );
     }
 
     #[test]

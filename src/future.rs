@@ -18,11 +18,13 @@ use http::{Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
+use crate::anonymous::Anonymous;
 use crate::body::ResponseBody;
 use crate::challenge::{Reason, Rejection, RejectionKind};
-use crate::integrations::Anonymous;
+use crate::grpc::Grpc;
 use crate::layer::Config;
 use crate::resolver::{BoxError, SessionResolver};
+use crate::token;
 
 pin_project! {
     /// The future of [`Bearer`](crate::Bearer)'s responses.
@@ -278,7 +280,7 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
     #[inline]
     #[allow(clippy::result_large_err)]
     pub(crate) fn admit<ReqBody>(
-        &self,
+        self: &Arc<Self>,
         request: &mut Request<ReqBody>,
         outcome: Result<Option<T>, BoxError>,
     ) -> Result<(), Refusal> {
@@ -286,6 +288,7 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
             Ok(Some(session)) => match self.authorize.as_ref().map(|check| check(&session)) {
                 Some(Err(refusal)) => Rejection::from_scope(refusal),
                 Some(Ok(())) | None => {
+                    token::mark_sensitive_one(request.headers_mut());
                     request.extensions_mut().insert(session);
                     return Ok(());
                 }
@@ -296,7 +299,9 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
                 Rejection::new(RejectionKind::Unavailable)
             }
         };
-        Err(Refusal::Response(self.reject(rejection, request)))
+        Err(Refusal::Response(
+            self.reject(rejection, Grpc::of(request.headers())),
+        ))
     }
 
     /// One of the layer's own reasons to refuse: `Ok` with the anonymous marker when the layer
@@ -304,7 +309,7 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
     #[inline]
     #[allow(clippy::result_large_err)] // as `admit`
     pub(crate) fn refuse<ReqBody>(
-        &self,
+        self: &Arc<Self>,
         reason: Reason,
         request: &mut Request<ReqBody>,
     ) -> Result<(), Refusal> {
@@ -313,9 +318,12 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
             _ => self.optional && self.pass_invalid,
         };
         if passes {
-            request.extensions_mut().insert(Anonymous);
+            token::mark_sensitive(request.headers_mut());
+            request
+                .extensions_mut()
+                .insert(Anonymous::new(self.clone()));
             return Ok(());
         }
-        Err(self.reject_reason(reason, request))
+        Err(self.reject_reason(reason, request.headers()))
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::header::{HeaderName, AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
 use http::{HeaderMap, Method, Response, Uri};
 use tower_layer::Layer;
 
@@ -18,7 +19,10 @@ type SkipFn = dyn Fn(&RequestHead<'_>) -> bool + Send + Sync;
 type RejectionFn = dyn Fn(&Rejection) -> Response<Bytes> + Send + Sync;
 
 /// The parts of a request a [`BearerLayer::skip_if`] predicate may look at.
-#[derive(Debug, Clone, Copy)]
+///
+/// Its `Debug` output shows the header names, with the values of `authorization`,
+/// `proxy-authorization` and `cookie` replaced by `***`.
+#[derive(Clone, Copy)]
 pub struct RequestHead<'a> {
     pub(crate) method: &'a Method,
     pub(crate) uri: &'a Uri,
@@ -39,6 +43,29 @@ impl<'a> RequestHead<'a> {
     /// The request headers. The `Authorization` header is among them: do not log it.
     pub fn headers(&self) -> &'a HeaderMap {
         self.headers
+    }
+}
+
+impl fmt::Debug for RequestHead<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Redacted<'a>(&'a HeaderMap);
+        impl fmt::Debug for Redacted<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let secret =
+                    |name: &HeaderName| [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE].contains(name);
+                f.debug_map()
+                    .entries(self.0.iter().map(|(name, value)| {
+                        let value: &dyn fmt::Debug = if secret(name) { &"***" } else { value };
+                        (name, value)
+                    }))
+                    .finish()
+            }
+        }
+        f.debug_struct("RequestHead")
+            .field("method", self.method)
+            .field("uri", self.uri)
+            .field("headers", &Redacted(self.headers))
+            .finish()
     }
 }
 
@@ -101,7 +128,7 @@ impl<T> fmt::Debug for Config<T> {
 /// struct Session { admin: bool }
 ///
 /// let layer = BearerLayer::new(resolver_fn(|token: BearerToken<'_>| {
-///     let admin = token.as_str() == "root";
+///     let admin = token.matches("root");
 ///     async move { Ok::<_, std::io::Error>(Some(Session { admin })) }
 /// }))
 /// .realm("api")
@@ -119,7 +146,7 @@ impl<R: SessionResolver> BearerLayer<R> {
     /// A layer that resolves tokens with `resolver`.
     ///
     /// Defaults: credentials required, no realm, tokens up to 4 KiB, no timeout, CORS
-    /// preflights pass through, empty rejection bodies.
+    /// preflights authenticated like any request, empty rejection bodies.
     pub fn new(resolver: R) -> Self {
         Self::from_shared(Arc::new(resolver))
     }
@@ -132,7 +159,7 @@ impl<R: SessionResolver> BearerLayer<R> {
                 challenges: Challenges::new(None),
                 max_token_len: DEFAULT_MAX_TOKEN_LEN,
                 timeout: None,
-                allow_preflight: true,
+                allow_preflight: false,
                 optional: false,
                 pass_invalid: false,
                 authorize: None,
@@ -168,8 +195,37 @@ impl<R: SessionResolver> BearerLayer<R> {
         self
     }
 
-    /// Whether a CORS preflight (`OPTIONS` with `Access-Control-Request-Method`) passes through
-    /// unauthenticated. Browsers send preflights without credentials. Default: `true`.
+    /// Whether a CORS preflight passes through unauthenticated. Default: `false`.
+    ///
+    /// Browsers send preflights without credentials, so a preflight must be answered before
+    /// authentication. The way to do that is a CORS layer *outside* this one, which answers
+    /// preflights itself and never passes them on:
+    ///
+    /// ```
+    /// use http::{header, Method};
+    /// use tower::ServiceBuilder;
+    /// use tower_bearer::{store::MemoryStore, BearerLayer};
+    /// use tower_http::cors::{AllowOrigin, CorsLayer};
+    ///
+    /// let stack = ServiceBuilder::new()
+    ///     // Outermost: answers `OPTIONS` preflights, adds `Access-Control-Allow-*` to the rest.
+    ///     .layer(
+    ///         CorsLayer::new()
+    ///             .allow_origin(AllowOrigin::exact("https://app.example".parse().unwrap()))
+    ///             .allow_methods([Method::GET, Method::POST])
+    ///             .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+    ///     )
+    ///     // Then: every request that reaches here is authenticated.
+    ///     .layer(BearerLayer::new(MemoryStore::new()));
+    /// # let _ = stack;
+    /// ```
+    ///
+    /// With `allow(true)`, a request passes only when it is a real preflight: method `OPTIONS`,
+    /// with both `Origin` and `Access-Control-Request-Method`, and no gRPC content type. The
+    /// inner service then receives that unauthenticated `OPTIONS` request (with [`Anonymous`]
+    /// in its extensions), and must not treat it as anything but a preflight.
+    ///
+    /// [`Anonymous`]: crate::Anonymous
     pub fn allow_preflight(mut self, allow: bool) -> Self {
         self.config_mut().allow_preflight = allow;
         self
@@ -275,5 +331,32 @@ impl<S, R: SessionResolver> Layer<S> for BearerLayer<R> {
 
     fn layer(&self, inner: S) -> Self::Service {
         Bearer::new(inner, self.resolver.clone(), self.config.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_head_debug_redacts_credentials() {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, "Bearer s3cr3t-token".parse().unwrap());
+        headers.insert(PROXY_AUTHORIZATION, "Basic cHJveHk=".parse().unwrap());
+        headers.insert(COOKIE, "sid=c00kie".parse().unwrap());
+        headers.insert("x-request-id", "42".parse().unwrap());
+        let head = RequestHead {
+            method: &Method::GET,
+            uri: &"/a?b=c".parse().unwrap(),
+            headers: &headers,
+        };
+        let printed = format!("{head:?}");
+        for secret in ["s3cr3t", "cHJveHk", "c00kie"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+        assert_eq!(
+            printed,
+            r#"RequestHead { method: GET, uri: /a?b=c, headers: {"authorization": "***", "proxy-authorization": "***", "cookie": "***", "x-request-id": "42"} }"#
+        );
     }
 }

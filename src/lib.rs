@@ -14,11 +14,17 @@
 //! | the [`authorize`](BearerLayer::authorize) check refuses the session | `403`, `error="insufficient_scope"`, `scope="…"` |
 //! | the session resolves | the inner service's response, untouched |
 //!
-//! A gRPC call (`content-type: application/grpc…`) is refused with a trailers-only gRPC
+//! A gRPC call (`content-type: application/grpc`, `application/grpc+…` or `application/grpc;…`)
+//! is refused with a trailers-only gRPC
 //! response instead: `UNAUTHENTICATED` (16) for 400 and 401, `PERMISSION_DENIED` (7) for 403,
-//! `UNAVAILABLE` (14) for 503. CORS preflights pass through; an [optional](BearerLayer::optional)
-//! mode lets anonymous requests through; [`on_rejection`](BearerLayer::on_rejection) shapes
-//! the rejection's body.
+//! `UNAVAILABLE` (14) for 503; gRPC-Web calls get the same, as tonic-web answers them. An
+//! [optional](BearerLayer::optional) mode lets anonymous requests through, marked
+//! [`Anonymous`]; [`on_rejection`](BearerLayer::on_rejection) shapes the rejection's body.
+//! CORS preflights are authenticated like any request: serve them with a CORS layer outside
+//! this one (see [`allow_preflight`](BearerLayer::allow_preflight)).
+//!
+//! The `Authorization` header reaches the inner service marked sensitive, so tower-http's
+//! `TraceLayer` and any `Debug` of the headers print `Sensitive` instead of the token.
 //!
 //! Around the layer:
 //! - [`store`]: [`MemoryStore`](store::MemoryStore), the embedded session store with
@@ -42,7 +48,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! let resolver = resolver_fn(|token: BearerToken<'_>| {
-//!     let user = (token.as_str() == "s3cr3t").then_some(User("alice"));
+//!     let user = token.matches("s3cr3t").then_some(User("alice"));
 //!     async move { Ok::<_, Infallible>(user) }
 //! });
 //!
@@ -82,10 +88,12 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod anonymous;
 mod body;
 mod challenge;
 pub mod client;
 pub mod future;
+mod grpc;
 pub mod integrations;
 mod layer;
 mod resolver;
@@ -93,6 +101,7 @@ mod service;
 pub mod store;
 mod token;
 
+pub use anonymous::Anonymous;
 pub use body::ResponseBody;
 pub use challenge::{InsufficientScope, Rejection, RejectionKind};
 pub use layer::{BearerLayer, RequestHead};

@@ -24,7 +24,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// parked in one allocation, which is noise next to the I/O it waits on.
 ///
 /// The future may not borrow the token: a resolver that needs it across an `.await` copies it.
-/// A resolver's error must not contain the token, because the layer logs it.
+/// A resolver's error must not contain the token, because the layer logs it. Compare a token
+/// with a known secret by [`BearerToken::matches`] (no early exit) or look it up by hash, never
+/// with `==` on strings.
 ///
 /// # Example
 ///
@@ -46,6 +48,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 ///     type Future = Ready<Result<Option<User>, Infallible>>;
 ///
 ///     fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
+///         // A lookup by hash: the map hashes the token under a random key before it compares
+///         // anything, so how long a guess takes says nothing about how close it came.
 ///         ready(Ok(self.0.get(token.as_str()).cloned()))
 ///     }
 /// }
@@ -164,7 +168,7 @@ impl<R: SessionResolver + ?Sized> SessionResolver for &R {
 /// use tower_bearer::{resolver_fn, BearerToken};
 ///
 /// let resolver = resolver_fn(|token: BearerToken<'_>| {
-///     let known = token.as_str() == "let-me-in";
+///     let known = token.matches("let-me-in");
 ///     async move { Ok::<_, Infallible>(known.then(|| "alice".to_string())) }
 /// });
 /// # let _ = resolver;

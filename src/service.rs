@@ -5,14 +5,15 @@ use std::mem;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::{ACCESS_CONTROL_REQUEST_METHOD, CONTENT_TYPE};
-use http::{Method, Request, Response};
+use http::header::{ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};
+use http::{HeaderMap, Method, Request, Response};
 use tower_service::Service;
 
+use crate::anonymous::{Anonymous, Refuse};
 use crate::body::ResponseBody;
 use crate::challenge::{Reason, Rejection};
 use crate::future::{Refusal, ResponseFuture};
-use crate::integrations::Anonymous;
+use crate::grpc::Grpc;
 use crate::layer::{Config, RequestHead};
 use crate::resolver::SessionResolver;
 use crate::token::{self, Malformed};
@@ -69,19 +70,20 @@ impl<S: fmt::Debug, R: SessionResolver> fmt::Debug for Bearer<S, R> {
     }
 }
 
-/// Whether the request is a gRPC call, which gets a gRPC status instead of an HTTP rejection.
-pub(crate) fn is_grpc<B>(req: &Request<B>) -> bool {
-    req.headers()
-        .get(CONTENT_TYPE)
-        .is_some_and(|ct| ct.as_bytes().starts_with(b"application/grpc"))
+/// A CORS preflight: `OPTIONS` with `Origin` and `Access-Control-Request-Method`, and not a
+/// gRPC call.
+fn is_preflight<B>(req: &Request<B>) -> bool {
+    let headers = req.headers();
+    req.method() == Method::OPTIONS
+        && headers.contains_key(ORIGIN)
+        && headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD)
+        && Grpc::of(headers).is_none()
 }
 
 impl<T> Config<T> {
     /// Whether the request passes without any authentication.
     fn bypasses<B>(&self, req: &Request<B>) -> bool {
-        (self.allow_preflight
-            && req.method() == Method::OPTIONS
-            && req.headers().contains_key(ACCESS_CONTROL_REQUEST_METHOD))
+        (self.allow_preflight && is_preflight(req))
             || self.skip.as_ref().is_some_and(|skip| {
                 skip(&RequestHead {
                     method: req.method(),
@@ -93,24 +95,25 @@ impl<T> Config<T> {
 
     /// The answer to one of the layer's own refusals. Without an `on_rejection` handler and
     /// for plain HTTP, that is the prebuilt challenge and status: no `Rejection` is assembled.
-    pub(crate) fn reject_reason<B>(&self, reason: Reason, req: &Request<B>) -> Refusal {
-        if self.on_rejection.is_none() && !is_grpc(req) {
+    pub(crate) fn reject_reason(&self, reason: Reason, headers: &HeaderMap) -> Refusal {
+        let grpc = Grpc::of(headers);
+        if self.on_rejection.is_none() && grpc.is_none() {
             return Refusal::Challenge(reason.status(), self.challenges.challenge(reason));
         }
-        Refusal::Response(self.reject(self.challenges.rejection(reason), req))
+        Refusal::Response(self.reject(self.challenges.rejection(reason), grpc))
     }
 
-    /// The answer to a refused request.
-    pub(crate) fn reject<B>(
+    /// The answer to a refused request; `grpc` is the request's gRPC flavour, if any.
+    pub(crate) fn reject(
         &self,
         rejection: Rejection,
-        req: &Request<B>,
+        grpc: Option<Grpc>,
     ) -> Response<bytes::Bytes> {
         let rejection = rejection.or_realm(self.challenges.realm());
-        match &self.on_rejection {
-            _ if is_grpc(req) => rejection.to_grpc_response(),
-            None => rejection.into_http(),
-            Some(custom) => {
+        match (&self.on_rejection, grpc) {
+            (_, Some(grpc)) => grpc.response(&rejection),
+            (None, None) => rejection.into_http(),
+            (Some(custom), None) => {
                 let mut response = custom(&rejection);
                 if let Some(challenge) = rejection.challenge() {
                     response
@@ -121,6 +124,12 @@ impl<T> Config<T> {
                 response
             }
         }
+    }
+}
+
+impl<T: Send + Sync> Refuse for Config<T> {
+    fn refuse(&self, rejection: Rejection, headers: &HeaderMap) -> Response<bytes::Bytes> {
+        self.reject(rejection, Grpc::of(headers))
     }
 }
 
@@ -148,7 +157,8 @@ where
         let config = &self.config;
 
         let admitted = if config.bypasses(&req) {
-            req.extensions_mut().insert(Anonymous);
+            token::mark_sensitive(req.headers_mut());
+            req.extensions_mut().insert(Anonymous::new(config.clone()));
             Ok(())
         } else {
             match token::from_headers(req.headers()) {

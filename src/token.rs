@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use http::header::{HeaderMap, AUTHORIZATION};
+use http::header::{Entry, HeaderMap, AUTHORIZATION};
 
 /// The default upper bound on a token's length, in bytes: 4 KiB.
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 4096;
@@ -11,15 +11,18 @@ pub const DEFAULT_MAX_TOKEN_LEN: usize = 4096;
 ///
 /// Its `Debug` output is `Bearer ***`: the token never reaches a log through this type.
 /// Call [`as_str`](Self::as_str) where the secret itself is needed (to hash it, or to send it on).
+/// To check it against a known secret, use [`matches`](Self::matches), which takes as long
+/// wherever the two differ; `==` between tokens does the same.
 ///
 /// ```
 /// use tower_bearer::BearerToken;
 ///
 /// let token = BearerToken::new("mF_9.B5f-4.1JqM");
-/// assert_eq!(token.as_str(), "mF_9.B5f-4.1JqM");
+/// assert!(token.matches("mF_9.B5f-4.1JqM"));
+/// assert!(!token.matches("mF_9.B5f-4.1Jq"));
 /// assert_eq!(format!("{token:?}"), "Bearer ***");
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub struct BearerToken<'a>(&'a [u8]);
 
 impl<'a> BearerToken<'a> {
@@ -47,6 +50,33 @@ impl<'a> BearerToken<'a> {
         self.0.len()
     }
 }
+
+impl BearerToken<'_> {
+    /// Whether the token equals `secret`, compared without an early exit: the time taken
+    /// depends on the lengths only, never on where the two differ.
+    pub fn matches(&self, secret: impl AsRef<[u8]>) -> bool {
+        constant_time_eq(self.0, secret.as_ref())
+    }
+}
+
+/// `a == b`, in time that depends only on the lengths.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    // Keeps the compiler from turning the fold back into a compare that stops early.
+    std::hint::black_box(diff) == 0
+}
+
+/// Constant-time, as [`BearerToken::matches`].
+impl PartialEq for BearerToken<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        constant_time_eq(self.0, other.0)
+    }
+}
+
+impl Eq for BearerToken<'_> {}
 
 impl fmt::Debug for BearerToken<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -79,6 +109,27 @@ pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Option<BearerToken<'_>
         return Err(Malformed::Repeated);
     }
     parse(value.as_bytes())
+}
+
+/// Marks the one `Authorization` value sensitive, so that logging code further in (tower-http's
+/// `TraceLayer`, a `Debug` of the headers) prints `Sensitive` instead of the token. For a request
+/// whose token parsed, so that it has exactly one.
+#[inline]
+pub(crate) fn mark_sensitive_one(headers: &mut HeaderMap) {
+    if let Some(value) = headers.get_mut(AUTHORIZATION) {
+        value.set_sensitive(true);
+    }
+}
+
+/// Marks every `Authorization` value sensitive, however many there are.
+pub(crate) fn mark_sensitive(headers: &mut HeaderMap) {
+    // `entry` reserves room even when it finds nothing, which would allocate an empty map.
+    if !headers.contains_key(AUTHORIZATION) {
+        return;
+    }
+    if let Entry::Occupied(mut entry) = headers.entry(AUTHORIZATION) {
+        entry.iter_mut().for_each(|value| value.set_sensitive(true));
+    }
 }
 
 /// Parses one `Authorization` field value: `Bearer 1*SP b64token`.
@@ -269,6 +320,42 @@ mod tests {
         assert_eq!(from_headers(&headers).unwrap().unwrap().as_str(), "abc");
         headers.append(AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
         assert_eq!(from_headers(&headers), Err(Malformed::Repeated));
+    }
+
+    #[test]
+    fn authorization_values_are_marked_sensitive() {
+        let mut headers = HeaderMap::new();
+        mark_sensitive(&mut headers);
+        assert_eq!(
+            headers.capacity(),
+            0,
+            "nothing allocated for a map without the header"
+        );
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
+        mark_sensitive_one(&mut headers);
+        assert!(headers[AUTHORIZATION].is_sensitive());
+        assert_eq!(format!("{headers:?}"), r#"{"authorization": Sensitive}"#);
+        let mut other = HeaderMap::new();
+        other.append(AUTHORIZATION, HeaderValue::from_static("Bearer a"));
+        other.append(AUTHORIZATION, HeaderValue::from_static("Bearer b"));
+        mark_sensitive(&mut other);
+        assert!(other
+            .get_all(AUTHORIZATION)
+            .iter()
+            .all(|v| v.is_sensitive()));
+    }
+
+    #[test]
+    fn equality_is_by_content_and_constant_time() {
+        let t = BearerToken::new("abcdef");
+        assert!(t.matches("abcdef"));
+        assert!(t.matches(b"abcdef"));
+        for other in ["abcdeg", "bbcdef", "abcde", "abcdefg", ""] {
+            assert!(!t.matches(other), "{other}");
+            assert_ne!(t, BearerToken::new(other));
+        }
+        assert_eq!(t, BearerToken::new("abcdef"));
+        assert!(constant_time_eq(b"", b""));
     }
 
     #[test]

@@ -74,7 +74,8 @@ async fn router_layer_guards_everything_including_the_fallback() {
 }
 
 #[tokio::test]
-async fn the_extractor_without_the_layer_is_a_500_naming_it() {
+async fn the_extractor_without_the_layer_is_a_generic_500_and_one_log_line() {
+    let (logs, _guard) = support::Logs::capture();
     let app = Router::new()
         .route("/me", get(me))
         .route("/maybe", get(maybe));
@@ -82,9 +83,89 @@ async fn the_extractor_without_the_layer_is_a_500_naming_it() {
     for path in ["/me", "/maybe"] {
         let res = fetch(addr, path, &[b"authorization: Bearer whatever"]).await;
         assert_eq!(res.status, 500, "{path}");
-        assert!(res.body_str().contains("BearerLayer"), "{}", res.body_str());
-        assert!(!res.body_str().contains("whatever"));
+        assert_eq!(res.body_str(), "Internal Server Error");
     }
+    let log = logs.text();
+    assert_eq!(
+        log.matches("BearerLayer").count(),
+        2,
+        "one line per request: {log}"
+    );
+    assert!(
+        log.contains("tower_bearer::store::session::Session"),
+        "{log}"
+    );
+    assert!(!log.contains("whatever"), "{log}");
+}
+
+#[tokio::test]
+async fn a_session_type_mismatch_is_a_generic_500() {
+    let (store, auth) = store_and_token();
+    let (logs, _guard) = support::Logs::capture();
+    // The layer resolves `Arc<Session>`; the handler asks for a `String`.
+    let app = Router::new()
+        .route(
+            "/me",
+            get(|Authenticated(s): Authenticated<String>| async move { s }),
+        )
+        .route_layer(BearerLayer::new(store));
+    let addr = serve(app).await;
+    let res = fetch(addr, "/me", &[auth.as_bytes()]).await;
+    assert_eq!(res.status, 500);
+    assert_eq!(res.body_str(), "Internal Server Error");
+    assert!(!res.body_str().contains("String"));
+    assert!(
+        logs.text().contains("alloc::string::String"),
+        "{}",
+        logs.text()
+    );
+}
+
+/// The usual axum pattern: an optional layer on the whole router, the required extractor per
+/// handler. An anonymous request gets the layer's own 401, in its shape.
+#[tokio::test]
+async fn required_extractor_behind_an_optional_layer_answers_the_layers_401() {
+    let (store, auth) = store_and_token();
+    let (logs, _guard) = support::Logs::capture();
+    let layer = BearerLayer::new(store)
+        .optional()
+        .realm("api")
+        .on_rejection(|r: &Rejection| {
+            http::Response::builder()
+                .status(r.status())
+                .header("content-type", "application/json")
+                .body(Bytes::from(format!(
+                    r#"{{"status":{}}}"#,
+                    r.status().as_u16()
+                )))
+                .unwrap()
+        });
+    let app = Router::new()
+        .route("/me", get(me))
+        .route("/maybe", get(maybe))
+        .layer(layer);
+    let addr = serve(app).await;
+
+    let res = fetch(addr, "/me", &[]).await;
+    assert_eq!(res.status, 401);
+    assert_eq!(
+        res.header("www-authenticate"),
+        Some(r#"Bearer realm="api""#)
+    );
+    assert_eq!(res.header("content-type"), Some("application/json"));
+    assert_eq!(res.body_str(), r#"{"status":401}"#);
+
+    // A gRPC call gets the gRPC status instead.
+    let res = fetch(addr, "/me", &[b"content-type: application/grpc"]).await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("grpc-status"), Some("16"));
+
+    assert_eq!(
+        fetch(addr, "/me", &[auth.as_bytes()]).await.body_str(),
+        "me alice"
+    );
+    assert_eq!(fetch(addr, "/maybe", &[]).await.body_str(), "anonymous");
+    assert!(!logs.text().contains("ERROR"), "{}", logs.text());
 }
 
 #[tokio::test]

@@ -2,6 +2,8 @@
 //! what readiness reserved, dropping a future mid-resolution releases everything, and errors
 //! stay the inner service's.
 
+mod support;
+
 use std::convert::Infallible;
 use std::future::{pending, ready, Future, Pending, Ready};
 use std::sync::Arc;
@@ -293,27 +295,7 @@ async fn layer_needs_no_clone_on_the_resolver() {
 /// A failing backend: its error goes to `tracing`, the token does not, and the client gets 503.
 #[tokio::test]
 async fn resolver_errors_are_logged_without_the_token() {
-    use std::sync::Mutex;
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = support::Logs::capture();
 
     let failing = tower_bearer::resolver_fn(|_: BearerToken<'_>| async {
         Err::<Option<User>, _>(std::io::Error::other("connection refused by sessions-db"))
@@ -327,7 +309,7 @@ async fn resolver_errors_are_logged_without_the_token() {
     let res = svc.oneshot(req(Some(secret))).await.unwrap();
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
 
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = logs.text();
     assert!(log.contains("connection refused by sessions-db"), "{log}");
     assert!(!log.contains(secret) && !log.contains("tOkEn"), "{log}");
 }

@@ -82,13 +82,22 @@ impl SessionResolver for TestResolver {
     }
 }
 
+/// Says who called, and whether the `Authorization` header reached it marked sensitive.
 async fn echo(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let who = req
         .extensions()
         .get::<User>()
         .map_or("anonymous".to_string(), |u| format!("hello {}", u.name));
+    let sensitive = req
+        .headers()
+        .get_all(http::header::AUTHORIZATION)
+        .iter()
+        .map(|v| if v.is_sensitive() { "yes" } else { "no" })
+        .collect::<Vec<_>>()
+        .join(",");
     Ok(Response::builder()
         .header("x-inner", "1")
+        .header("x-sensitive", sensitive)
         .body(Full::new(Bytes::from(who)))
         .unwrap())
 }
@@ -329,22 +338,135 @@ async fn grpc_calls_get_grpc_statuses() {
 }
 
 #[tokio::test]
-async fn cors_preflight_passes_unless_switched_off() {
-    let (addr, _) = default_server().await;
+async fn cors_preflights_are_authenticated_unless_allowed() {
     let preflight: &[&[u8]] = &[
         b"origin: http://app.test",
         b"access-control-request-method: GET",
     ];
+    // Off by default: a preflight is a request like any other.
+    let (addr, _) = default_server().await;
     let res = request(addr, "OPTIONS", "/", preflight, b"").await;
-    assert_eq!(res.status, 200);
-    assert_eq!(res.body_str(), "anonymous");
-    // A plain OPTIONS is no preflight.
-    let res = request(addr, "OPTIONS", "/", &[], b"").await;
     assert_eq!(res.status, 401);
+    assert_eq!(res.header("x-inner"), None);
 
-    let (addr, _) = server(|l| l.allow_preflight(false)).await;
+    // Allowed: only a real preflight passes.
+    let (addr, _) = server(|l| l.allow_preflight(true)).await;
     let res = request(addr, "OPTIONS", "/", preflight, b"").await;
-    assert_eq!(res.status, 401);
+    assert_eq!((res.status, res.body_str()), (200, "anonymous"));
+    let not_preflights: [&[&[u8]]; 4] = [
+        &[],
+        &[b"access-control-request-method: GET"],
+        &[b"origin: http://app.test"],
+        &[
+            b"origin: http://app.test",
+            b"access-control-request-method: POST",
+            b"content-type: application/grpc",
+        ],
+    ];
+    for lines in not_preflights {
+        let res = request(addr, "OPTIONS", "/", lines, b"").await;
+        assert_eq!(res.header("x-inner"), None, "{lines:?}");
+    }
+    // The same headers on a GET are no preflight either.
+    assert_eq!(get(addr, "/", preflight).await.status, 401);
+}
+
+/// The hyper example's shape: an inner service that answers whatever reaches it, behind the
+/// layer with a `skip_if` for its login route. `OPTIONS` with `Access-Control-Request-Method`
+/// got `200 hello` from it before preflights were authenticated by default.
+#[tokio::test]
+async fn hyper_example_shape_gives_unauthenticated_options_no_answer() {
+    let layer = BearerLayer::new(TestResolver {
+        calls: Arc::default(),
+        at_once: true,
+    })
+    .skip_if(|head| head.method() == http::Method::POST && head.uri().path() == "/login");
+    let svc = ServiceBuilder::new().layer(layer).service(service_fn(echo));
+    let addr = serve(svc).await;
+    for lines in [
+        &[b"access-control-request-method: GET" as &[u8]] as &[&[u8]],
+        &[
+            b"origin: http://evil.test",
+            b"access-control-request-method: GET",
+        ],
+    ] {
+        let res = request(addr, "OPTIONS", "/", lines, b"").await;
+        assert_eq!(res.status, 401);
+        assert_eq!(res.header("x-inner"), None);
+        assert!(res.body.is_empty());
+    }
+    assert_eq!(request(addr, "POST", "/login", &[], b"").await.status, 200);
+}
+
+#[tokio::test]
+async fn the_authorization_header_reaches_the_inner_service_marked_sensitive() {
+    let (addr, _) = server(|l| l.optional().pass_invalid(true)).await;
+    // HTTP/1.1: a hit, and a repeated header let through as anonymous.
+    let res = get(addr, "/", &[b"authorization: Bearer alice"]).await;
+    assert_eq!(res.body_str(), "hello alice");
+    assert_eq!(res.header("x-sensitive"), Some("yes"));
+    let res = get(
+        addr,
+        "/",
+        &[b"authorization: Bearer alice", b"authorization: Bearer bob"],
+    )
+    .await;
+    assert_eq!(res.body_str(), "anonymous");
+    assert_eq!(res.header("x-sensitive"), Some("yes,yes"));
+    let res = get(addr, "/", &[b"authorization: Basic dXNlcjpwYXNz"]).await;
+    assert_eq!(res.header("x-sensitive"), Some("yes"));
+
+    // HTTP/2.
+    for token in ["alice", "mallory", "a b"] {
+        let req = Request::builder()
+            .uri(format!("http://{addr}/"))
+            .header("authorization", format!("Bearer {token}"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let (head, _, _) = support::h2_request(addr, req).await;
+        assert_eq!(head.version, http::Version::HTTP_2);
+        assert_eq!(head.headers["x-sensitive"], "yes", "{token}");
+    }
+}
+
+#[tokio::test]
+async fn grpc_is_recognised_by_media_type_not_prefix() {
+    let (addr, _) = default_server().await;
+    // Not gRPC: an HTTP rejection.
+    for ct in ["application/grpcfoo", "application/grpc-webfoo"] {
+        let line = format!("content-type: {ct}");
+        let res = get(addr, "/", &[line.as_bytes()]).await;
+        assert_eq!(res.status, 401, "{ct}");
+        assert_eq!(
+            res.header("www-authenticate"),
+            Some(r#"Bearer realm="test""#)
+        );
+        assert_eq!(res.header("grpc-status"), None, "{ct}");
+    }
+    // gRPC and gRPC-Web: trailers-only, as tonic and tonic-web answer a failed call.
+    for (ct, answer_ct) in [
+        ("application/grpc", "application/grpc"),
+        ("application/grpc+proto", "application/grpc"),
+        ("application/grpc;charset=utf-8", "application/grpc"),
+        ("application/grpc-web", "application/grpc-web+proto"),
+        ("application/grpc-web+proto", "application/grpc-web+proto"),
+        (
+            "application/grpc-web-text",
+            "application/grpc-web-text+proto",
+        ),
+        (
+            "application/grpc-web-text+proto",
+            "application/grpc-web-text+proto",
+        ),
+    ] {
+        let line = format!("content-type: {ct}");
+        let res = request(addr, "POST", "/", &[line.as_bytes()], b"").await;
+        assert_eq!(res.status, 200, "{ct}");
+        assert_eq!(res.header("grpc-status"), Some("16"), "{ct}");
+        assert_eq!(res.header("content-type"), Some(answer_ct), "{ct}");
+        assert_eq!(res.header("www-authenticate"), None, "{ct}");
+        assert!(res.body.is_empty());
+    }
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! tonic over real sockets, with tonic-health's pre-generated client and server.
 #![cfg(feature = "tonic")]
 
+mod support;
+
 use std::convert::Infallible;
 use std::future::{ready, Ready};
 use std::net::SocketAddr;
@@ -237,5 +239,43 @@ async fn rejection_headers_equal_tonics_own() {
             http_body::Body::is_end_stream(ours.body()),
             "trailers-only: the body ends at once"
         );
+    }
+}
+
+/// `grpc.health.v1.Health/Check` sent as `OPTIONS`, with the headers of a CORS preflight, over
+/// HTTP/2 to the tonic example's two shapes (server-wide and per service). It once passed the
+/// layer as a "preflight" and got `SERVING` from the health service, with no token.
+#[tokio::test]
+async fn a_grpc_call_sent_as_options_gets_no_answer_from_the_service() {
+    use http_body_util::Full;
+
+    let (per_service, incoming) = listen().await;
+    let (_, health) = tonic_health::server::health_reporter();
+    tokio::spawn(
+        Server::builder()
+            .add_service(layer().layer(health))
+            .serve_with_incoming(incoming),
+    );
+    let server_wide_default = server_wide(layer()).await;
+    // Even where the user allows preflights, a gRPC content type is no preflight.
+    let server_wide_allowing = server_wide(layer().allow_preflight(true)).await;
+
+    for addr in [per_service, server_wide_default, server_wide_allowing] {
+        for method in [http::Method::OPTIONS, http::Method::POST] {
+            let req = http::Request::builder()
+                .method(method.clone())
+                .uri(format!("http://{addr}/grpc.health.v1.Health/Check"))
+                .header("content-type", "application/grpc")
+                .header("te", "trailers")
+                .header("origin", "http://evil.test")
+                .header("access-control-request-method", "POST")
+                // An empty HealthCheckRequest, length-prefixed.
+                .body(Full::new(bytes::Bytes::from_static(&[0, 0, 0, 0, 0])))
+                .unwrap();
+            let (head, body, trailers) = support::h2_request(addr, req).await;
+            assert_eq!(head.headers["grpc-status"], "16", "{addr} {method}");
+            assert!(body.is_empty(), "{addr} {method}: {body:?}");
+            assert!(trailers.is_none(), "{addr} {method}: {trailers:?}");
+        }
     }
 }

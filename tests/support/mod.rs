@@ -47,6 +47,57 @@ where
     addr
 }
 
+/// Log lines written while the guard lives, on this thread (a `#[tokio::test]` runs its server
+/// tasks there too).
+#[derive(Clone, Default)]
+pub struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    pub fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        (logs, tracing::subscriber::set_default(subscriber))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Sends one request over a fresh HTTP/2 connection (prior knowledge, as gRPC does), and reads
+/// the whole response: head, body and trailers.
+pub async fn h2_request(
+    addr: SocketAddr,
+    req: Request<http_body_util::Full<Bytes>>,
+) -> (http::response::Parts, Bytes, Option<http::HeaderMap>) {
+    use http_body_util::BodyExt;
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let response = sender.send_request(req).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let collected = body.collect().await.unwrap();
+    let trailers = collected.trailers().cloned();
+    (parts, collected.to_bytes(), trailers)
+}
+
 /// A response as it came off the wire.
 #[derive(Debug)]
 pub struct RawResponse {
