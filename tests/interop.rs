@@ -4,40 +4,13 @@
 //! Needs Node 20+. `.ci/run` installs the package; run locally, this test installs it with
 //! `npm ci` when it is missing. Under CI (`CI` set) a missing Node or package fails the test.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::process::Command;
 
 fn interop_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
-}
-
-/// `target/<profile>/examples/server`, built by `cargo test` along with the examples.
-fn server_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("server{}", std::env::consts::EXE_SUFFIX));
-    if !bin.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--example", "server"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "cargo build --example server failed");
-    }
-    bin
 }
 
 fn ensure_node_package() {
@@ -65,33 +38,8 @@ fn ensure_node_package() {
 #[test]
 fn better_auth_js_client_signs_in_and_uses_the_bearer_token() {
     ensure_node_package();
-    let mut server = KillOnDrop(
-        Command::new(server_binary())
-            .args(["--addr", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the example server starts"),
-    );
-    let stdout = server.0.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let started = Instant::now();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("the server printed its address")
-            .unwrap();
-        if let Some(addr) = line.strip_prefix("listening on ") {
-            break addr.trim().to_string();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no listening line"
-        );
-    };
-    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
-    // Keep draining the server's output so it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    let server = support::example::start("server", &[]);
+    let base = server.base();
 
     let output = Command::new("node")
         .arg(interop_dir().join("flow.mjs"))

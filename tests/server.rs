@@ -1,29 +1,20 @@
-//! examples/server.rs, route by route, over a real socket on 127.0.0.1.
+//! examples/server, route by route: the built binary on a real socket on 127.0.0.1.
 
 mod support;
-
-#[path = "../examples/server.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod server;
 
 use std::net::SocketAddr;
 
 use serde_json::{json, Value};
 use support::{request, RawResponse};
 
-async fn start() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = server::app(server::demo_state());
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap()
-    });
-    addr
+/// A fresh server. Dropping the guard stops it, so each test binds its guard by name.
+async fn start() -> (SocketAddr, support::example::Running) {
+    start_with(&[]).await
+}
+
+async fn start_with(args: &[&str]) -> (SocketAddr, support::example::Running) {
+    let running = support::example::start("server", args);
+    (running.addr, running)
 }
 
 async fn call(
@@ -89,7 +80,7 @@ async fn sign_in(addr: SocketAddr) -> (String, Value) {
 
 #[tokio::test]
 async fn sign_up_issues_a_session() {
-    let addr = start().await;
+    let (addr, _server) = start().await;
     let res = call(
         addr,
         "POST",
@@ -140,7 +131,7 @@ async fn post_json(addr: SocketAddr, path: &str, body: Value) -> RawResponse {
 
 #[tokio::test]
 async fn sign_up_failures() {
-    let addr = start().await;
+    let (addr, _server) = start().await;
     let path = "/api/auth/sign-up/email";
     let res = post_json(
         addr,
@@ -195,7 +186,7 @@ async fn sign_up_failures() {
 
 #[tokio::test]
 async fn bad_input_is_a_precise_4xx() {
-    let addr = start().await;
+    let (addr, _server) = start().await;
     let path = "/api/auth/sign-in/email";
     let json_header: &[u8] = b"content-type: application/json";
     let res = request(addr, "POST", path, &[json_header], b"{not json").await;
@@ -223,7 +214,7 @@ async fn bad_input_is_a_precise_4xx() {
 
 #[tokio::test]
 async fn sign_in_answers_token_user_and_header() {
-    let addr = start().await;
+    let (addr, _server) = start().await;
     let res = post_json(
         addr,
         "/api/auth/sign-in/email",
@@ -246,7 +237,7 @@ async fn sign_in_answers_token_user_and_header() {
 
 #[tokio::test]
 async fn sign_in_failures() {
-    let addr = start().await;
+    let (addr, _server) = start().await;
     let path = "/api/auth/sign-in/email";
     let res = post_json(
         addr,
@@ -271,12 +262,14 @@ async fn sign_in_failures() {
         json!({"email": "bad", "password": "securepassword"}),
     )
     .await;
-    assert_error(&res, 400, "VALIDATION_ERROR");
+    // better-auth's sign-in checks the address itself, after the body's schema.
+    assert_error(&res, 400, "INVALID_EMAIL");
+    assert_eq!(json_of(&res)["message"], "Invalid email");
 }
 
 #[tokio::test]
 async fn remember_me_false_gives_a_one_day_session() {
-    let addr = start().await;
+    let (addr, _server) = start().await;
     let res = post_json(
         addr,
         "/api/auth/sign-in/email",
@@ -294,7 +287,7 @@ async fn remember_me_false_gives_a_one_day_session() {
 
 #[tokio::test]
 async fn get_session_is_null_without_a_valid_token() {
-    let addr = start().await;
+    let (addr, _server) = start().await;
     for token in [None, Some("unknown-token"), Some("not a token")] {
         let res = call(addr, "GET", "/api/auth/get-session", token, None).await;
         assert_eq!(res.status, 200, "{token:?}");
@@ -320,7 +313,7 @@ async fn get_session_is_null_without_a_valid_token() {
 
 #[tokio::test]
 async fn list_sessions_needs_a_bearer_token() {
-    let addr = start().await;
+    let (addr, _server) = start().await;
     let res = call(addr, "GET", "/api/auth/list-sessions", None, None).await;
     assert_eq!(res.status, 401);
     assert_eq!(
@@ -351,7 +344,7 @@ async fn list_sessions_needs_a_bearer_token() {
 
 #[tokio::test]
 async fn list_sessions_shows_active_sessions_only() {
-    let addr = start().await;
+    let (addr, _server) = start().await;
     let (a, _) = sign_in(addr).await;
     let (b, _) = sign_in(addr).await;
     let list = json_of(&call(addr, "GET", "/api/auth/list-sessions", Some(&a), None).await);
@@ -371,7 +364,7 @@ async fn list_sessions_shows_active_sessions_only() {
 
 #[tokio::test]
 async fn revoke_session_by_token_only_the_callers_own() {
-    let addr = start().await;
+    let (addr, _server) = start().await;
     let (a, _) = sign_in(addr).await;
     let (b, _) = sign_in(addr).await;
     let other = json_of(
@@ -432,7 +425,7 @@ async fn revoke_session_by_token_only_the_callers_own() {
 
 #[tokio::test]
 async fn revoke_sessions_and_revoke_other_sessions() {
-    let addr = start().await;
+    let (addr, _server) = start().await;
     let (a, _) = sign_in(addr).await;
     let (b, _) = sign_in(addr).await;
     let (c, _) = sign_in(addr).await;
@@ -476,7 +469,7 @@ async fn revoke_sessions_and_revoke_other_sessions() {
 
 #[tokio::test]
 async fn sign_out_revokes_the_session() {
-    let addr = start().await;
+    let (addr, _server) = start().await;
     let (token, _) = sign_in(addr).await;
     let res = call(
         addr,
@@ -497,7 +490,7 @@ async fn sign_out_revokes_the_session() {
 
 #[tokio::test]
 async fn api_data_is_the_protected_resource() {
-    let addr = start().await;
+    let (addr, _server) = start().await;
     let (token, signed_in) = sign_in(addr).await;
     let res = call(addr, "GET", "/api/data", Some(&token), None).await;
     assert_eq!(res.status, 200);
@@ -511,7 +504,7 @@ async fn api_data_is_the_protected_resource() {
         res.header("www-authenticate"),
         Some(r#"Bearer realm="tower-bearer example""#)
     );
-    assert!(res.body.is_empty());
+    assert_error(&res, 401, "UNAUTHORIZED");
     let res = call(addr, "GET", "/api/data", Some("nope"), None).await;
     assert_eq!(
         res.header("www-authenticate"),
@@ -533,7 +526,7 @@ async fn api_data_is_the_protected_resource() {
 
 #[tokio::test]
 async fn cors_lets_browsers_in() {
-    let addr = start().await;
+    let (addr, _server) = start().await;
     let res = request(
         addr,
         "OPTIONS",
@@ -551,6 +544,8 @@ async fn cors_lets_browsers_in() {
         res.header("access-control-allow-origin"),
         Some("http://app.example")
     );
+    // better-auth's client sends every request with `credentials: "include"`.
+    assert_eq!(res.header("access-control-allow-credentials"), Some("true"));
     assert!(res
         .header("access-control-allow-headers")
         .unwrap()
@@ -571,8 +566,47 @@ async fn cors_lets_browsers_in() {
         res.header("access-control-allow-origin"),
         Some("http://app.example")
     );
+    assert_eq!(res.header("access-control-allow-credentials"), Some("true"));
     assert!(res
         .headers
         .iter()
         .any(|(n, v)| n == "access-control-expose-headers" && v.contains("set-auth-token")));
+}
+
+/// With `--trusted-origin`, only the listed origins get CORS headers, as better-auth's
+/// `trustedOrigins`.
+#[tokio::test]
+async fn trusted_origins_are_enforced() {
+    let (addr, _server) = start_with(&[
+        "--trusted-origin",
+        "http://app.example",
+        "--trusted-origin=http://localhost:5173",
+    ])
+    .await;
+    for (origin, allowed) in [
+        ("http://app.example", true),
+        ("http://localhost:5173", true),
+        ("http://evil.example", false),
+        ("http://app.example.evil", false),
+    ] {
+        let line = format!("origin: {origin}");
+        let res = request(
+            addr,
+            "OPTIONS",
+            "/api/auth/sign-in/email",
+            &[
+                line.as_bytes(),
+                b"access-control-request-method: POST",
+                b"access-control-request-headers: content-type",
+            ],
+            b"",
+        )
+        .await;
+        let expected = allowed.then_some(origin);
+        assert_eq!(
+            res.header("access-control-allow-origin"),
+            expected,
+            "{origin}"
+        );
+    }
 }

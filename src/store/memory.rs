@@ -633,6 +633,14 @@ impl<D: Send + Sync + 'static> SessionStore<D> for MemoryStore<D> {
         ready(Ok(self.revoke_token_now(token.as_str())))
     }
 
+    fn revoke_token_of(
+        &self,
+        user_id: &str,
+        token: BearerToken<'_>,
+    ) -> impl std::future::Future<Output = Result<bool, StoreError>> + Send {
+        ready(Ok(self.revoke_token_of(user_id, token.as_str())))
+    }
+
     fn revoke_all(
         &self,
         user_id: &str,

@@ -76,6 +76,14 @@ pub trait SessionStore<D>: SessionResolver<Session = Arc<Session<D>>, Error = St
         token: BearerToken<'_>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Revokes the session this token names if it belongs to `user_id`; `true` if it was live
+    /// [revoke-session, which takes a token but only the caller's own].
+    fn revoke_token_of(
+        &self,
+        user_id: &str,
+        token: BearerToken<'_>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Revokes all of the user's sessions; how many there were [revoke-sessions].
     fn revoke_all(&self, user_id: &str) -> impl Future<Output = Result<usize, StoreError>> + Send;
 

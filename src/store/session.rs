@@ -307,7 +307,18 @@ impl<D: fmt::Debug> fmt::Debug for Session<D> {
 }
 
 /// How to issue a session: better-auth's sign-in options.
+///
+/// ```
+/// use tower_bearer::store::CreateOptions;
+///
+/// let options = CreateOptions::default()
+///     .remember_me(false)
+///     .ip_address("203.0.113.7")
+///     .user_agent("curl/8");
+/// assert!(!options.remember_me);
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct CreateOptions {
     /// The long lifetime (7 days by default) when `true`, the short one (1 day) when `false`.
     pub remember_me: bool,
@@ -324,6 +335,26 @@ impl Default for CreateOptions {
             ip_address: None,
             user_agent: None,
         }
+    }
+}
+
+impl CreateOptions {
+    /// The long lifetime (`true`, the default) or the short one.
+    pub fn remember_me(mut self, remember_me: bool) -> Self {
+        self.remember_me = remember_me;
+        self
+    }
+
+    /// Records the client's address on the session.
+    pub fn ip_address(mut self, ip_address: impl Into<String>) -> Self {
+        self.ip_address = Some(ip_address.into());
+        self
+    }
+
+    /// Records the client's `User-Agent` on the session.
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
+        self
     }
 }
 

@@ -28,6 +28,7 @@ macro_rules! store_conformance {
             list_is_active_sessions_only,
             revoke_by_id_is_owner_scoped,
             revoke_by_token,
+            revoke_token_of_is_owner_scoped,
             revoke_all,
             revoke_others,
             expired_is_never_returned,
@@ -127,14 +128,7 @@ pub async fn token_never_resolves_to_another_user<S: SessionStore<()>>(
 pub async fn list_is_active_sessions_only<S: SessionStore<()>>(make: impl Fn(ManualClock) -> S) {
     let (store, clock) = setup(make);
     let short = store
-        .create(
-            "alice",
-            (),
-            CreateOptions {
-                remember_me: false,
-                ..Default::default()
-            },
-        )
+        .create("alice", (), CreateOptions::default().remember_me(false))
         .await
         .unwrap();
     let long = issue(&store, "alice").await;
@@ -171,6 +165,29 @@ pub async fn revoke_by_token<S: SessionStore<()>>(make: impl Fn(ManualClock) -> 
     assert!(resolve(&store, b.token.as_str()).await.is_some());
     let listed = listed_ids(&store, "alice").await;
     assert_eq!(listed, [b.session.id]);
+}
+
+pub async fn revoke_token_of_is_owner_scoped<S: SessionStore<()>>(make: impl Fn(ManualClock) -> S) {
+    let (store, _) = setup(make);
+    let a = issue(&store, "alice").await;
+    assert!(!store
+        .revoke_token_of("bob", a.token.as_bearer())
+        .await
+        .unwrap());
+    assert!(resolve(&store, a.token.as_str()).await.is_some());
+    assert!(store
+        .revoke_token_of("alice", a.token.as_bearer())
+        .await
+        .unwrap());
+    assert!(resolve(&store, a.token.as_str()).await.is_none());
+    assert!(!store
+        .revoke_token_of("alice", a.token.as_bearer())
+        .await
+        .unwrap());
+    assert!(!store
+        .revoke_token_of("alice", BearerToken::new("unknown"))
+        .await
+        .unwrap());
 }
 
 pub async fn revoke_all<S: SessionStore<()>>(make: impl Fn(ManualClock) -> S) {
@@ -227,10 +244,7 @@ pub async fn short_lifetime_without_remember_me<S: SessionStore<()>>(
     make: impl Fn(ManualClock) -> S,
 ) {
     let (store, clock) = setup(make);
-    let options = CreateOptions {
-        remember_me: false,
-        ..Default::default()
-    };
+    let options = CreateOptions::default().remember_me(false);
     let a = store.create("alice", (), options).await.unwrap();
     assert_eq!(a.session.expires_at(), (START + DAY));
     clock.advance(DAY - Duration::from_millis(1));

@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod conformance;
+pub mod example;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -1,0 +1,94 @@
+//! An axum API that speaks enough of better-auth's HTTP API for better-auth's own JS client:
+//! sign up, sign in (the token comes back in `set-auth-token`), then bearer-authenticated calls,
+//! from Node or from a browser on another origin.
+//!
+//! ```text
+//! cargo run --example server                      # http://127.0.0.1:3000
+//! cargo run --example server -- --help            # every option
+//! ```
+//!
+//! Sessions live in tower-bearer's `MemoryStore`, and the routes are written against the
+//! `SessionStore` trait, so another store can back them unchanged. A demo user,
+//! user@example.com / securepassword, is seeded at start-up. `RUST_LOG` sets the log level.
+
+mod accounts;
+mod args;
+mod cors;
+mod email;
+mod limits;
+mod routes;
+
+use std::sync::Arc;
+
+use axum::middleware;
+use tower_bearer::store::MemoryStore;
+use tower_http::trace::TraceLayer;
+use tracing_subscriber::EnvFilter;
+
+use crate::accounts::{Accounts, Hashing};
+use crate::args::Args;
+use crate::limits::RateLimits;
+use crate::routes::AppState;
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
+    let args = match Args::parse(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}\n\n{}", args::USAGE);
+            std::process::exit(2);
+        }
+    };
+
+    let sessions = MemoryStore::builder()
+        .max_sessions_per_user(args.max_sessions_per_user)
+        .build();
+    let sweeper = sessions.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            sweeper.sweep();
+        }
+    });
+
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let accounts = Accounts::new(Hashing::new(cores, 2 * cores));
+    accounts.seed("Demo User", "user@example.com", "securepassword");
+    let state = AppState {
+        sessions,
+        accounts: Arc::new(accounts),
+    };
+
+    let mut app = routes::app(state);
+    if args.rate_limit {
+        let limits = Arc::new(RateLimits::better_auth());
+        app = app.layer(middleware::from_fn_with_state(limits, limits::rate_limit));
+    }
+    let app = app
+        .layer(middleware::from_fn(limits::read_body))
+        .layer(cors::layer(&args.trusted_origins))
+        // Request spans at debug level (`RUST_LOG=tower_http=debug`). The layer is outermost,
+        // yet sees no token: it logs no headers by default, and the bearer layer marks the
+        // `Authorization` header sensitive before the handlers.
+        .layer(TraceLayer::new_for_http());
+
+    let listener = match tokio::net::TcpListener::bind(args.addr).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("cannot listen on {}: {e}", args.addr);
+            std::process::exit(1);
+        }
+    };
+    let addr = listener.local_addr().expect("a bound address");
+    println!("listening on http://{addr}");
+    println!("{}", args::walkthrough(addr));
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    limits::serve(listener, app, args.connection_limits()).await;
+}
