@@ -6,46 +6,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn interop_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
-}
-
-fn ensure_node_package() {
-    let node = Command::new("node").arg("--version").output();
-    assert!(
-        node.as_ref().is_ok_and(|o| o.status.success()),
-        "Node.js is required for the better-auth interop test (install Node 20+)"
-    );
-    let package = interop_dir().join("node_modules/better-auth/package.json");
-    if package.exists() {
-        return;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "tests/interop/node_modules is missing: .ci/run must run `npm ci` in tests/interop"
-    );
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(interop_dir())
-        .status()
-        .expect("npm is required to install better-auth for the interop test");
-    assert!(status.success(), "npm ci failed in tests/interop");
-}
-
 #[test]
 fn better_auth_js_client_signs_in_and_uses_the_bearer_token() {
-    ensure_node_package();
+    support::node::ensure_packages();
     let server = support::example::start("server", &[]);
     let base = server.base();
 
-    let output = Command::new("node")
-        .arg(interop_dir().join("flow.mjs"))
-        .arg(&base)
-        .output()
-        .expect("node runs");
+    let output = support::node::run("flow.mjs", &[&base]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

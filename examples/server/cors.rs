@@ -7,7 +7,7 @@
 //! credential from the browser; it can only send a token its own script already holds. A
 //! server that sets cookies must list its trusted origins.
 
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderName, HeaderValue, Method};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -22,5 +22,6 @@ pub(crate) fn layer(trusted: &[HeaderValue]) -> CorsLayer {
         .allow_credentials(true)
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([AUTHORIZATION, CONTENT_TYPE])
-        .expose_headers([HeaderName::from_static("set-auth-token")])
+        // The token after sign-in, and the RFC 6750 challenge of a refusal.
+        .expose_headers([HeaderName::from_static("set-auth-token"), WWW_AUTHENTICATE])
 }

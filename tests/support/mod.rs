@@ -5,6 +5,7 @@
 
 pub mod conformance;
 pub mod example;
+pub mod node;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
