@@ -15,7 +15,7 @@ use axum::{extract::State, Router};
 use bytes::Bytes;
 use tower_bearer::integrations::axum::Authenticated;
 use tower_bearer::store::{CreateOptions, MemoryStore, Session};
-use tower_bearer::BearerLayer;
+use tower_bearer::{BearerLayer, Mode};
 
 /// Issues a session for a fixed demo user and answers with its token.
 async fn login(State(store): State<MemoryStore>) -> String {
@@ -56,7 +56,7 @@ async fn main() {
         .merge(
             Router::new()
                 .route("/hello", get(hello))
-                .route_layer(BearerLayer::new(store.clone()).optional()),
+                .route_layer(BearerLayer::new(store.clone()).mode(Mode::Optional)),
         )
         .route("/login", post(login))
         .with_state(store);

@@ -7,7 +7,7 @@
 //! curl -s http://127.0.0.1:3002/ -H "Authorization: Bearer $TOKEN"
 //! ```
 //!
-//! `POST /login` stands in for a real sign-in: it is exempt from the layer (`skip_if`) and
+//! `POST /login` stands in for a real sign-in: it is exempt from the layer (`exempt`) and
 //! answers with a new session's token.
 
 use std::convert::Infallible;
@@ -53,7 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let service =
         ServiceBuilder::new()
             .concurrency_limit(64)
-            .layer(BearerLayer::new(store).skip_if(|head| {
+            .layer(BearerLayer::new(store).exempt(|head| {
                 head.method() == http::Method::POST && head.uri().path() == "/login"
             }))
             .service(service_fn(move |req| route(login_store.clone(), req)));

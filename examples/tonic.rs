@@ -12,8 +12,7 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::server::health_reporter;
 use tower_bearer::store::{CreateOptions, MemoryStore};
-use tower_bearer::BearerLayer;
-use tower_layer::Layer;
+use tower_bearer::{Bearer, BearerLayer};
 
 async fn check(addr: SocketAddr, token: Option<&str>) -> String {
     let channel = match Channel::from_shared(format!("http://{addr}")) {
@@ -46,7 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Server-wide, with the health service exempt.
     let (_, open_health) = health_reporter();
     let open = Server::builder()
-        .layer(BearerLayer::new(store.clone()).skip_path_prefix("/grpc.health.v1.Health/"))
+        .layer(BearerLayer::new(store.clone()).exempt_path_prefix("/grpc.health.v1.Health/"))
         .add_service(open_health)
         .serve(open_addr);
     tokio::spawn(open);
@@ -54,7 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Per service: `Bearer` forwards the service's name, so `add_service` accepts it.
     let (_, guarded_health) = health_reporter();
     let guarded = Server::builder()
-        .add_service(BearerLayer::new(store.clone()).layer(guarded_health))
+        .add_service(Bearer::new(guarded_health, store.clone()))
         .serve(guarded_addr);
     tokio::spawn(guarded);
     println!("listening on {open_addr} (health open) and {guarded_addr} (bearer required)");

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderMap, Response};
 
-use crate::challenge::{Rejection, RejectionKind};
+use crate::rejection::{Rejection, RejectionKind};
 
 /// How a layer answers a refusal: its realm, its `on_rejection` shape, gRPC or HTTP.
 pub(crate) trait Refuse: Send + Sync {

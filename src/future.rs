@@ -1,4 +1,5 @@
-//! [`ResponseFuture`]: resolution, then the inner call, as one state machine.
+//! The middleware's futures: [`ResponseFuture`], resolution then the inner call as one state
+//! machine, and [`RequireSessionFuture`].
 //!
 //! A request whose resolver answered at once (see [`SessionResolver::resolve_ready`]) starts in
 //! `Calling` or `Rejected` and never allocates here; only a resolver that must wait gets the
@@ -12,19 +13,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use bytes::Bytes;
-use http::header::{HeaderValue, WWW_AUTHENTICATE};
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::anonymous::Anonymous;
+pub use crate::require::RequireSessionFuture;
+
 use crate::body::ResponseBody;
-use crate::challenge::{Reason, Rejection, RejectionKind};
-use crate::grpc::Grpc;
-use crate::layer::Config;
+use crate::decision::{Config, Refusal};
 use crate::resolver::{BoxError, SessionResolver};
-use crate::token;
 
 pin_project! {
     /// The future of [`Bearer`](crate::Bearer)'s responses.
@@ -66,33 +63,6 @@ pin_project! {
         Rejected {
             refusal: Option<Refusal>,
         },
-    }
-}
-
-/// A refusal, held until the future is polled.
-pub(crate) enum Refusal {
-    /// One of the layer's own, in its default form: a status and its prebuilt challenge. The
-    /// response is built where it is returned, in `poll`, rather than built in `call` and moved
-    /// through the future.
-    Challenge(StatusCode, Option<HeaderValue>),
-    /// A response built already: gRPC, or an `on_rejection` handler's.
-    Response(Response<Bytes>),
-}
-
-impl Refusal {
-    #[inline]
-    fn into_response<B>(self) -> Response<ResponseBody<B>> {
-        match self {
-            Refusal::Challenge(status, challenge) => {
-                let mut response = Response::new(ResponseBody::full(Bytes::new()));
-                *response.status_mut() = status;
-                if let Some(challenge) = challenge {
-                    response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
-                }
-                response
-            }
-            Refusal::Response(response) => response.map(ResponseBody::full),
-        }
     }
 }
 
@@ -268,62 +238,5 @@ where
                 refusal: Some(refusal),
             },
         }
-    }
-}
-
-impl<T: Clone + Send + Sync + 'static> Config<T> {
-    /// What the resolver's answer leads to: `Ok` with the session (or, when invalid tokens
-    /// pass, the anonymous marker) in the request's extensions, ready for the inner service;
-    /// or the refusal to send.
-    // Inlined into its two callers, so the large `Err` is written in place rather than moved;
-    // boxing it would allocate on every refusal.
-    #[inline]
-    #[allow(clippy::result_large_err)]
-    pub(crate) fn admit<ReqBody>(
-        self: &Arc<Self>,
-        request: &mut Request<ReqBody>,
-        outcome: Result<Option<T>, BoxError>,
-    ) -> Result<(), Refusal> {
-        let rejection = match outcome {
-            Ok(Some(session)) => match self.authorize.as_ref().map(|check| check(&session)) {
-                Some(Err(refusal)) => Rejection::from_scope(refusal),
-                Some(Ok(())) | None => {
-                    token::mark_sensitive_one(request.headers_mut());
-                    request.extensions_mut().insert(session);
-                    return Ok(());
-                }
-            },
-            Ok(None) => return self.refuse(Reason::Unknown, request),
-            Err(error) => {
-                tracing::error!(error = %error, "bearer: the session resolver failed");
-                Rejection::new(RejectionKind::Unavailable)
-            }
-        };
-        Err(Refusal::Response(
-            self.reject(rejection, Grpc::of(request.headers())),
-        ))
-    }
-
-    /// One of the layer's own reasons to refuse: `Ok` with the anonymous marker when the layer
-    /// is optional and lets this reason pass, else the refusal.
-    #[inline]
-    #[allow(clippy::result_large_err)] // as `admit`
-    pub(crate) fn refuse<ReqBody>(
-        self: &Arc<Self>,
-        reason: Reason,
-        request: &mut Request<ReqBody>,
-    ) -> Result<(), Refusal> {
-        let passes = match reason {
-            Reason::Missing => self.optional,
-            _ => self.optional && self.pass_invalid,
-        };
-        if passes {
-            token::mark_sensitive(request.headers_mut());
-            request
-                .extensions_mut()
-                .insert(Anonymous::new(self.clone()));
-            return Ok(());
-        }
-        Err(self.reject_reason(reason, request.headers()))
     }
 }

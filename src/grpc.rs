@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use http::Response;
 
-use crate::challenge::Rejection;
+use crate::rejection::Rejection;
 
 /// The gRPC flavour of a request, read from its `content-type`.
 ///

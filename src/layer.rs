@@ -9,16 +9,14 @@ use http::header::{HeaderName, AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
 use http::{HeaderMap, Method, Response, Uri};
 use tower_layer::Layer;
 
-use crate::challenge::{sanitize_realm, Challenges, InsufficientScope, Rejection};
+use crate::challenge::{sanitize_realm, Challenges};
+use crate::decision::{Config, Mode};
+use crate::rejection::{InsufficientScope, Rejection};
 use crate::resolver::SessionResolver;
 use crate::service::Bearer;
 use crate::token::DEFAULT_MAX_TOKEN_LEN;
 
-type AuthorizeFn<T> = dyn Fn(&T) -> Result<(), InsufficientScope> + Send + Sync;
-type SkipFn = dyn Fn(&RequestHead<'_>) -> bool + Send + Sync;
-type RejectionFn = dyn Fn(&Rejection) -> Response<Bytes> + Send + Sync;
-
-/// The parts of a request a [`BearerLayer::skip_if`] predicate may look at.
+/// The parts of a request an [`exempt`](BearerLayer::exempt) predicate may look at.
 ///
 /// Its `Debug` output shows the header names, with the values of `authorization`,
 /// `proxy-authorization` and `cookie` replaced by `***`.
@@ -69,52 +67,6 @@ impl fmt::Debug for RequestHead<'_> {
     }
 }
 
-/// Layer settings, shared by every service the layer builds.
-pub(crate) struct Config<T> {
-    /// The realm, and the layer's own challenges built for it.
-    pub(crate) challenges: Challenges,
-    pub(crate) max_token_len: usize,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) allow_preflight: bool,
-    pub(crate) optional: bool,
-    pub(crate) pass_invalid: bool,
-    pub(crate) authorize: Option<Arc<AuthorizeFn<T>>>,
-    pub(crate) skip: Option<Arc<SkipFn>>,
-    pub(crate) on_rejection: Option<Arc<RejectionFn>>,
-}
-
-impl<T> Clone for Config<T> {
-    fn clone(&self) -> Self {
-        Config {
-            challenges: self.challenges.clone(),
-            max_token_len: self.max_token_len,
-            timeout: self.timeout,
-            allow_preflight: self.allow_preflight,
-            optional: self.optional,
-            pass_invalid: self.pass_invalid,
-            authorize: self.authorize.clone(),
-            skip: self.skip.clone(),
-            on_rejection: self.on_rejection.clone(),
-        }
-    }
-}
-
-impl<T> fmt::Debug for Config<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("realm", &self.challenges.realm())
-            .field("max_token_len", &self.max_token_len)
-            .field("timeout", &self.timeout)
-            .field("allow_preflight", &self.allow_preflight)
-            .field("optional", &self.optional)
-            .field("pass_invalid", &self.pass_invalid)
-            .field("authorize", &self.authorize.is_some())
-            .field("skip", &self.skip.is_some())
-            .field("on_rejection", &self.on_rejection.is_some())
-            .finish()
-    }
-}
-
 /// Authenticates requests by bearer token; builds [`Bearer`] services.
 ///
 /// See the [crate documentation](crate) for what each request gets. The resolver is shared
@@ -134,7 +86,8 @@ impl<T> fmt::Debug for Config<T> {
 /// .realm("api")
 /// .timeout(Duration::from_secs(2))
 /// .authorize(|s: &Session| if s.admin { Ok(()) } else { Err(InsufficientScope::new("admin")) })
-/// .skip_path_prefix("/grpc.health.v1.Health/");
+/// .exempt_path_prefix("/grpc.health.v1.Health/")
+/// .exempt_path_prefix("/metrics");
 /// # let _ = layer;
 /// ```
 pub struct BearerLayer<R: SessionResolver> {
@@ -159,11 +112,10 @@ impl<R: SessionResolver> BearerLayer<R> {
                 challenges: Challenges::new(None),
                 max_token_len: DEFAULT_MAX_TOKEN_LEN,
                 timeout: None,
+                mode: Mode::Required,
                 allow_preflight: false,
-                optional: false,
-                pass_invalid: false,
                 authorize: None,
-                skip: None,
+                exempt: Vec::new(),
                 on_rejection: None,
             }),
         }
@@ -231,19 +183,18 @@ impl<R: SessionResolver> BearerLayer<R> {
         self
     }
 
-    /// Optional mode: a request without credentials passes through, with no session in its
-    /// extensions. Malformed or unknown credentials are still rejected unless
-    /// [`pass_invalid`](Self::pass_invalid) is set.
-    pub fn optional(mut self) -> Self {
-        self.config_mut().optional = true;
-        self
-    }
-
-    /// In optional mode, also pass through requests whose credentials are malformed, too long,
-    /// or unknown, as anonymous (better-auth's `get-session` answers `null` for those). A
-    /// failing resolver still gets `503`, and a refused authorization check still gets `403`.
-    pub fn pass_invalid(mut self, pass: bool) -> Self {
-        self.config_mut().pass_invalid = pass;
+    /// Which requests may pass without a session: [`Mode::Required`] (the default),
+    /// [`Mode::Optional`] or [`Mode::Lenient`].
+    ///
+    /// ```
+    /// use tower_bearer::{store::MemoryStore, BearerLayer, Mode};
+    ///
+    /// // better-auth's get-session: a bad token is answered as no token.
+    /// let layer = BearerLayer::new(MemoryStore::new()).mode(Mode::Lenient);
+    /// # let _ = layer;
+    /// ```
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.config_mut().mode = mode;
         self
     }
 
@@ -256,21 +207,22 @@ impl<R: SessionResolver> BearerLayer<R> {
         self
     }
 
-    /// Requests for which `skip` returns `true` pass through without authentication and
-    /// without a session: health checks, metrics, public routes.
-    pub fn skip_if<F>(mut self, skip: F) -> Self
+    /// Requests for which `exempt` returns `true` pass without authentication, with
+    /// [`Anonymous`](crate::Anonymous) in their extensions: health checks, metrics, public
+    /// routes. Each call adds an exemption; a request is exempt when any of them says so.
+    pub fn exempt<F>(mut self, exempt: F) -> Self
     where
         F: Fn(&RequestHead<'_>) -> bool + Send + Sync + 'static,
     {
-        self.config_mut().skip = Some(Arc::new(skip));
+        self.config_mut().exempt.push(Arc::new(exempt));
         self
     }
 
-    /// Requests whose path starts with `prefix` pass through unauthenticated; for tonic's
-    /// health service, `"/grpc.health.v1.Health/"`. Replaces any earlier [`skip_if`](Self::skip_if).
-    pub fn skip_path_prefix(self, prefix: impl Into<String>) -> Self {
+    /// Exempts requests whose path starts with `prefix`; for tonic's health service,
+    /// `"/grpc.health.v1.Health/"`. Adds to the other exemptions, like [`exempt`](Self::exempt).
+    pub fn exempt_path_prefix(self, prefix: impl Into<String>) -> Self {
         let prefix = prefix.into();
-        self.skip_if(move |head| head.uri().path().starts_with(&prefix))
+        self.exempt(move |head| head.uri().path().starts_with(&prefix))
     }
 
     /// Builds the HTTP answer for a rejection (a JSON error body, say). The layer keeps the
@@ -306,6 +258,11 @@ impl<R: SessionResolver> BearerLayer<R> {
     pub fn resolver(&self) -> &R {
         &self.resolver
     }
+
+    /// Wraps `inner`: what [`Layer::layer`] does, without `tower::Layer` in scope.
+    pub fn build<S>(&self, inner: S) -> Bearer<S, R> {
+        Bearer::from_parts(inner, self.resolver.clone(), self.config.clone())
+    }
 }
 
 impl<R: SessionResolver> Clone for BearerLayer<R> {
@@ -326,11 +283,26 @@ impl<R: SessionResolver> fmt::Debug for BearerLayer<R> {
     }
 }
 
+impl<T> fmt::Debug for Config<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("realm", &self.challenges.realm())
+            .field("max_token_len", &self.max_token_len)
+            .field("timeout", &self.timeout)
+            .field("mode", &self.mode)
+            .field("allow_preflight", &self.allow_preflight)
+            .field("authorize", &self.authorize.is_some())
+            .field("exemptions", &self.exempt.len())
+            .field("on_rejection", &self.on_rejection.is_some())
+            .finish()
+    }
+}
+
 impl<S, R: SessionResolver> Layer<S> for BearerLayer<R> {
     type Service = Bearer<S, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Bearer::new(inner, self.resolver.clone(), self.config.clone())
+        self.build(inner)
     }
 }
 

@@ -18,7 +18,7 @@
 //! is refused with a trailers-only gRPC
 //! response instead: `UNAUTHENTICATED` (16) for 400 and 401, `PERMISSION_DENIED` (7) for 403,
 //! `UNAVAILABLE` (14) for 503; gRPC-Web calls get the same, as tonic-web answers them. An
-//! [optional](BearerLayer::optional) mode lets anonymous requests through, marked
+//! [optional mode](BearerLayer::mode) lets anonymous requests through, marked
 //! [`Anonymous`]; [`on_rejection`](BearerLayer::on_rejection) shapes the rejection's body.
 //! CORS preflights are authenticated like any request: serve them with a CORS layer outside
 //! this one (see [`allow_preflight`](BearerLayer::allow_preflight)).
@@ -92,10 +92,13 @@ mod anonymous;
 mod body;
 mod challenge;
 pub mod client;
+mod decision;
 pub mod future;
 mod grpc;
 pub mod integrations;
 mod layer;
+mod rejection;
+mod require;
 mod resolver;
 mod service;
 pub mod store;
@@ -103,9 +106,11 @@ mod token;
 
 pub use anonymous::Anonymous;
 pub use body::ResponseBody;
-pub use challenge::{InsufficientScope, Rejection, RejectionKind};
+pub use decision::Mode;
 pub use layer::{BearerLayer, RequestHead};
-pub use resolver::{resolver_fn, BoxError, ResolverFn, SessionResolver};
+pub use rejection::{InsufficientScope, Rejection, RejectionKind};
+pub use require::{RequireSession, RequireSessionLayer};
+pub use resolver::{resolver_fn, BoxError, BoxResolver, ResolverFn, SessionResolver};
 pub use service::Bearer;
 pub use token::{BearerToken, DEFAULT_MAX_TOKEN_LEN};
 

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::BearerToken;
@@ -24,6 +25,13 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// parked in one allocation, which is noise next to the I/O it waits on.
 ///
 /// The future may not borrow the token: a resolver that needs it across an `.await` copies it.
+///
+/// # Bounds for axum and tonic
+///
+/// Servers run each request on a multi-threaded runtime, so there the resolver must be
+/// `Send + Sync + 'static` and its `Future` `Send + 'static`; `Session` always is
+/// `Clone + Send + Sync + 'static`. A layer over a closure has a type that cannot be written
+/// down; to keep one in a struct field, erase it with [`BoxResolver`].
 /// A resolver's error must not contain the token, because the layer logs it. Compare a token
 /// with a known secret by [`BearerToken::matches`] (no early exit) or look it up by hash, never
 /// with `==` on strings.
@@ -165,15 +173,20 @@ impl<R: SessionResolver + ?Sized> SessionResolver for &R {
 ///
 /// ```
 /// use std::convert::Infallible;
-/// use tower_bearer::{resolver_fn, BearerToken};
+/// use tower_bearer::resolver_fn;
 ///
-/// let resolver = resolver_fn(|token: BearerToken<'_>| {
+/// // The parameter's type is inferred: no `BearerToken<'_>` annotation needed.
+/// let resolver = resolver_fn(|token| {
 ///     let known = token.matches("let-me-in");
 ///     async move { Ok::<_, Infallible>(known.then(|| "alice".to_string())) }
 /// });
 /// # let _ = resolver;
 /// ```
-pub fn resolver_fn<F>(f: F) -> ResolverFn<F> {
+pub fn resolver_fn<F, Fut>(f: F) -> ResolverFn<F>
+where
+    // Bounding the function, not just the impl, is what lets a closure's parameter infer.
+    F: Fn(BearerToken<'_>) -> Fut,
+{
     ResolverFn { f }
 }
 
@@ -204,5 +217,99 @@ where
 
     fn resolve(&self, token: BearerToken<'_>) -> Fut {
         (self.f)(token)
+    }
+}
+
+/// A resolver with its type erased: `BearerLayer<BoxResolver<User>>` can be named, stored in a
+/// struct, and swapped at run time. Its future is boxed, one allocation per lookup that waits;
+/// [`resolve_ready`](SessionResolver::resolve_ready) is kept, so an in-memory store still
+/// answers without one.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use tower_bearer::{resolver_fn, BearerLayer, BoxResolver};
+///
+/// #[derive(Clone)]
+/// struct User(String);
+///
+/// struct App {
+///     auth: BearerLayer<BoxResolver<User>>,
+/// }
+///
+/// let app = App {
+///     auth: BearerLayer::new(BoxResolver::new(resolver_fn(|token| {
+///         let user = token.matches("s3cr3t").then(|| User("alice".into()));
+///         async move { Ok::<_, Infallible>(user) }
+///     }))),
+/// };
+/// # let _ = app.auth;
+/// ```
+pub struct BoxResolver<S> {
+    inner: Arc<dyn ErasedResolver<S>>,
+}
+
+type BoxFuture<S> = Pin<Box<dyn Future<Output = Result<Option<S>, BoxError>> + Send>>;
+
+trait ErasedResolver<S>: Send + Sync {
+    fn resolve(&self, token: BearerToken<'_>) -> BoxFuture<S>;
+    fn resolve_ready(&self, token: BearerToken<'_>) -> Option<Result<Option<S>, BoxError>>;
+}
+
+impl<R> ErasedResolver<R::Session> for R
+where
+    R: SessionResolver + Send + Sync,
+    R::Future: Send + 'static,
+{
+    fn resolve(&self, token: BearerToken<'_>) -> BoxFuture<R::Session> {
+        let future = SessionResolver::resolve(self, token);
+        Box::pin(async move { future.await.map_err(Into::into) })
+    }
+
+    fn resolve_ready(
+        &self,
+        token: BearerToken<'_>,
+    ) -> Option<Result<Option<R::Session>, BoxError>> {
+        SessionResolver::resolve_ready(self, token).map(|outcome| outcome.map_err(Into::into))
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> BoxResolver<S> {
+    /// Erases `resolver`'s type.
+    pub fn new<R>(resolver: R) -> Self
+    where
+        R: SessionResolver<Session = S> + Send + Sync + 'static,
+        R::Future: Send + 'static,
+    {
+        BoxResolver {
+            inner: Arc::new(resolver),
+        }
+    }
+}
+
+impl<S> Clone for BoxResolver<S> {
+    fn clone(&self) -> Self {
+        BoxResolver {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<S> fmt::Debug for BoxResolver<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BoxResolver").finish_non_exhaustive()
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> SessionResolver for BoxResolver<S> {
+    type Session = S;
+    type Error = BoxError;
+    type Future = BoxFuture<S>;
+
+    fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
+        self.inner.resolve(token)
+    }
+
+    fn resolve_ready(&self, token: BearerToken<'_>) -> Option<Result<Option<S>, BoxError>> {
+        self.inner.resolve_ready(token)
     }
 }

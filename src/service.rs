@@ -1,24 +1,31 @@
-//! [`Bearer`]: the middleware service.
+//! [`Bearer`]: the middleware service, plumbing the [decision](crate::decision) into tower.
 
 use std::fmt;
 use std::mem;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::{ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};
-use http::{HeaderMap, Method, Request, Response};
+use http::{Request, Response};
 use tower_service::Service;
 
-use crate::anonymous::{Anonymous, Refuse};
 use crate::body::ResponseBody;
-use crate::challenge::{Reason, Rejection};
-use crate::future::{Refusal, ResponseFuture};
-use crate::grpc::Grpc;
-use crate::layer::{Config, RequestHead};
+use crate::decision::{Config, Start};
+use crate::future::ResponseFuture;
+use crate::layer::BearerLayer;
 use crate::resolver::SessionResolver;
-use crate::token::{self, Malformed};
 
-/// Authenticates each request before it reaches `S`; built by [`BearerLayer`](crate::BearerLayer).
+/// Authenticates each request before it reaches `S`; built by [`BearerLayer`], or by
+/// [`Bearer::new`] for one service.
+///
+/// ```
+/// use tower_bearer::{store::MemoryStore, Bearer};
+///
+/// let inner = tower::service_fn(|_: http::Request<()>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(()))
+/// });
+/// let service = Bearer::new(inner, MemoryStore::new());
+/// # let _ = service;
+/// ```
 pub struct Bearer<S, R: SessionResolver> {
     inner: S,
     resolver: Arc<R>,
@@ -26,7 +33,18 @@ pub struct Bearer<S, R: SessionResolver> {
 }
 
 impl<S, R: SessionResolver> Bearer<S, R> {
-    pub(crate) fn new(inner: S, resolver: Arc<R>, config: Arc<Config<R::Session>>) -> Self {
+    /// `inner`, with requests authenticated through `resolver` and the layer's defaults.
+    pub fn new(inner: S, resolver: R) -> Self {
+        BearerLayer::new(resolver).build(inner)
+    }
+
+    /// The layer, as [`BearerLayer::new`]; for tonic's per-service `add_service` without
+    /// `tower::Layer` in scope: `add_service(Bearer::layer(store).build(svc))`.
+    pub fn layer(resolver: R) -> BearerLayer<R> {
+        BearerLayer::new(resolver)
+    }
+
+    pub(crate) fn from_parts(inner: S, resolver: Arc<R>, config: Arc<Config<R::Session>>) -> Self {
         Bearer {
             inner,
             resolver,
@@ -70,69 +88,6 @@ impl<S: fmt::Debug, R: SessionResolver> fmt::Debug for Bearer<S, R> {
     }
 }
 
-/// A CORS preflight: `OPTIONS` with `Origin` and `Access-Control-Request-Method`, and not a
-/// gRPC call.
-fn is_preflight<B>(req: &Request<B>) -> bool {
-    let headers = req.headers();
-    req.method() == Method::OPTIONS
-        && headers.contains_key(ORIGIN)
-        && headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD)
-        && Grpc::of(headers).is_none()
-}
-
-impl<T> Config<T> {
-    /// Whether the request passes without any authentication.
-    fn bypasses<B>(&self, req: &Request<B>) -> bool {
-        (self.allow_preflight && is_preflight(req))
-            || self.skip.as_ref().is_some_and(|skip| {
-                skip(&RequestHead {
-                    method: req.method(),
-                    uri: req.uri(),
-                    headers: req.headers(),
-                })
-            })
-    }
-
-    /// The answer to one of the layer's own refusals. Without an `on_rejection` handler and
-    /// for plain HTTP, that is the prebuilt challenge and status: no `Rejection` is assembled.
-    pub(crate) fn reject_reason(&self, reason: Reason, headers: &HeaderMap) -> Refusal {
-        let grpc = Grpc::of(headers);
-        if self.on_rejection.is_none() && grpc.is_none() {
-            return Refusal::Challenge(reason.status(), self.challenges.challenge(reason));
-        }
-        Refusal::Response(self.reject(self.challenges.rejection(reason), grpc))
-    }
-
-    /// The answer to a refused request; `grpc` is the request's gRPC flavour, if any.
-    pub(crate) fn reject(
-        &self,
-        rejection: Rejection,
-        grpc: Option<Grpc>,
-    ) -> Response<bytes::Bytes> {
-        let rejection = rejection.or_realm(self.challenges.realm());
-        match (&self.on_rejection, grpc) {
-            (_, Some(grpc)) => grpc.response(&rejection),
-            (None, None) => rejection.into_http(),
-            (Some(custom), None) => {
-                let mut response = custom(&rejection);
-                if let Some(challenge) = rejection.challenge() {
-                    response
-                        .headers_mut()
-                        .entry(http::header::WWW_AUTHENTICATE)
-                        .or_insert(challenge);
-                }
-                response
-            }
-        }
-    }
-}
-
-impl<T: Send + Sync> Refuse for Config<T> {
-    fn refuse(&self, rejection: Rejection, headers: &HeaderMap) -> Response<bytes::Bytes> {
-        self.reject(rejection, Grpc::of(headers))
-    }
-}
-
 impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for Bearer<S, R>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
@@ -156,28 +111,20 @@ where
         let mut inner = mem::replace(&mut self.inner, clone);
         let config = &self.config;
 
-        let admitted = if config.bypasses(&req) {
-            token::mark_sensitive(req.headers_mut());
-            req.extensions_mut().insert(Anonymous::new(config.clone()));
-            Ok(())
-        } else {
-            match token::from_headers(req.headers()) {
-                Ok(Some(token)) if token.len() > config.max_token_len => {
-                    config.refuse(Reason::TooLong, &mut req)
-                }
-                Ok(Some(token)) => match self.resolver.resolve_ready(token) {
-                    // The answer is at hand: settled here, without parking the request.
-                    Some(outcome) => config.admit(&mut req, outcome.map_err(Into::into)),
-                    None => {
-                        let resolve = self.resolver.resolve(token);
-                        return ResponseFuture::resolving(resolve, inner, req, config.clone());
-                    }
-                },
-                Ok(None) => config.refuse(Reason::Missing, &mut req),
-                Err(Malformed::Empty) => config.refuse(Reason::Empty, &mut req),
-                Err(Malformed::Grammar) => config.refuse(Reason::Grammar, &mut req),
-                Err(Malformed::Repeated) => config.refuse(Reason::Repeated, &mut req),
+        let admitted = match config.start(&req) {
+            Start::Exempt => {
+                config.pass(&mut req);
+                Ok(())
             }
+            Start::Refuse(reason) => config.refuse(reason, &mut req),
+            Start::Resolve(token) => match self.resolver.resolve_ready(token) {
+                // The answer is at hand: settled here, without parking the request.
+                Some(outcome) => config.admit(&mut req, outcome.map_err(Into::into)),
+                None => {
+                    let resolve = self.resolver.resolve(token);
+                    return ResponseFuture::resolving(resolve, inner, req, config.clone());
+                }
+            },
         };
         // One call site for the inner service, which lets the compiler inline a small one.
         match admitted {

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use support::get as fetch;
 use tower_bearer::integrations::axum::Authenticated;
 use tower_bearer::store::{CreateOptions, MemoryStore, Session};
-use tower_bearer::{BearerLayer, Rejection, RejectionKind};
+use tower_bearer::{BearerLayer, Mode, Rejection, RejectionKind};
 
 async fn me(Authenticated(s): Authenticated<Arc<Session>>) -> String {
     format!("me {}", s.user_id)
@@ -128,7 +128,7 @@ async fn required_extractor_behind_an_optional_layer_answers_the_layers_401() {
     let (store, auth) = store_and_token();
     let (logs, _guard) = support::Logs::capture();
     let layer = BearerLayer::new(store)
-        .optional()
+        .mode(Mode::Optional)
         .realm("api")
         .on_rejection(|r: &Rejection| {
             http::Response::builder()
@@ -173,7 +173,7 @@ async fn optional_extractor_in_optional_mode() {
     let (store, auth) = store_and_token();
     let app = Router::new()
         .route("/maybe", get(maybe))
-        .route_layer(BearerLayer::new(store).optional());
+        .route_layer(BearerLayer::new(store).mode(Mode::Optional));
     let addr = serve(app).await;
     assert_eq!(fetch(addr, "/maybe", &[]).await.body_str(), "anonymous");
     assert_eq!(
@@ -230,4 +230,129 @@ async fn a_handler_can_answer_with_a_rejection() {
         .header("www-authenticate")
         .unwrap()
         .contains("insufficient_scope"));
+}
+
+mod per_route {
+    use super::*;
+    use tower_bearer::integrations::axum::{Authorized, Requirement};
+    use tower_bearer::{InsufficientScope, RequireSessionLayer};
+
+    struct Admin;
+
+    impl Requirement<Arc<Session>> for Admin {
+        fn check(session: &Arc<Session>) -> Result<(), InsufficientScope> {
+            if &*session.user_id == "alice" {
+                Ok(())
+            } else {
+                Err(InsufficientScope::new("admin"))
+            }
+        }
+    }
+
+    fn admin(session: &Arc<Session>) -> Result<(), InsufficientScope> {
+        Admin::check(session)
+    }
+
+    async fn admin_extractor(Authorized(s, ..): Authorized<Arc<Session>, Admin>) -> String {
+        format!("admin {}", s.user_id)
+    }
+
+    /// One optional layer for the whole router; `/admin` adds a requirement with a route layer,
+    /// `/admin2` with the `Authorized` extractor. The store resolves once per request.
+    #[tokio::test]
+    async fn require_session_layer_and_authorized_extractor() {
+        let store = MemoryStore::new();
+        let token = |user: &str| {
+            let issued = store
+                .create_now(user, (), CreateOptions::default())
+                .unwrap();
+            format!("authorization: Bearer {}", issued.token.as_str())
+        };
+        let (alice, bob) = (token("alice"), token("bob"));
+        let app = Router::new()
+            .route(
+                "/admin",
+                get(me).route_layer(RequireSessionLayer::new(admin)),
+            )
+            .route("/admin2", get(admin_extractor))
+            .route("/maybe", get(maybe))
+            .layer(
+                BearerLayer::new(store.clone())
+                    .mode(Mode::Optional)
+                    .realm("api"),
+            );
+        let addr = serve(app).await;
+
+        for path in ["/admin", "/admin2"] {
+            let res = fetch(addr, path, &[alice.as_bytes()]).await;
+            assert_eq!(res.status, 200, "{path}");
+            let res = fetch(addr, path, &[bob.as_bytes()]).await;
+            assert_eq!(res.status, 403, "{path}");
+            assert_eq!(
+                res.header("www-authenticate"),
+                Some(
+                    r#"Bearer error="insufficient_scope", error_description="insufficient scope", scope="admin""#
+                ),
+                "{path}"
+            );
+            let res = fetch(addr, path, &[]).await;
+            assert_eq!(res.status, 401, "{path}");
+            assert_eq!(
+                res.header("www-authenticate"),
+                Some(r#"Bearer realm="api""#)
+            );
+        }
+        assert_eq!(
+            fetch(addr, "/admin2", &[alice.as_bytes()]).await.body_str(),
+            "admin alice"
+        );
+        assert_eq!(
+            fetch(addr, "/maybe", &[bob.as_bytes()]).await.body_str(),
+            "maybe bob"
+        );
+    }
+}
+
+mod storable {
+    use super::*;
+    use std::convert::Infallible;
+    use tower_bearer::{resolver_fn, BoxResolver};
+
+    /// A layer kept in a struct field, its resolver's type erased: one over the store (which
+    /// answers at once) and one over a closure (which waits).
+    struct Auth {
+        layer: BearerLayer<BoxResolver<Arc<Session>>>,
+    }
+
+    #[tokio::test]
+    async fn a_boxed_resolver_behind_a_named_layer_type() {
+        let (store, auth) = store_and_token();
+        let waiting = store.clone();
+        let layers = [
+            Auth {
+                layer: BearerLayer::new(BoxResolver::new(store)),
+            },
+            Auth {
+                layer: BearerLayer::new(BoxResolver::new(resolver_fn(move |token| {
+                    let session = waiting.resolve_now(token.as_str());
+                    async move {
+                        tokio::task::yield_now().await;
+                        Ok::<_, Infallible>(session)
+                    }
+                }))),
+            },
+        ];
+        for Auth { layer } in layers {
+            let app = Router::new().route("/me", get(me)).route_layer(layer);
+            let addr = serve(app).await;
+            let res = fetch(addr, "/me", &[auth.as_bytes()]).await;
+            assert_eq!((res.status, res.body_str()), (200, "me alice"));
+            assert_eq!(
+                fetch(addr, "/me", &[b"authorization: Bearer nope"])
+                    .await
+                    .status,
+                401
+            );
+        }
+    }
 }

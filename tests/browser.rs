@@ -20,7 +20,10 @@ fn better_auth_client_in_chromium_from_another_origin() {
     let output = support::node::run("browser.mjs", &[&server.base()]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "browser flow failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "browser flow failed:\n{stdout}\n{stderr}"
+    );
     for step in [
         "ok: sign-up succeeds from another origin",
         "ok: sign-in's token replaces it in localStorage",

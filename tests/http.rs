@@ -13,7 +13,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use support::{get, request, serve};
 use tower::{service_fn, ServiceBuilder};
-use tower_bearer::{BearerLayer, BearerToken, InsufficientScope, SessionResolver};
+use tower_bearer::{BearerLayer, BearerToken, InsufficientScope, Mode, SessionResolver};
 
 #[derive(Clone, Debug)]
 struct User {
@@ -372,7 +372,7 @@ async fn cors_preflights_are_authenticated_unless_allowed() {
 }
 
 /// The hyper example's shape: an inner service that answers whatever reaches it, behind the
-/// layer with a `skip_if` for its login route. `OPTIONS` with `Access-Control-Request-Method`
+/// layer with a `exempt` for its login route. `OPTIONS` with `Access-Control-Request-Method`
 /// got `200 hello` from it before preflights were authenticated by default.
 #[tokio::test]
 async fn hyper_example_shape_gives_unauthenticated_options_no_answer() {
@@ -380,7 +380,7 @@ async fn hyper_example_shape_gives_unauthenticated_options_no_answer() {
         calls: Arc::default(),
         at_once: true,
     })
-    .skip_if(|head| head.method() == http::Method::POST && head.uri().path() == "/login");
+    .exempt(|head| head.method() == http::Method::POST && head.uri().path() == "/login");
     let svc = ServiceBuilder::new().layer(layer).service(service_fn(echo));
     let addr = serve(svc).await;
     for lines in [
@@ -400,7 +400,7 @@ async fn hyper_example_shape_gives_unauthenticated_options_no_answer() {
 
 #[tokio::test]
 async fn the_authorization_header_reaches_the_inner_service_marked_sensitive() {
-    let (addr, _) = server(|l| l.optional().pass_invalid(true)).await;
+    let (addr, _) = server(|l| l.mode(Mode::Lenient)).await;
     // HTTP/1.1: a hit, and a repeated header let through as anonymous.
     let res = get(addr, "/", &[b"authorization: Bearer alice"]).await;
     assert_eq!(res.body_str(), "hello alice");
@@ -471,7 +471,7 @@ async fn grpc_is_recognised_by_media_type_not_prefix() {
 
 #[tokio::test]
 async fn optional_mode_lets_anonymous_requests_through() {
-    let (addr, _) = server(|l| l.optional()).await;
+    let (addr, _) = server(|l| l.mode(Mode::Optional)).await;
     let res = get(addr, "/", &[]).await;
     assert_eq!(res.status, 200);
     assert_eq!(res.body_str(), "anonymous");
@@ -490,7 +490,7 @@ async fn optional_mode_lets_anonymous_requests_through() {
     );
 
     // ...unless the layer passes them through too.
-    let (addr, _) = server(|l| l.optional().pass_invalid(true)).await;
+    let (addr, _) = server(|l| l.mode(Mode::Lenient)).await;
     for line in [
         &b"authorization: Bearer mallory"[..],
         b"authorization: Bearer a b",
@@ -560,7 +560,7 @@ async fn custom_rejection_bodies_keep_the_challenge() {
 
 #[tokio::test]
 async fn skipped_paths_need_no_token() {
-    let (addr, calls) = server(|l| l.skip_path_prefix("/health")).await;
+    let (addr, calls) = server(|l| l.exempt_path_prefix("/health")).await;
     let res = get(addr, "/health/live", &[]).await;
     assert_eq!(res.status, 200);
     assert_eq!(res.body_str(), "anonymous");
@@ -583,10 +583,8 @@ async fn answers_at_once_and_after_waiting_are_the_same() {
                 }
             })
         }),
-        ("optional", |l| l.optional()),
-        ("optional, invalid passes", |l| {
-            l.optional().pass_invalid(true)
-        }),
+        ("optional", |l| l.mode(Mode::Optional)),
+        ("optional, invalid passes", |l| l.mode(Mode::Lenient)),
         ("custom body", |l| {
             l.on_rejection(|r| {
                 Response::builder()

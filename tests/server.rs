@@ -95,7 +95,7 @@ async fn sign_up_issues_a_session() {
     assert_eq!(res.header("set-auth-token"), Some(token));
     assert_eq!(
         res.header("access-control-expose-headers"),
-        Some("set-auth-token")
+        Some("set-auth-token,www-authenticate")
     );
     let user = &body["user"];
     let mut keys: Vec<_> = user.as_object().unwrap().keys().cloned().collect();
@@ -229,7 +229,7 @@ async fn sign_in_answers_token_user_and_header() {
     assert_eq!(res.header("set-auth-token"), Some(token));
     assert_eq!(
         res.header("access-control-expose-headers"),
-        Some("set-auth-token")
+        Some("set-auth-token,www-authenticate")
     );
     assert_eq!(body["user"]["email"], "user@example.com");
     assert_eq!(body["user"]["name"], "Demo User");

@@ -128,7 +128,7 @@ async fn server_wide_layer_statuses() {
 
 #[tokio::test]
 async fn exempted_health_service_needs_no_token() {
-    let addr = server_wide(layer().skip_path_prefix("/grpc.health.v1.Health/")).await;
+    let addr = server_wide(layer().exempt_path_prefix("/grpc.health.v1.Health/")).await;
     let mut client = client(addr).await;
     assert_eq!(
         check(&mut client, None).await.unwrap(),
@@ -140,9 +140,12 @@ async fn exempted_health_service_needs_no_token() {
 async fn per_service_layer_forwards_the_service_name() {
     let (addr, incoming) = listen().await;
     let (_, health) = tonic_health::server::health_reporter();
+    let (_, second) = tonic_health::server::health_reporter();
+    // Without `tower::Layer`: `BearerLayer::build`, and `Bearer::new` for the defaults.
+    let _default = tower_bearer::Bearer::new(second, Users);
     tokio::spawn(
         Server::builder()
-            .add_service(layer().layer(health))
+            .add_service(layer().build(health))
             .serve_with_incoming(incoming),
     );
     let mut client = client(addr).await;

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tower_bearer::store::{CreateOptions, Issued, Session, SessionStore, StoreError};
-use tower_bearer::{BearerLayer, BearerToken, Rejection};
+use tower_bearer::{BearerLayer, BearerToken, Mode, Rejection};
 
 use crate::accounts::{Accounts, Busy, User};
 use crate::email;
@@ -375,8 +375,7 @@ where
     // get-session and sign-out answer anonymous callers too (better-auth's `null`), but a
     // failing store is still a 503.
     let optional = BearerLayer::new(state.sessions.clone())
-        .optional()
-        .pass_invalid(true)
+        .mode(Mode::Lenient)
         .on_rejection(rejection_body);
 
     let protected_auth = Router::new()

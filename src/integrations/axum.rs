@@ -11,7 +11,7 @@
 //!     session.user_id.to_string()
 //! }
 //!
-//! // A route behind `BearerLayer::new(store).optional()`.
+//! // A route behind `BearerLayer::new(store).mode(Mode::Optional)`.
 //! async fn greet(session: Option<Authenticated<Arc<Session>>>) -> String {
 //!     match session {
 //!         Some(Authenticated(s)) => format!("hello {}", s.user_id),
@@ -21,20 +21,21 @@
 //! ```
 
 use std::fmt;
+use std::marker::PhantomData;
 
 use axum_core::body::Body;
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
-use http::StatusCode;
 
-use crate::{Anonymous, Rejection};
+use crate::require::refusal;
+use crate::{Anonymous, InsufficientScope, Rejection};
 
 /// Extracts the session the layer resolved: `T` is the resolver's `Session` type.
 ///
 /// - With a session of type `T` in the request: `Authenticated(session)`.
-/// - A request the layer let through without a session (an [optional](crate::BearerLayer::optional)
-///   layer, an exempt path): `401` with the layer's challenge, in the layer's
+/// - A request the layer let through without a session (an optional [mode](crate::Mode), an
+///   exempt path): `401` with the layer's challenge, in the layer's
 ///   [`on_rejection`](crate::BearerLayer::on_rejection) shape, or a gRPC status for a gRPC call:
 ///   what the layer itself would have answered. So "optional layer on the whole router, required
 ///   extractor per handler" works.
@@ -53,13 +54,7 @@ where
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        if let Some(session) = parts.extensions.get::<T>() {
-            return Ok(Authenticated(session.clone()));
-        }
-        Err(match parts.extensions.get::<Anonymous>() {
-            Some(anonymous) => SessionRejection::Anonymous(anonymous.unauthorized(&parts.headers)),
-            None => SessionRejection::missing::<T>(),
-        })
+        extract(parts, |_: &T| Ok(())).map(Authenticated)
     }
 }
 
@@ -71,63 +66,120 @@ where
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
-        match parts.extensions.get::<T>() {
-            Some(session) => Ok(Some(Authenticated(session.clone()))),
-            None if parts.extensions.get::<Anonymous>().is_some() => Ok(None),
-            None => Err(SessionRejection::missing::<T>()),
+        if parts.extensions.get::<T>().is_none() && parts.extensions.get::<Anonymous>().is_some() {
+            return Ok(None);
         }
+        extract(parts, |_: &T| Ok(())).map(|session| Some(Authenticated(session)))
     }
 }
 
-/// Why [`Authenticated`] found no session.
-#[non_exhaustive]
-pub enum SessionRejection {
-    /// The layer let the request through anonymously; this is the layer's own answer to it
-    /// (`401` with its challenge, or a gRPC status).
-    Anonymous(http::Response<bytes::Bytes>),
-    /// No `BearerLayer` in front of the route, or one that resolves a different session type.
-    /// Answers `500` with a generic body.
-    MissingLayer {
-        /// The session type the extractor looked for.
-        session_type: &'static str,
-    },
+/// A requirement on a session, for [`Authorized`]: a per-route check of the session the layer
+/// already resolved, with no second lookup.
+///
+/// ```
+/// use std::sync::Arc;
+/// use tower_bearer::integrations::axum::{Authorized, Requirement};
+/// use tower_bearer::store::Session;
+/// use tower_bearer::InsufficientScope;
+///
+/// #[derive(Clone)]
+/// struct Role { admin: bool }
+///
+/// struct Admin;
+///
+/// impl Requirement<Arc<Session<Role>>> for Admin {
+///     fn check(session: &Arc<Session<Role>>) -> Result<(), InsufficientScope> {
+///         if session.data.admin { Ok(()) } else { Err(InsufficientScope::new("admin")) }
+///     }
+/// }
+///
+/// // `403 insufficient_scope, scope="admin"` for a session without the role.
+/// async fn admin_only(Authorized(session, ..): Authorized<Arc<Session<Role>>, Admin>) -> String {
+///     session.user_id.to_string()
+/// }
+/// ```
+pub trait Requirement<T> {
+    /// `Err` refuses the session: `403 insufficient_scope` with the scope it names.
+    fn check(session: &T) -> Result<(), InsufficientScope>;
 }
 
+/// Extracts the session if it meets requirement `P`: as [`Authenticated`], and `403
+/// insufficient_scope` (or gRPC `PERMISSION_DENIED`) when [`P::check`](Requirement::check)
+/// refuses it.
+pub struct Authorized<T, P>(pub T, pub PhantomData<P>);
+
+impl<T: Clone, P> Clone for Authorized<T, P> {
+    fn clone(&self) -> Self {
+        Authorized(self.0.clone(), PhantomData)
+    }
+}
+
+impl<T: fmt::Debug, P> fmt::Debug for Authorized<T, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Authorized").field(&self.0).finish()
+    }
+}
+
+impl<S, T, P> FromRequestParts<S> for Authorized<T, P>
+where
+    S: Send + Sync,
+    T: Clone + Send + Sync + 'static,
+    P: Requirement<T>,
+{
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        extract(parts, P::check).map(|session| Authorized(session, PhantomData))
+    }
+}
+
+fn extract<T: Clone + Send + Sync + 'static>(
+    parts: &Parts,
+    check: impl FnOnce(&T) -> Result<(), InsufficientScope>,
+) -> Result<T, SessionRejection> {
+    match refusal(&parts.extensions, &parts.headers, check) {
+        None => Ok(parts
+            .extensions
+            .get::<T>()
+            .cloned()
+            .expect("refusal found the session")),
+        Some(response) => Err(SessionRejection(Box::new(response))),
+    }
+}
+
+/// Why [`Authenticated`] or [`Authorized`] found no session it could hand out, as the response
+/// to send:
+///
+/// - `401` (the layer's own answer) for an anonymous request;
+/// - `403 insufficient_scope` for a session that fails the requirement;
+/// - `500` with a generic body when no `BearerLayer` of that session type is in front of the
+///   route (the details went to `tracing`).
+// Boxed: extractors return it in a `Result`, on the rejection path only.
+pub struct SessionRejection(Box<http::Response<bytes::Bytes>>);
+
 impl SessionRejection {
-    fn missing<T>() -> Self {
-        SessionRejection::MissingLayer {
-            session_type: std::any::type_name::<T>(),
-        }
+    /// The status it answers with.
+    pub fn status(&self) -> http::StatusCode {
+        self.0.status()
+    }
+
+    /// The response it answers with.
+    pub fn into_inner(self) -> http::Response<bytes::Bytes> {
+        *self.0
     }
 }
 
 impl fmt::Debug for SessionRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SessionRejection::Anonymous(response) => f
-                .debug_tuple("Anonymous")
-                .field(&response.status())
-                .finish(),
-            SessionRejection::MissingLayer { session_type } => f
-                .debug_struct("MissingLayer")
-                .field("session_type", session_type)
-                .finish(),
-        }
+        f.debug_tuple("SessionRejection")
+            .field(&self.0.status())
+            .finish()
     }
 }
 
 impl fmt::Display for SessionRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SessionRejection::Anonymous(response) => {
-                write!(f, "no credentials: {}", response.status())
-            }
-            SessionRejection::MissingLayer { session_type } => write!(
-                f,
-                "no `{session_type}` session in the request: is `tower_bearer::BearerLayer` \
-                 applied to this route, with a resolver of that session type?"
-            ),
-        }
+        write!(f, "no session for this request: {}", self.0.status())
     }
 }
 
@@ -135,13 +187,7 @@ impl std::error::Error for SessionRejection {}
 
 impl IntoResponse for SessionRejection {
     fn into_response(self) -> Response {
-        match self {
-            SessionRejection::Anonymous(response) => response.map(Body::from),
-            missing @ SessionRejection::MissingLayer { .. } => {
-                tracing::error!("{missing}");
-                (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
-            }
-        }
+        self.0.map(Body::from)
     }
 }
 

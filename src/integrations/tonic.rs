@@ -6,23 +6,38 @@
 //!
 //! ```no_run
 //! # use tonic_health::server::health_reporter;
-//! # use tower_bearer::{BearerLayer, store::MemoryStore};
-//! # use tower_layer::Layer;
+//! # use tower_bearer::{Bearer, store::MemoryStore};
 //! # async fn run() {
 //! let (_, health) = health_reporter();
-//! let layer = BearerLayer::new(MemoryStore::new());
 //! tonic::transport::Server::builder()
-//!     .add_service(layer.layer(health))
+//!     .add_service(Bearer::new(health, MemoryStore::new()))
 //!     .serve("127.0.0.1:50051".parse().unwrap())
 //!     .await
 //!     .unwrap();
 //! # }
 //! ```
 //!
+//! With settings, build the layer and wrap each service: `layer.build(svc)` (no `tower::Layer`
+//! import needed).
+//!
+//! In a handler, the session is in the request's extensions:
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # use tower_bearer::store::Session;
+//! fn caller(request: &tonic::Request<()>) -> Result<Arc<Session>, tonic::Status> {
+//!     request
+//!         .extensions()
+//!         .get::<Arc<Session>>()
+//!         .cloned()
+//!         .ok_or_else(|| tonic::Status::unauthenticated("no session"))
+//! }
+//! ```
+//!
 //! A rejected call gets the gRPC status that `tonic::Status::into_http` would build:
 //! `Code::Unauthenticated`, `Code::PermissionDenied` or `Code::Unavailable`, with the message.
 //! To leave the health service open, use
-//! [`skip_path_prefix("/grpc.health.v1.Health/")`](crate::BearerLayer::skip_path_prefix).
+//! [`exempt_path_prefix("/grpc.health.v1.Health/")`](crate::BearerLayer::exempt_path_prefix).
 
 use tonic::server::NamedService;
 

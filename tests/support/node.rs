@@ -18,7 +18,13 @@ pub fn ensure_packages() {
     );
     let installed = ["better-auth", "playwright-core", "esbuild"]
         .iter()
-        .all(|p| interop_dir().join("node_modules").join(p).join("package.json").exists());
+        .all(|p| {
+            interop_dir()
+                .join("node_modules")
+                .join(p)
+                .join("package.json")
+                .exists()
+        });
     if installed {
         return;
     }

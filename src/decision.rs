@@ -1,0 +1,248 @@
+//! The decision for one request, in one place: exempt or not, the token or the reason it is
+//! malformed, what the resolver's answer leads to under the layer's [`Mode`], and the shape of a
+//! refusal. `service.rs` only plumbs these into tower, and `future.rs` only polls.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderValue, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, WWW_AUTHENTICATE};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+
+use crate::anonymous::{Anonymous, Refuse};
+use crate::body::ResponseBody;
+use crate::challenge::{Challenges, Reason};
+use crate::grpc::Grpc;
+use crate::layer::RequestHead;
+use crate::rejection::{InsufficientScope, Rejection, RejectionKind};
+use crate::resolver::BoxError;
+use crate::token::{self, BearerToken, Malformed};
+
+pub(crate) type AuthorizeFn<T> = dyn Fn(&T) -> Result<(), InsufficientScope> + Send + Sync;
+pub(crate) type ExemptFn = dyn Fn(&RequestHead<'_>) -> bool + Send + Sync;
+pub(crate) type RejectionFn = dyn Fn(&Rejection) -> Response<Bytes> + Send + Sync;
+
+/// Which requests may pass without a session. Set with
+/// [`BearerLayer::mode`](crate::BearerLayer::mode).
+///
+/// Whatever the mode, a failing resolver is `503` and a refused
+/// [`authorize`](crate::BearerLayer::authorize) check is `403`: those are never anonymous. A
+/// request that passes without a session has [`Anonymous`] in its extensions.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Every request needs a live session (the default).
+    #[default]
+    Required,
+    /// A request without credentials passes anonymously; malformed, unknown, expired and
+    /// revoked tokens are still refused.
+    Optional,
+    /// Every request without a live session passes anonymously, whatever its credentials:
+    /// better-auth's `get-session`, which answers `null` to a bad token.
+    Lenient,
+}
+
+/// The layer's settings, shared by every service it builds, and the decisions made with them.
+pub(crate) struct Config<T> {
+    /// The realm, and the layer's own challenges built for it.
+    pub(crate) challenges: Challenges,
+    pub(crate) max_token_len: usize,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) mode: Mode,
+    pub(crate) allow_preflight: bool,
+    pub(crate) authorize: Option<Arc<AuthorizeFn<T>>>,
+    pub(crate) exempt: Vec<Arc<ExemptFn>>,
+    pub(crate) on_rejection: Option<Arc<RejectionFn>>,
+}
+
+impl<T> Clone for Config<T> {
+    fn clone(&self) -> Self {
+        Config {
+            challenges: self.challenges.clone(),
+            max_token_len: self.max_token_len,
+            timeout: self.timeout,
+            mode: self.mode,
+            allow_preflight: self.allow_preflight,
+            authorize: self.authorize.clone(),
+            exempt: self.exempt.clone(),
+            on_rejection: self.on_rejection.clone(),
+        }
+    }
+}
+
+/// What `call` does with a request before any resolver runs.
+pub(crate) enum Start<'a> {
+    /// Exempt: passes without authentication.
+    Exempt,
+    /// A well-formed token to resolve.
+    Resolve(BearerToken<'a>),
+    /// One of the layer's own reasons to refuse (which the mode may let pass).
+    Refuse(Reason),
+}
+
+/// A refusal, held until the future is polled.
+pub(crate) enum Refusal {
+    /// One of the layer's own, in its default form: a status and its prebuilt challenge. The
+    /// response is built where it is returned, in `poll`, rather than built in `call` and moved
+    /// through the future.
+    Challenge(StatusCode, HeaderValue),
+    /// A response built already: gRPC, a 403 or 503, or an `on_rejection` handler's.
+    Response(Response<Bytes>),
+}
+
+impl Refusal {
+    #[inline]
+    pub(crate) fn into_response<B>(self) -> Response<ResponseBody<B>> {
+        match self {
+            Refusal::Challenge(status, challenge) => {
+                let mut response = Response::new(ResponseBody::full(Bytes::new()));
+                *response.status_mut() = status;
+                response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+                response
+            }
+            Refusal::Response(response) => response.map(ResponseBody::full),
+        }
+    }
+}
+
+/// A CORS preflight: `OPTIONS` with `Origin` and `Access-Control-Request-Method`, and not a
+/// gRPC call.
+fn is_preflight<B>(req: &Request<B>) -> bool {
+    let headers = req.headers();
+    req.method() == Method::OPTIONS
+        && headers.contains_key(ORIGIN)
+        && headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD)
+        && Grpc::of(headers).is_none()
+}
+
+impl<T> Config<T> {
+    /// Exempt, a token to resolve, or a reason to refuse.
+    #[inline]
+    pub(crate) fn start<'r, B>(&self, req: &'r Request<B>) -> Start<'r> {
+        if self.is_exempt(req) {
+            return Start::Exempt;
+        }
+        match token::from_headers(req.headers()) {
+            Ok(Some(token)) if token.len() > self.max_token_len => Start::Refuse(Reason::TooLong),
+            Ok(Some(token)) => Start::Resolve(token),
+            Ok(None) => Start::Refuse(Reason::Missing),
+            Err(Malformed::Empty) => Start::Refuse(Reason::Empty),
+            Err(Malformed::Grammar) => Start::Refuse(Reason::Grammar),
+            Err(Malformed::Repeated) => Start::Refuse(Reason::Repeated),
+        }
+    }
+
+    fn is_exempt<B>(&self, req: &Request<B>) -> bool {
+        if self.allow_preflight && is_preflight(req) {
+            return true;
+        }
+        if self.exempt.is_empty() {
+            return false;
+        }
+        let head = RequestHead {
+            method: req.method(),
+            uri: req.uri(),
+            headers: req.headers(),
+        };
+        self.exempt.iter().any(|exempt| exempt(&head))
+    }
+
+    /// The answer to one of the layer's own refusals. Without an `on_rejection` handler and
+    /// for plain HTTP, that is the prebuilt challenge and status: no `Rejection` is assembled.
+    fn reject_reason(&self, reason: Reason, headers: &HeaderMap) -> Refusal {
+        let grpc = Grpc::of(headers);
+        if self.on_rejection.is_none() && grpc.is_none() {
+            return Refusal::Challenge(reason.status(), self.challenges.challenge(reason));
+        }
+        Refusal::Response(self.reject(self.challenges.rejection(reason), grpc))
+    }
+
+    /// The answer to a refused request, in the layer's shape; `grpc` is the request's gRPC
+    /// flavour, if any.
+    pub(crate) fn reject(&self, rejection: Rejection, grpc: Option<Grpc>) -> Response<Bytes> {
+        let rejection = rejection.or_realm(self.challenges.realm());
+        match (&self.on_rejection, grpc) {
+            (_, Some(grpc)) => grpc.response(&rejection),
+            (None, None) => rejection.into_http(),
+            (Some(custom), None) => {
+                let mut response = custom(&rejection);
+                if let Some(challenge) = rejection.challenge() {
+                    response
+                        .headers_mut()
+                        .entry(WWW_AUTHENTICATE)
+                        .or_insert(challenge);
+                }
+                response
+            }
+        }
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Config<T> {
+    /// An exempt request: anonymous, on its way to the inner service.
+    pub(crate) fn pass<B>(self: &Arc<Self>, request: &mut Request<B>) {
+        token::mark_sensitive(request.headers_mut());
+        request
+            .extensions_mut()
+            .insert(Anonymous::new(self.clone()));
+    }
+
+    /// What the resolver's answer leads to: `Ok` with the session (or, in lenient mode for an
+    /// unknown token, the anonymous marker) in the request's extensions, ready for the inner
+    /// service; or the refusal to send.
+    // Inlined into its two callers, so the large `Err` is written in place rather than moved;
+    // boxing it would allocate on every refusal.
+    #[inline]
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn admit<B>(
+        self: &Arc<Self>,
+        request: &mut Request<B>,
+        outcome: Result<Option<T>, BoxError>,
+    ) -> Result<(), Refusal> {
+        let rejection = match outcome {
+            Ok(Some(session)) => match self.authorize.as_ref().map(|check| check(&session)) {
+                Some(Err(refusal)) => Rejection::from_scope(refusal),
+                Some(Ok(())) | None => {
+                    token::mark_sensitive_one(request.headers_mut());
+                    request.extensions_mut().insert(session);
+                    return Ok(());
+                }
+            },
+            Ok(None) => return self.refuse(Reason::Unknown, request),
+            Err(error) => {
+                tracing::error!(error = %error, "bearer: the session resolver failed");
+                Rejection::new(RejectionKind::Unavailable)
+            }
+        };
+        Err(Refusal::Response(
+            self.reject(rejection, Grpc::of(request.headers())),
+        ))
+    }
+
+    /// One of the layer's own reasons to refuse: `Ok` with the anonymous marker when the mode
+    /// lets this reason pass, else the refusal.
+    #[inline]
+    #[allow(clippy::result_large_err)] // as `admit`
+    pub(crate) fn refuse<B>(
+        self: &Arc<Self>,
+        reason: Reason,
+        request: &mut Request<B>,
+    ) -> Result<(), Refusal> {
+        let passes = match self.mode {
+            Mode::Required => false,
+            Mode::Optional => reason == Reason::Missing,
+            Mode::Lenient => true,
+        };
+        if passes {
+            self.pass(request);
+            return Ok(());
+        }
+        Err(self.reject_reason(reason, request.headers()))
+    }
+}
+
+impl<T: Send + Sync> Refuse for Config<T> {
+    fn refuse(&self, rejection: Rejection, headers: &HeaderMap) -> Response<Bytes> {
+        self.reject(rejection, Grpc::of(headers))
+    }
+}

@@ -1,0 +1,267 @@
+//! [`RequireSessionLayer`]: a per-route check of the session an outer
+//! [`BearerLayer`](crate::BearerLayer) already resolved, without resolving the token again.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::anonymous::Anonymous;
+use crate::body::ResponseBody;
+use crate::grpc::Grpc;
+use crate::rejection::{InsufficientScope, Rejection};
+
+/// Builds [`RequireSession`] services: a per-route check of the session an outer
+/// [`BearerLayer`](crate::BearerLayer) resolved, without resolving the token again.
+///
+/// A router-wide layer authenticates; an `/admin` route adds its own requirement:
+///
+/// ```
+/// use std::convert::Infallible;
+/// use http::{header::AUTHORIZATION, Request, Response, StatusCode};
+/// use tower::{service_fn, ServiceBuilder, ServiceExt};
+/// use tower_bearer::{resolver_fn, BearerLayer, InsufficientScope, RequireSessionLayer};
+///
+/// #[derive(Clone)]
+/// struct User { admin: bool }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let resolver = resolver_fn(|token| {
+///     let user = if token.matches("root") {
+///         Some(User { admin: true })
+///     } else if token.matches("guest") {
+///         Some(User { admin: false })
+///     } else {
+///         None
+///     };
+///     async move { Ok::<_, Infallible>(user) }
+/// });
+/// let admin = ServiceBuilder::new()
+///     .layer(BearerLayer::new(resolver))
+///     .layer(RequireSessionLayer::new(|user: &User| {
+///         if user.admin { Ok(()) } else { Err(InsufficientScope::new("admin")) }
+///     }))
+///     .service(service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(())) }));
+///
+/// let call = |token: &str| {
+///     let req = Request::builder().header(AUTHORIZATION, format!("Bearer {token}"));
+///     admin.clone().oneshot(req.body(()).unwrap())
+/// };
+/// assert_eq!(call("root").await.unwrap().status(), StatusCode::OK);
+/// let refused = call("guest").await.unwrap();
+/// assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+/// assert_eq!(
+///     refused.headers()["www-authenticate"],
+///     r#"Bearer error="insufficient_scope", error_description="insufficient scope", scope="admin""#
+/// );
+/// # }
+/// ```
+///
+/// - A request with a session of type `T` that passes `check` reaches the inner service.
+/// - One whose session fails `check`: `403 insufficient_scope` with the `scope` the check
+///   names, as [`BearerLayer::authorize`](crate::BearerLayer::authorize) answers (a gRPC status
+///   for a gRPC call).
+/// - An anonymous request (the outer layer is optional, or the path exempt): the outer layer's
+///   own `401`, in its shape, through [`Anonymous`].
+/// - No session and no outer layer: `500`, a server misconfiguration logged to `tracing`.
+pub struct RequireSessionLayer<T, F> {
+    check: Arc<F>,
+    _session: PhantomData<fn(&T)>,
+}
+
+impl<T, F> RequireSessionLayer<T, F>
+where
+    F: Fn(&T) -> Result<(), InsufficientScope>,
+{
+    /// A requirement on the session.
+    pub fn new(check: F) -> Self {
+        RequireSessionLayer {
+            check: Arc::new(check),
+            _session: PhantomData,
+        }
+    }
+}
+
+impl<T, F> Clone for RequireSessionLayer<T, F> {
+    fn clone(&self) -> Self {
+        RequireSessionLayer {
+            check: self.check.clone(),
+            _session: PhantomData,
+        }
+    }
+}
+
+impl<T, F> fmt::Debug for RequireSessionLayer<T, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequireSessionLayer")
+            .field("session", &std::any::type_name::<T>())
+            .finish()
+    }
+}
+
+impl<S, T, F> Layer<S> for RequireSessionLayer<T, F> {
+    type Service = RequireSession<S, T, F>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequireSession {
+            inner,
+            check: self.check.clone(),
+            _session: PhantomData,
+        }
+    }
+}
+
+/// Checks the session the outer layer resolved; built by [`RequireSessionLayer`].
+pub struct RequireSession<S, T, F> {
+    inner: S,
+    check: Arc<F>,
+    _session: PhantomData<fn(&T)>,
+}
+
+impl<S, T, F> RequireSession<S, T, F>
+where
+    F: Fn(&T) -> Result<(), InsufficientScope>,
+{
+    /// The layer: `RequireSession::layer(check)` is `RequireSessionLayer::new(check)`.
+    pub fn layer(check: F) -> RequireSessionLayer<T, F> {
+        RequireSessionLayer::new(check)
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: Clone, T, F> Clone for RequireSession<S, T, F> {
+    fn clone(&self) -> Self {
+        RequireSession {
+            inner: self.inner.clone(),
+            check: self.check.clone(),
+            _session: PhantomData,
+        }
+    }
+}
+
+impl<S: fmt::Debug, T, F> fmt::Debug for RequireSession<S, T, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequireSession")
+            .field("inner", &self.inner)
+            .field("session", &std::any::type_name::<T>())
+            .finish()
+    }
+}
+
+/// The answer to a request without a session of type `T` that passes `check`, or `None` when
+/// it may go on.
+pub(crate) fn refusal<T: Send + Sync + 'static>(
+    extensions: &http::Extensions,
+    headers: &http::HeaderMap,
+    check: impl FnOnce(&T) -> Result<(), InsufficientScope>,
+) -> Option<Response<Bytes>> {
+    if let Some(session) = extensions.get::<T>() {
+        let scope = check(session).err()?;
+        let rejection = Rejection::from_scope(scope);
+        return Some(match Grpc::of(headers) {
+            Some(grpc) => grpc.response(&rejection),
+            None => rejection.into_http(),
+        });
+    }
+    if let Some(anonymous) = extensions.get::<Anonymous>() {
+        return Some(anonymous.unauthorized(headers));
+    }
+    tracing::error!(
+        "no `{}` session in the request: is `tower_bearer::BearerLayer`, with a resolver of that \
+         session type, in front of this route?",
+        std::any::type_name::<T>()
+    );
+    let mut response = Response::new(Bytes::from_static(b"Internal Server Error"));
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    Some(response)
+}
+
+impl<S, T, F, ReqBody, ResBody> Service<Request<ReqBody>> for RequireSession<S, T, F>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    T: Send + Sync + 'static,
+    F: Fn(&T) -> Result<(), InsufficientScope>,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = RequireSessionFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let state = match refusal(req.extensions(), req.headers(), &*self.check) {
+            None => State::Called {
+                future: self.inner.call(req),
+            },
+            Some(response) => State::Refused {
+                response: Some(response),
+            },
+        };
+        RequireSessionFuture { state }
+    }
+}
+
+pin_project! {
+    /// The future of [`RequireSession`]'s responses.
+    pub struct RequireSessionFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Called { #[pin] future: F },
+        Refused { response: Option<Response<Bytes>> },
+    }
+}
+
+impl<F> fmt::Debug for RequireSessionFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequireSessionFuture")
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, B, E> Future for RequireSessionFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Called { future } => future.poll(cx).map_ok(|r| r.map(ResponseBody::new)),
+            StateProj::Refused { response } => {
+                let response = response.take().expect("polled after completion");
+                Poll::Ready(Ok(response.map(ResponseBody::full)))
+            }
+        }
+    }
+}
