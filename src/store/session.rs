@@ -142,8 +142,6 @@ pub struct Session<D = ()> {
     pub remember_me: bool,
     /// The application's own data.
     pub data: D,
-    /// The store's index key for the token (see `MemoryStore`); never the token itself.
-    pub(crate) tag: u128,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -196,7 +194,6 @@ impl<D> From<SessionWire<D>> for Session<D> {
             client: client_info(w.ip_address, w.user_agent),
             remember_me: w.remember_me,
             data: w.data,
-            tag: 0,
         }
     }
 }
@@ -238,7 +235,6 @@ impl<D> Session<D> {
             ),
             remember_me: options.remember_me,
             data,
-            tag: 0,
         }
     }
 
@@ -262,8 +258,9 @@ impl<D> Session<D> {
         self.client.as_ref()?.user_agent.as_deref()
     }
 
-    /// Moves the expiry (a sliding refresh); `updated_at` becomes `now`.
-    pub fn refresh(&self, now: Timestamp, expires_at: Timestamp) {
+    /// Moves the expiry (a sliding refresh); `updated_at` becomes `now`. Stores only: a handler
+    /// holds the very record the store shares, and must not move a live session's expiry.
+    pub(crate) fn refresh(&self, now: Timestamp, expires_at: Timestamp) {
         self.expires_at.set(expires_at);
         self.updated_at.set(now);
     }
@@ -285,7 +282,6 @@ impl<D: Clone> Clone for Session<D> {
             client: self.client.clone(),
             remember_me: self.remember_me,
             data: self.data.clone(),
-            tag: self.tag,
         }
     }
 }

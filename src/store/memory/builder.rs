@@ -1,0 +1,133 @@
+//! [`MemoryStoreBuilder`]: lifetimes, the per-user cap, the clock, and the store's secret key.
+
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use siphasher::sip128::SipHasher13;
+
+use super::{Inner, MemoryStore};
+use crate::store::{Clock, SystemClock};
+
+const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The store's clock: the system clock called directly (every resolve reads it), or an
+/// injected one behind a trait object.
+pub(super) enum StoreClock {
+    System,
+    Injected(Arc<dyn Clock>),
+}
+
+impl StoreClock {
+    #[inline]
+    pub(super) fn now(&self) -> crate::store::Timestamp {
+        match self {
+            StoreClock::System => SystemClock.now(),
+            StoreClock::Injected(clock) => clock.now(),
+        }
+    }
+}
+
+/// Configures a [`MemoryStore`].
+pub struct MemoryStoreBuilder {
+    clock: StoreClock,
+    expires_in: Duration,
+    expires_in_short: Duration,
+    update_age: Duration,
+    max_per_user: Option<usize>,
+}
+
+impl MemoryStoreBuilder {
+    /// Session lifetime with remember-me. Default: 7 days.
+    pub fn expires_in(mut self, d: Duration) -> Self {
+        self.expires_in = d;
+        self
+    }
+
+    /// Session lifetime without remember-me. Default: 1 day.
+    pub fn expires_in_short(mut self, d: Duration) -> Self {
+        self.expires_in_short = d;
+        self
+    }
+
+    /// How long after the last refresh a resolve moves the expiry on again. Default: 1 day.
+    pub fn update_age(mut self, d: Duration) -> Self {
+        self.update_age = d;
+        self
+    }
+
+    /// At most this many live sessions per user; issuing one more revokes the oldest.
+    pub fn max_sessions_per_user(mut self, max: usize) -> Self {
+        self.max_per_user = Some(max.max(1));
+        self
+    }
+
+    /// The clock the store reads (a [`ManualClock`](super::ManualClock) in tests).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = StoreClock::Injected(Arc::new(clock));
+        self
+    }
+
+    /// Builds the store, drawing its tag key from the OS CSPRNG.
+    ///
+    /// # Panics
+    ///
+    /// If the OS random number generator fails, as `std`'s `HashMap::new` does; on Linux that
+    /// cannot happen once the kernel's pool is initialised at boot.
+    pub fn build<D>(self) -> MemoryStore<D> {
+        let mut key = [0u8; 16];
+        getrandom::fill(&mut key).expect("the OS random number generator failed");
+        let key = u128::from_le_bytes(key);
+        MemoryStore {
+            inner: Arc::new(Inner {
+                tokens: DashMap::default(),
+                tagger: SipHasher13::new_with_keys(key as u64, (key >> 64) as u64),
+                users: DashMap::new(),
+                user_hasher: RandomState::new(),
+                clock: self.clock,
+                expires_in: self.expires_in,
+                expires_in_short: self.expires_in_short,
+                update_age: self.update_age,
+                max_per_user: self.max_per_user,
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for MemoryStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStoreBuilder")
+            .field("expires_in", &self.expires_in)
+            .field("expires_in_short", &self.expires_in_short)
+            .field("update_age", &self.update_age)
+            .field("max_per_user", &self.max_per_user)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemoryStore<()> {
+    /// A store with better-auth's defaults and the system clock.
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// A builder, to change lifetimes, the per-user cap or the clock. The app data type is
+    /// chosen at [`build`](MemoryStoreBuilder::build).
+    pub fn builder() -> MemoryStoreBuilder {
+        MemoryStoreBuilder {
+            clock: StoreClock::System,
+            expires_in: 7 * DAY,
+            expires_in_short: DAY,
+            update_age: DAY,
+            max_per_user: None,
+        }
+    }
+}
+
+impl Default for MemoryStore<()> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
