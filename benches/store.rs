@@ -171,6 +171,10 @@ fn hit_parts(c: &mut Criterion) {
         b.iter(|| black_box(std64.hash_one(black_box(token))))
     });
     group.bench_function("clock_now", |b| b.iter(|| black_box(SystemClock.now())));
+    // What SystemClock would cost without rustix's coarse clock: std's precise wall clock.
+    group.bench_function("std_system_time_now", |b| {
+        b.iter(|| black_box(std::time::SystemTime::now()))
+    });
     group.finish();
 }
 

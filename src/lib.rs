@@ -80,11 +80,17 @@
 //!
 //! # Features
 //!
-//! | feature | what it adds |
-//! |---|---|
-//! | `axum` | [`Authenticated`](integrations::axum::Authenticated), an extractor, and `IntoResponse` for [`Rejection`] (over `axum-core`) |
-//! | `tonic` | `NamedService` for [`Bearer`], so `add_service(layer.layer(svc))` works |
-//! | `sweeper` | [`MemoryStore::spawn_sweeper`](store::MemoryStore::spawn_sweeper), a tokio task that drops expired sessions |
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `memory-store` | yes | [`MemoryStore`](store::MemoryStore), the embedded in-memory store |
+//! | `store` | with `memory-store` | the [`SessionStore`](store::SessionStore) trait and its [`Session`](store::Session) records, for stores of your own |
+//! | `sweeper` | | [`MemoryStore::spawn_sweeper`](store::MemoryStore::spawn_sweeper), a tokio task that drops expired sessions |
+//! | `test-util` | | [`store::conformance`], the suite every store must pass, for stores in other crates |
+//! | `axum` | | [`Authenticated`](integrations::axum::Authenticated) and [`Authorized`](integrations::axum::Authorized), extractors, and `IntoResponse` for [`Rejection`] (over `axum-core`) |
+//! | `tonic` | | `NamedService` for [`Bearer`], so `add_service(Bearer::new(svc, resolver))` works |
+//!
+//! With `default-features = false` the crate is the layer alone: tower, http, pin-project-lite,
+//! bytes, tracing and tokio's timer.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -101,6 +107,8 @@ mod rejection;
 mod require;
 mod resolver;
 mod service;
+#[cfg(feature = "store")]
+#[cfg_attr(docsrs, doc(cfg(feature = "store")))]
 pub mod store;
 mod token;
 

@@ -1,4 +1,5 @@
 //! MemoryStore against the shared store conformance suite, plus a multi-threaded stress test.
+#![cfg(feature = "test-util")]
 
 mod support;
 
@@ -9,7 +10,9 @@ use std::time::Duration;
 use tower_bearer::store::{CreateOptions, ManualClock, MemoryStore, SessionToken, Timestamp};
 use uuid::Uuid;
 
-store_conformance!(|clock: ManualClock| MemoryStore::builder().clock(clock).build::<()>());
+tower_bearer::store_conformance!(|clock: ManualClock| async move {
+    MemoryStore::builder().clock(clock).build::<()>()
+});
 
 /// 8 threads x 10k operations over 16 users: create, resolve, revoke (by id and token),
 /// revoke_all and revoke_others, with the clock moving so sessions expire meanwhile.

@@ -4,7 +4,13 @@ use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-#[cfg(any(test, not(any(target_os = "linux", target_os = "android"))))]
+#[cfg(any(
+    test,
+    not(all(
+        feature = "memory-store",
+        any(target_os = "linux", target_os = "android")
+    ))
+))]
 use std::time::SystemTime;
 
 use super::Timestamp;
@@ -25,14 +31,20 @@ pub trait Clock: Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[cfg(all(
+        feature = "memory-store",
+        any(target_os = "linux", target_os = "android")
+    ))]
     #[inline]
     fn now(&self) -> Timestamp {
         let ts = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
         Timestamp::from_millis(ts.tv_sec as i64 * 1_000 + ts.tv_nsec as i64 / 1_000_000)
     }
 
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    #[cfg(not(all(
+        feature = "memory-store",
+        any(target_os = "linux", target_os = "android")
+    )))]
     fn now(&self) -> Timestamp {
         Timestamp::from(SystemTime::now())
     }

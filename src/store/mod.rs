@@ -14,10 +14,16 @@ use uuid::Uuid;
 use crate::{BearerToken, BoxError, SessionResolver};
 
 mod clock;
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod conformance;
+#[cfg(feature = "memory-store")]
 mod memory;
 mod session;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+#[cfg(feature = "memory-store")]
+#[cfg_attr(docsrs, doc(cfg(feature = "memory-store")))]
 pub use memory::{MemoryStore, MemoryStoreBuilder};
 pub use session::{CreateOptions, Issued, Session, SessionToken, Timestamp};
 

@@ -3,7 +3,6 @@
 //! obs-text bytes).
 #![allow(dead_code, unreachable_pub)]
 
-pub mod conformance;
 pub mod example;
 pub mod node;
 

@@ -64,7 +64,7 @@ impl MemoryStoreBuilder {
         self
     }
 
-    /// The clock the store reads (a [`ManualClock`](super::ManualClock) in tests).
+    /// The clock the store reads (a [`ManualClock`](crate::store::ManualClock) in tests).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = StoreClock::Injected(Arc::new(clock));
         self
