@@ -1,9 +1,11 @@
 //! Per-request overhead of tower-bearer next to what a user would write instead, in one run.
 //!
 //! Every variant wraps the same inner service and is driven the same way: the request is built
-//! identically in every variant inside the timed loop (one header insert, which the bare
-//! variant pays too, so it cancels out of the overheads), then `poll_ready` and `call`, and the
-//! future is polled once (every variant here answers at once).
+//! identically in every variant inside the timed loop, as users send it (`POST` with a path and
+//! query, a small JSON body, and the `Authorization` header; the bare variant pays for that
+//! too, so it cancels out of the overheads), then `poll_ready` and `call`, and the future is
+//! polled once (every variant here answers at once). Hits rotate over 64 live tokens of the
+//! 10,000 issued, and unknown tokens over 64 others, rather than one hot token.
 //!
 //! The variants are measured in interleaved rounds (`OVERHEAD_ROUNDS`, default 5), each round
 //! in a rotated order, one criterion group per round (`overhead_r0`, `overhead_r1`, ...): on a
@@ -12,6 +14,11 @@
 //! rounds, prints the ratios with their spread, and draws docs/overhead.png.
 //!
 //! Run: `cargo bench --bench overhead && python3 benches/report.py`.
+//!
+//! Instructions per request, which callgrind counts the same on every run (the difference of
+//! two iteration counts cancels the setup):
+//! `OVERHEAD_ONLY=5_tower_bearer_hit OVERHEAD_ITERS=20000 valgrind --tool=callgrind
+//! target/release/deps/overhead-* --bench`, against `OVERHEAD_ITERS=10000`.
 //!
 //! 1. `bare`: the inner service alone, the floor;
 //! 2. `tower_http_bearer_hit` / `tower_http_bearer_reject`: tower-http's
@@ -43,7 +50,7 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
 use dashmap::DashMap;
 use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body_util::Empty;
 use tower::{Layer, Service};
 use tower_bearer::store::{CreateOptions, MemoryStore};
@@ -57,14 +64,14 @@ type Body = Empty<Bytes>;
 #[derive(Clone, Copy)]
 struct Inner;
 
-impl Service<Request<()>> for Inner {
+impl Service<Request<Bytes>> for Inner {
     type Response = Response<Body>;
     type Error = Infallible;
     type Future = Ready<Result<Response<Body>, Infallible>>;
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
     }
-    fn call(&mut self, _: Request<()>) -> Self::Future {
+    fn call(&mut self, _: Request<Bytes>) -> Self::Future {
         ready(Ok(Response::new(Empty::new())))
     }
 }
@@ -82,7 +89,7 @@ struct HandTuned<L> {
     lookup: L,
 }
 
-impl<L, T> Service<Request<()>> for HandTuned<L>
+impl<L, T> Service<Request<Bytes>> for HandTuned<L>
 where
     L: Fn(&str) -> Option<T>,
     T: Clone + Send + Sync + 'static,
@@ -93,7 +100,7 @@ where
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
     }
-    fn call(&mut self, mut req: Request<()>) -> Self::Future {
+    fn call(&mut self, mut req: Request<Bytes>) -> Self::Future {
         let found = req
             .headers()
             .get(AUTHORIZATION)
@@ -114,9 +121,9 @@ where
     }
 }
 
-fn drive<S, B>(service: &mut S, req: Request<()>) -> StatusCode
+fn drive<S, B>(service: &mut S, req: Request<Bytes>) -> StatusCode
 where
-    S: Service<Request<()>, Response = Response<B>>,
+    S: Service<Request<Bytes>, Response = Response<B>>,
     S::Error: std::fmt::Debug,
 {
     let mut cx = Context::from_waker(Waker::noop());
@@ -128,34 +135,43 @@ where
     }
 }
 
-/// A variant ready to measure: its name, and a closure that benchmarks it in a given group.
-type Variant = (
-    &'static str,
-    Box<dyn FnMut(&mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>)>,
-);
+/// One request through a variant: built, called, answered.
+type Once = Box<dyn FnMut() -> StatusCode>;
+
+/// A variant ready to measure: its name, and one request through it.
+type Variant = (&'static str, Once);
+
+/// The tokens a variant sends, one after another: one header value each, or none.
+fn rotate(headers: &[HeaderValue]) -> Vec<Option<HeaderValue>> {
+    headers.iter().cloned().map(Some).collect()
+}
 
 fn variant<S, B>(
     name: &'static str,
     mut service: S,
-    header: Option<HeaderValue>,
+    headers: Vec<Option<HeaderValue>>,
     expect: StatusCode,
 ) -> Variant
 where
-    S: Service<Request<()>, Response = Response<B>> + 'static,
+    S: Service<Request<Bytes>, Response = Response<B>> + 'static,
     S::Error: std::fmt::Debug,
 {
-    let make = move || {
-        let mut req = Request::new(());
-        if let Some(h) = &header {
+    let uri = Uri::from_static("/api/orders/42?expand=items");
+    let mut next = 0;
+    let mut once = move || {
+        let mut req = Request::new(Bytes::from_static(br#"{"quantity":1}"#));
+        *req.method_mut() = Method::POST;
+        *req.uri_mut() = uri.clone();
+        if let Some(h) = &headers[next] {
             req.headers_mut().insert(AUTHORIZATION, h.clone());
         }
-        req
+        next = (next + 1) % headers.len();
+        drive(&mut service, req)
     };
-    assert_eq!(drive(&mut service, make()), expect, "{name}");
-    let run = move |group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>| {
-        group.bench_function(name, |b| b.iter(|| black_box(drive(&mut service, make()))));
-    };
-    (name, Box::new(run))
+    for _ in 0..64 {
+        assert_eq!(once(), expect, "{name}");
+    }
+    (name, Box::new(once))
 }
 
 /// (2). tower-http 0.7 deprecates it as "too basic to be useful in real applications", which is
@@ -171,10 +187,10 @@ fn tower_http_bearer(
 /// header on the rejection.
 fn tower_http_bearer_with_challenge(
     token: &str,
-) -> ValidateRequestHeaderLayer<impl FnMut(&mut Request<()>) -> Result<(), Response<Body>> + Clone>
+) -> ValidateRequestHeaderLayer<impl FnMut(&mut Request<Bytes>) -> Result<(), Response<Body>> + Clone>
 {
     let expected = HeaderValue::try_from(format!("Bearer {token}")).unwrap();
-    ValidateRequestHeaderLayer::custom(move |req: &mut Request<()>| {
+    ValidateRequestHeaderLayer::custom(move |req: &mut Request<Bytes>| {
         match req.headers().get(AUTHORIZATION) {
             Some(actual) if *actual == expected => Ok(()),
             _ => {
@@ -202,7 +218,13 @@ fn overhead(c: &mut Criterion) {
     }
     let token = tokens[USERS / 2].as_str().to_owned();
     let bearer = HeaderValue::try_from(format!("Bearer {token}")).unwrap();
-    let unknown = HeaderValue::try_from(format!("Bearer {}", "Z".repeat(43))).unwrap();
+    // 64 live tokens spread over the store, and 64 unknown ones.
+    let live: Vec<HeaderValue> = (0..64)
+        .map(|i| HeaderValue::try_from(format!("Bearer {}", tokens[i * 151].as_str())).unwrap())
+        .collect();
+    let unknown: Vec<HeaderValue> = (0..64)
+        .map(|i| HeaderValue::try_from(format!("Bearer {i:0>2}{}", "Z".repeat(41))).unwrap())
+        .collect();
     let malformed = HeaderValue::from_static("Bearer not a token");
 
     let dash: Arc<DashMap<String, Arc<User>>> = Arc::new(DashMap::new());
@@ -214,7 +236,7 @@ fn overhead(c: &mut Criterion) {
     }
 
     let users = dash.clone();
-    let async_auth = AsyncRequireAuthorizationLayer::new(move |mut req: Request<()>| {
+    let async_auth = AsyncRequireAuthorizationLayer::new(move |mut req: Request<Bytes>| {
         let users = users.clone();
         async move {
             let user = req
@@ -238,29 +260,30 @@ fn overhead(c: &mut Criterion) {
     });
     let layer = BearerLayer::new(store.clone());
     let mut variants = vec![
-        variant("1_bare", Inner, Some(bearer.clone()), StatusCode::OK),
+        variant("1_bare", Inner, rotate(&live), StatusCode::OK),
+        // tower-http's static check knows one token only.
         variant(
             "2_tower_http_bearer_hit",
             tower_http_bearer(&token).layer(Inner),
-            Some(bearer.clone()),
+            vec![Some(bearer)],
             StatusCode::OK,
         ),
         variant(
             "2_tower_http_bearer_reject",
             tower_http_bearer(&token).layer(Inner),
-            None,
+            vec![None],
             StatusCode::UNAUTHORIZED,
         ),
         variant(
             "2_tower_http_bearer_reject_challenge",
             tower_http_bearer_with_challenge(&token).layer(Inner),
-            None,
+            vec![None],
             StatusCode::UNAUTHORIZED,
         ),
         variant(
             "3_tower_http_async_dashmap",
             async_auth.layer(Inner),
-            Some(bearer.clone()),
+            rotate(&live),
             StatusCode::OK,
         ),
         variant(
@@ -272,7 +295,7 @@ fn overhead(c: &mut Criterion) {
                     move |t: &str| users.get(t).cloned()
                 },
             },
-            Some(bearer.clone()),
+            rotate(&live),
             StatusCode::OK,
         ),
         variant(
@@ -283,34 +306,50 @@ fn overhead(c: &mut Criterion) {
                     move |t: &str| store.resolve_now(t)
                 },
             },
-            Some(bearer.clone()),
+            rotate(&live),
             StatusCode::OK,
         ),
         variant(
             "5_tower_bearer_hit",
             layer.layer(Inner),
-            Some(bearer),
+            rotate(&live),
             StatusCode::OK,
         ),
         variant(
             "6_tower_bearer_unknown",
             layer.layer(Inner),
-            Some(unknown),
+            rotate(&unknown),
             StatusCode::UNAUTHORIZED,
         ),
         variant(
             "7_tower_bearer_missing",
             layer.layer(Inner),
-            None,
+            vec![None],
             StatusCode::UNAUTHORIZED,
         ),
         variant(
             "8_tower_bearer_malformed",
             layer.layer(Inner),
-            Some(malformed),
+            vec![Some(malformed)],
             StatusCode::BAD_REQUEST,
         ),
     ];
+    // For callgrind, which counts instructions the same on every run: `OVERHEAD_ONLY=5_tower_
+    // bearer_hit OVERHEAD_ITERS=100000` runs that variant alone, outside criterion.
+    if let Ok(only) = std::env::var("OVERHEAD_ONLY") {
+        let iters: usize = std::env::var("OVERHEAD_ITERS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(100_000);
+        let (_, once) = variants
+            .iter_mut()
+            .find(|(name, _)| *name == only)
+            .expect("OVERHEAD_ONLY names a variant");
+        for _ in 0..iters {
+            black_box(once());
+        }
+        return;
+    }
     let rounds = std::env::var("OVERHEAD_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
@@ -319,8 +358,8 @@ fn overhead(c: &mut Criterion) {
     for round in 0..rounds {
         let mut group = c.benchmark_group(format!("overhead_r{round}"));
         for k in 0..n {
-            let (_, run) = &mut variants[(k + round * 2) % n];
-            run(&mut group);
+            let (name, once) = &mut variants[(k + round * 2) % n];
+            group.bench_function(*name, |b| b.iter(|| black_box(once())));
         }
         group.finish();
     }
@@ -330,7 +369,10 @@ criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(std::time::Duration::from_millis(300))
-        .measurement_time(std::time::Duration::from_secs(1));
+        .measurement_time(std::time::Duration::from_secs(1))
+        // The rounds' medians are what is reported, not criterion's bootstrap intervals:
+        // fewer resamples keep a round of eleven variants well under a minute.
+        .nresamples(2_000);
     targets = overhead
 }
 criterion_main!(benches);

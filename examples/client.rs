@@ -20,7 +20,7 @@ use tower_bearer::store::{CreateOptions, MemoryStore, Session};
 use tower_bearer::BearerLayer;
 
 /// `POST /sign-in` issues a session (token in `set-auth-token`); `GET /me` needs it.
-pub(crate) async fn demo_server(store: MemoryStore) -> SocketAddr {
+async fn demo_server(store: MemoryStore) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

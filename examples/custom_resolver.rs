@@ -9,8 +9,10 @@
 //! ```text
 //! cargo run --example custom_resolver
 //! curl -s http://127.0.0.1:3003/ -H "Authorization: Bearer demo-token"
+//! cargo run --example custom_resolver -- --addr 127.0.0.1:8080 --introspection-url http://idp/introspect
 //! ```
-//! The example serves a toy introspection endpoint of its own on 127.0.0.1:3004.
+//! Without `--introspection-url` the example serves a toy introspection endpoint of its own on
+//! 127.0.0.1:3004, which knows one token, `demo-token`.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,9 +32,9 @@ use tower_bearer::{BearerLayer, BearerToken, BoxError, SessionResolver};
 
 /// What the introspection endpoint says about an active token.
 #[derive(Clone, Debug)]
-pub(crate) struct Principal {
-    pub(crate) subject: Arc<str>,
-    pub(crate) scope: Arc<str>,
+struct Principal {
+    subject: Arc<str>,
+    scope: Arc<str>,
 }
 
 #[derive(Deserialize)]
@@ -44,13 +46,13 @@ struct Introspection {
 
 /// Resolves tokens by asking an RFC 7662 introspection endpoint.
 #[derive(Clone)]
-pub(crate) struct IntrospectionResolver {
+struct IntrospectionResolver {
     client: Client<HttpConnector, Full<Bytes>>,
     endpoint: Arc<str>,
 }
 
 impl IntrospectionResolver {
-    pub(crate) fn new(endpoint: impl Into<Arc<str>>) -> Self {
+    fn new(endpoint: impl Into<Arc<str>>) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(1)));
         IntrospectionResolver {
@@ -106,7 +108,7 @@ impl SessionResolver for IntrospectionResolver {
 }
 
 /// A toy introspection endpoint that knows one token.
-pub(crate) fn introspection_endpoint(known_token: &'static str) -> Router {
+fn introspection_endpoint(known_token: &'static str) -> Router {
     Router::new().route(
         "/introspect",
         post(move |body: String| async move {
@@ -123,7 +125,7 @@ pub(crate) fn introspection_endpoint(known_token: &'static str) -> Router {
 }
 
 /// The API: `/` answers with the caller's subject and scope.
-pub(crate) fn api(resolver: IntrospectionResolver) -> Router {
+fn api(resolver: IntrospectionResolver) -> Router {
     Router::new()
         .route(
             "/",
@@ -134,7 +136,7 @@ pub(crate) fn api(resolver: IntrospectionResolver) -> Router {
         .route_layer(BearerLayer::new(resolver).timeout(Duration::from_secs(2)))
 }
 
-pub(crate) async fn serve(listener: tokio::net::TcpListener, app: Router) {
+async fn serve(listener: tokio::net::TcpListener, app: Router) {
     axum::serve(listener, app).await.expect("server error");
 }
 
@@ -143,18 +145,42 @@ const DEMO_TOKEN: &str = "demo-token";
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt().with_target(false).init();
-    let introspection: SocketAddr = "127.0.0.1:3004".parse().expect("address");
-    let api_addr: SocketAddr = "127.0.0.1:3003".parse().expect("address");
-    let idp = tokio::net::TcpListener::bind(introspection)
-        .await
-        .expect("bind 3004");
-    tokio::spawn(serve(idp, introspection_endpoint(DEMO_TOKEN)));
-    let resolver = IntrospectionResolver::new(format!("http://{introspection}/introspect"));
+    tracing_subscriber::fmt()
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
+    let mut api_addr = "127.0.0.1:3003".to_string();
+    let mut endpoint = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--addr" => api_addr = args.next().expect("--addr HOST:PORT"),
+            "--introspection-url" => endpoint = Some(args.next().expect("--introspection-url URL")),
+            other => {
+                eprintln!("unknown argument {other:?}; usage: custom_resolver [--addr HOST:PORT] [--introspection-url URL]");
+                std::process::exit(2);
+            }
+        }
+    }
+    let endpoint = match endpoint {
+        Some(endpoint) => endpoint,
+        None => {
+            let idp = tokio::net::TcpListener::bind("127.0.0.1:3004")
+                .await
+                .expect("bind 127.0.0.1:3004");
+            let url = format!("http://{}/introspect", idp.local_addr().expect("bound"));
+            tokio::spawn(serve(idp, introspection_endpoint(DEMO_TOKEN)));
+            println!("a toy introspection endpoint at {url} knows one token: DEMO_TOKEN");
+            url
+        }
+    };
+    let api_addr: SocketAddr = api_addr.parse().expect("--addr HOST:PORT");
     let listener = tokio::net::TcpListener::bind(api_addr)
         .await
-        .expect("bind 3003");
-    println!("listening on http://{api_addr} (introspection at http://{introspection}/introspect)");
-    println!("the toy endpoint knows one token, DEMO_TOKEN in examples/custom_resolver.rs");
-    serve(listener, api(resolver)).await;
+        .expect("bind the API's address");
+    println!(
+        "listening on http://{}",
+        listener.local_addr().expect("bound")
+    );
+    serve(listener, api(IntrospectionResolver::new(endpoint))).await;
 }

@@ -118,11 +118,11 @@ fn is_preflight<B>(req: &Request<B>) -> bool {
 impl<T> Config<T> {
     /// Exempt, a token to resolve, or a reason to refuse.
     #[inline]
-    pub(crate) fn start<'r, B>(&self, req: &'r Request<B>) -> Start<'r> {
+    pub(crate) fn start<'r, B>(&self, req: &'r mut Request<B>) -> Start<'r> {
         if self.is_exempt(req) {
             return Start::Exempt;
         }
-        match token::from_headers(req.headers()) {
+        match token::from_headers(req.headers_mut()) {
             Ok(Some(token)) if token.len() > self.max_token_len => Start::Refuse(Reason::TooLong),
             Ok(Some(token)) => Start::Resolve(token),
             Ok(None) => Start::Refuse(Reason::Missing),
@@ -203,7 +203,6 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
             Ok(Some(session)) => match self.authorize.as_ref().map(|check| check(&session)) {
                 Some(Err(refusal)) => Rejection::from_scope(refusal),
                 Some(Ok(())) | None => {
-                    token::mark_sensitive_one(request.headers_mut());
                     request.extensions_mut().insert(session);
                     return Ok(());
                 }
@@ -234,7 +233,10 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
             Mode::Lenient => true,
         };
         if passes {
-            self.pass(request);
+            // Parsing marked the header sensitive already.
+            request
+                .extensions_mut()
+                .insert(Anonymous::new(self.clone()));
             return Ok(());
         }
         Err(self.reject_reason(reason, request.headers()))

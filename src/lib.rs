@@ -123,6 +123,6 @@ pub use service::Bearer;
 pub use token::{BearerToken, DEFAULT_MAX_TOKEN_LEN};
 
 /// The README's Rust examples, compiled as doctests so they cannot drift from the API.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "axum", feature = "tonic", feature = "memory-store"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -111,7 +111,7 @@ where
         let mut inner = mem::replace(&mut self.inner, clone);
         let config = &self.config;
 
-        let admitted = match config.start(&req) {
+        let admitted = match config.start(&mut req) {
             Start::Exempt => {
                 config.pass(&mut req);
                 Ok(())
