@@ -19,12 +19,20 @@ mod clock;
 pub mod conformance;
 #[cfg(feature = "memory-store")]
 mod memory;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 mod session;
+#[cfg(any(feature = "memory-store", feature = "redis"))]
+mod token;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 #[cfg(feature = "memory-store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "memory-store")))]
 pub use memory::{MemoryStore, MemoryStoreBuilder};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::{RedisStore, RedisStoreBuilder};
 pub use session::{CreateOptions, Issued, Session, SessionToken, Timestamp};
 
 /// A failing store backend. Its message never contains a token.

@@ -96,7 +96,10 @@ struct AtomicTimestamp(AtomicI64);
 
 // `#[inline]` on these one-instruction helpers: callers in other crates (every store generic
 // over the app data) would otherwise make a function call for each.
-#[cfg_attr(not(feature = "memory-store"), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "memory-store", feature = "redis")),
+    allow(dead_code)
+)]
 impl AtomicTimestamp {
     #[inline]
     fn new(t: Timestamp) -> Self {
@@ -261,7 +264,10 @@ impl<D> Session<D> {
 
     /// Moves the expiry (a sliding refresh); `updated_at` becomes `now`. Stores only: a handler
     /// holds the very record the store shares, and must not move a live session's expiry.
-    #[cfg_attr(not(feature = "memory-store"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "memory-store", feature = "redis")),
+        allow(dead_code)
+    )]
     pub(crate) fn refresh(&self, now: Timestamp, expires_at: Timestamp) {
         self.expires_at.set(expires_at);
         self.updated_at.set(now);

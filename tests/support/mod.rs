@@ -5,6 +5,7 @@
 
 pub mod example;
 pub mod node;
+pub mod redis;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -18,12 +18,11 @@ mod builder;
 mod index;
 #[cfg(test)]
 mod tests;
-mod token;
 
+use super::token::generate_token;
 pub use builder::MemoryStoreBuilder;
 use builder::StoreClock;
 use index::{Indexed, Tag, TagHasher, UserSessions};
-use token::generate_token;
 
 /// The in-memory session store: the crate's embedded default, for servers on one machine.
 ///

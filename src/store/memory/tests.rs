@@ -1,8 +1,8 @@
 //! MemoryStore's unit tests: tokens, tags, expiry, refresh, revocation, the cap, sweeping.
 
 use super::index::Tag;
-use super::token::base64url;
 use super::*;
+use crate::store::token::base64url;
 use crate::store::{ManualClock, Timestamp};
 
 const START: Timestamp = Timestamp::from_millis(1_700_000_000_000);

@@ -3,13 +3,13 @@
 use crate::store::{SessionToken, StoreError};
 
 /// 32 bytes from the OS CSPRNG, base64url without padding.
-pub(super) fn generate_token() -> Result<SessionToken, StoreError> {
+pub(crate) fn generate_token() -> Result<SessionToken, StoreError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| StoreError::new(e.to_string()))?;
     Ok(SessionToken::new(base64url(&bytes)))
 }
 
-pub(super) fn base64url(bytes: &[u8]) -> String {
+pub(crate) fn base64url(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {

@@ -1,0 +1,281 @@
+//! RedisStore against a real redis-server of the test's own: the shared conformance suite, a
+//! stopped, paused and restarted Redis through the layer, and a three-node Cluster.
+#![cfg(all(feature = "redis", feature = "test-util"))]
+
+mod support;
+
+use std::convert::Infallible;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use support::redis::RedisServer;
+use tower::{service_fn, ServiceBuilder};
+use tower_bearer::store::{CreateOptions, ManualClock, RedisStore, Session, SessionStore};
+use tower_bearer::BearerLayer;
+
+/// One server for the conformance cases; each case's store has a prefix of its own.
+fn shared() -> &'static RedisServer {
+    static SERVER: OnceLock<RedisServer> = OnceLock::new();
+    SERVER.get_or_init(RedisServer::start)
+}
+
+fn prefix() -> String {
+    format!("test-{}:", uuid::Uuid::new_v4().simple())
+}
+
+tower_bearer::store_conformance!(|clock: ManualClock| async move {
+    RedisStore::builder()
+        .clock(clock)
+        .prefix(prefix())
+        .connect::<()>(&shared().url())
+        .await
+        .unwrap()
+});
+
+#[tokio::test]
+async fn nothing_at_rest_holds_the_token() {
+    let store: RedisStore = RedisStore::builder()
+        .prefix(prefix())
+        .connect(&shared().url())
+        .await
+        .unwrap();
+    let issued = store
+        .create("alice", (), CreateOptions::default())
+        .await
+        .unwrap();
+    let token = issued.token.as_str();
+    let keys = shared().cli(&["--scan", "--pattern", "test-*"]);
+    let mut dump = keys.clone();
+    for key in keys.lines() {
+        dump.push_str(&shared().cli(&["HGETALL", key]));
+        dump.push_str(&shared().cli(&["ZRANGE", key, "0", "-1"]));
+    }
+    assert!(!dump.contains(token), "a token is stored raw");
+    assert!(
+        !dump.contains(&token[5..20]),
+        "part of a token is stored raw"
+    );
+    // The session key expires with the session.
+    let key = keys.lines().find(|k| k.contains("}s:")).unwrap();
+    let ttl: i64 = shared().cli(&["PTTL", key]).trim().parse().unwrap();
+    assert!(ttl > 6 * 86_400_000 && ttl <= 7 * 86_400_000, "{ttl}");
+}
+
+#[tokio::test]
+async fn the_per_user_cap_revokes_the_oldest() {
+    let store: RedisStore = RedisStore::builder()
+        .prefix(prefix())
+        .max_sessions_per_user(2)
+        .connect(&shared().url())
+        .await
+        .unwrap();
+    let mut tokens = Vec::new();
+    for _ in 0..3 {
+        tokens.push(
+            store
+                .create("alice", (), CreateOptions::default())
+                .await
+                .unwrap(),
+        );
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    assert_eq!(store.list("alice").await.unwrap().len(), 2);
+    assert!(store.resolve_now(&tokens[0]).await.is_none());
+    assert!(store.resolve_now(&tokens[2]).await.is_some());
+}
+
+trait ResolveNow {
+    async fn resolve_now(&self, issued: &tower_bearer::store::Issued) -> Option<Arc<Session>>;
+}
+
+impl ResolveNow for RedisStore {
+    async fn resolve_now(&self, issued: &tower_bearer::store::Issued) -> Option<Arc<Session>> {
+        use tower_bearer::SessionResolver;
+        self.resolve(issued.token.as_bearer()).await.unwrap()
+    }
+}
+
+/// The layer over a RedisStore on a server of its own: the status of `GET /` with the token.
+async fn guarded(store: RedisStore) -> std::net::SocketAddr {
+    let svc = ServiceBuilder::new()
+        .layer(BearerLayer::new(store))
+        .service(service_fn(|req: Request<Incoming>| async move {
+            let user = req
+                .extensions()
+                .get::<Arc<Session>>()
+                .unwrap()
+                .user_id
+                .to_string();
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(user))))
+        }));
+    support::serve(svc).await
+}
+
+async fn status(addr: std::net::SocketAddr, token: &str) -> u16 {
+    let auth = format!("authorization: Bearer {token}");
+    support::get(addr, "/", &[auth.as_bytes()]).await.status
+}
+
+/// Until `ok` or ten seconds.
+async fn eventually(what: &str, mut ok: impl AsyncFnMut() -> bool) {
+    let started = Instant::now();
+    while !ok().await {
+        assert!(started.elapsed() < Duration::from_secs(10), "never: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A paused Redis (accepts connections, never answers), a stopped one and a restarted one:
+/// every answer is 200 or 503, never 401 for a live session, and service comes back by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_give_503_never_401_and_service_recovers() {
+    let mut redis = RedisServer::start();
+    let store: RedisStore = RedisStore::builder()
+        .response_timeout(Duration::from_millis(300))
+        .connect(&redis.url())
+        .await
+        .unwrap();
+    let issued = store
+        .create("alice", (), CreateOptions::default())
+        .await
+        .unwrap();
+    let token = issued.token.as_str().to_owned();
+    let addr = guarded(store.clone()).await;
+    assert_eq!(status(addr, &token).await, 200);
+
+    let mut counts = std::collections::BTreeMap::new();
+    let mut tally = |status: u16| *counts.entry(status).or_insert(0) += 1;
+
+    redis.pause();
+    for _ in 0..5 {
+        let s = status(addr, &token).await;
+        tally(s);
+        assert_eq!(s, 503, "a paused Redis is a failing backend");
+    }
+    redis.resume();
+    eventually("200 after CONT", async || status(addr, &token).await == 200).await;
+
+    redis.cli(&["CLIENT", "PAUSE", "1000"]);
+    let s = status(addr, &token).await;
+    tally(s);
+    assert!(s == 503 || s == 200, "{s}");
+    eventually("200 after CLIENT PAUSE", async || {
+        status(addr, &token).await == 200
+    })
+    .await;
+
+    redis.stop();
+    for _ in 0..5 {
+        let s = status(addr, &token).await;
+        tally(s);
+        assert_eq!(s, 503, "a stopped Redis is a failing backend");
+    }
+    // Back, but empty (it keeps nothing on disk): the session is gone, a real miss.
+    redis.restart();
+    let fresh = store.create("alice", (), CreateOptions::default()).await;
+    let fresh = match fresh {
+        Ok(fresh) => fresh,
+        Err(_) => {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            store
+                .create("alice", (), CreateOptions::default())
+                .await
+                .unwrap()
+        }
+    };
+    let fresh = fresh.token.as_str().to_owned();
+    eventually("200 after restart", async || {
+        status(addr, &fresh).await == 200
+    })
+    .await;
+    assert_eq!(status(addr, &token).await, 401);
+    eprintln!("fault statuses: {counts:?}");
+}
+
+/// Three nodes of a Redis Cluster started here: users whose keys live in different slots, and
+/// revoke-all, which must leave none of that user's sessions resolving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_smoke() {
+    let nodes: Vec<RedisServer> = (0..3)
+        .map(|_| {
+            RedisServer::start_with(&["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
+        })
+        .collect();
+    let addrs: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.port))
+        .collect();
+    let mut create = vec!["--cluster", "create"];
+    create.extend(addrs.iter().map(String::as_str));
+    create.extend(["--cluster-replicas", "0", "--cluster-yes"]);
+    let out = nodes[0].cli(&create);
+    assert!(out.contains("[OK] All 16384 slots covered"), "{out}");
+    let started = Instant::now();
+    while !nodes
+        .iter()
+        .all(|n| n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "cluster never became ok"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let urls: Vec<String> = nodes.iter().map(RedisServer::url).collect();
+    let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let store: RedisStore = RedisStore::builder().connect_cluster(&urls).await.unwrap();
+
+    use tower_bearer::SessionResolver;
+    let mut alice = Vec::new();
+    for _ in 0..5 {
+        alice.push(
+            store
+                .create("alice", (), CreateOptions::default())
+                .await
+                .unwrap(),
+        );
+    }
+    // Enough users that their keys spread over all three nodes.
+    let mut others = Vec::new();
+    for i in 0..30 {
+        others.push(
+            store
+                .create(&format!("user-{i}"), (), CreateOptions::default())
+                .await
+                .unwrap(),
+        );
+    }
+    let holding = nodes
+        .iter()
+        .filter(|n| n.cli(&["DBSIZE"]).trim() != "0")
+        .count();
+    assert_eq!(holding, 3, "keys on every node");
+    for issued in alice.iter().chain(&others) {
+        assert!(store
+            .resolve(issued.token.as_bearer())
+            .await
+            .unwrap()
+            .is_some());
+    }
+    assert_eq!(store.list("alice").await.unwrap().len(), 5);
+    assert_eq!(store.len().await.unwrap(), 35);
+    assert_eq!(store.revoke_all("alice").await.unwrap(), 5);
+    for issued in &alice {
+        assert!(store
+            .resolve(issued.token.as_bearer())
+            .await
+            .unwrap()
+            .is_none());
+    }
+    for issued in &others {
+        assert!(store
+            .resolve(issued.token.as_bearer())
+            .await
+            .unwrap()
+            .is_some());
+    }
+}
