@@ -16,14 +16,15 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::token::generate_token;
-use super::{
-    Clock, CreateOptions, Issued, Session, SessionStore, SessionToken, StoreError, SystemClock,
-};
+use super::{Clock, CreateOptions, Issued, Session, SessionStore, SessionToken, StoreError};
 use crate::{BearerToken, SessionResolver};
 
+mod builder;
+mod cache;
 mod scripts;
 
-const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+pub use builder::RedisStoreBuilder;
+pub use cache::CachedStore;
 
 /// Sessions in Redis, with [`MemoryStore`](super::MemoryStore)'s semantics: better-auth's
 /// expiry and sliding refresh, list, revoke, revoke-all, revoke-others and the per-user cap.
@@ -64,7 +65,7 @@ pub struct RedisStore<D = ()> {
     _data: PhantomData<fn() -> D>,
 }
 
-struct Inner {
+pub(super) struct Inner {
     conn: Conn,
     prefix: String,
     clock: Arc<dyn Clock>,
@@ -75,7 +76,7 @@ struct Inner {
     scripts: Scripts,
 }
 
-struct Scripts {
+pub(super) struct Scripts {
     create: Script,
     refresh: Script,
     list: Script,
@@ -85,143 +86,9 @@ struct Scripts {
 }
 
 #[derive(Clone)]
-enum Conn {
+pub(super) enum Conn {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
-}
-
-/// Configures a [`RedisStore`].
-pub struct RedisStoreBuilder {
-    prefix: String,
-    clock: Arc<dyn Clock>,
-    expires_in: Duration,
-    expires_in_short: Duration,
-    update_age: Duration,
-    max_per_user: Option<usize>,
-    response_timeout: Duration,
-}
-
-impl fmt::Debug for RedisStoreBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisStoreBuilder")
-            .field("prefix", &self.prefix)
-            .field("expires_in", &self.expires_in)
-            .field("update_age", &self.update_age)
-            .field("max_per_user", &self.max_per_user)
-            .field("response_timeout", &self.response_timeout)
-            .finish_non_exhaustive()
-    }
-}
-
-impl RedisStoreBuilder {
-    /// The key prefix. Default: `tower-bearer:`. Braces are dropped: they would change the
-    /// keys' Cluster hash tag.
-    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into().replace(['{', '}'], "");
-        self
-    }
-
-    /// Session lifetime with remember-me. Default: 7 days.
-    pub fn expires_in(mut self, d: Duration) -> Self {
-        self.expires_in = d;
-        self
-    }
-
-    /// Session lifetime without remember-me. Default: 1 day.
-    pub fn expires_in_short(mut self, d: Duration) -> Self {
-        self.expires_in_short = d;
-        self
-    }
-
-    /// How long after the last refresh a resolve moves the expiry on again. Default: 1 day.
-    pub fn update_age(mut self, d: Duration) -> Self {
-        self.update_age = d;
-        self
-    }
-
-    /// At most this many live sessions per user; issuing one more revokes the oldest.
-    pub fn max_sessions_per_user(mut self, max: usize) -> Self {
-        self.max_per_user = Some(max.max(1));
-        self
-    }
-
-    /// How long a command may wait for Redis' answer before it fails. Default: 1 s.
-    pub fn response_timeout(mut self, timeout: Duration) -> Self {
-        self.response_timeout = timeout;
-        self
-    }
-
-    /// The clock the store reads (a [`ManualClock`](super::ManualClock) in tests).
-    pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
-        self
-    }
-
-    /// A store on one Redis server. It connects lazily and reconnects by itself, so a Redis
-    /// that is down at start-up gives `503`s until it is up, not a failed start.
-    pub async fn connect<D>(self, url: &str) -> Result<RedisStore<D>, StoreError> {
-        let client = redis::Client::open(url).map_err(StoreError::new)?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_response_timeout(Some(self.response_timeout))
-            .set_connection_timeout(Some(self.response_timeout))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(200));
-        let conn =
-            ConnectionManager::new_lazy_with_config(client, config).map_err(StoreError::new)?;
-        Ok(self.build(Conn::Single(conn)))
-    }
-
-    /// A store on a Redis Cluster, given some of its nodes.
-    pub async fn connect_cluster<D>(self, urls: &[&str]) -> Result<RedisStore<D>, StoreError> {
-        let client = redis::cluster::ClusterClientBuilder::new(urls.iter().copied())
-            .response_timeout(self.response_timeout)
-            .connection_timeout(self.response_timeout)
-            .build()
-            .map_err(StoreError::new)?;
-        let conn = client
-            .get_async_connection()
-            .await
-            .map_err(StoreError::new)?;
-        Ok(self.build(Conn::Cluster(conn)))
-    }
-
-    fn build<D>(self, conn: Conn) -> RedisStore<D> {
-        RedisStore {
-            inner: Arc::new(Inner {
-                conn,
-                prefix: self.prefix,
-                clock: self.clock,
-                expires_in: self.expires_in,
-                expires_in_short: self.expires_in_short,
-                update_age: self.update_age,
-                max_per_user: self.max_per_user,
-                scripts: Scripts {
-                    create: scripts::create(),
-                    refresh: scripts::refresh(),
-                    list: scripts::list(),
-                    revoke_token: scripts::revoke_token(),
-                    revoke_user: scripts::revoke_user(),
-                    count: scripts::count(),
-                },
-            }),
-            _data: PhantomData,
-        }
-    }
-}
-
-impl RedisStore<()> {
-    /// A builder with better-auth's defaults, the system clock and the prefix `tower-bearer:`.
-    pub fn builder() -> RedisStoreBuilder {
-        RedisStoreBuilder {
-            prefix: "tower-bearer:".into(),
-            clock: Arc::new(SystemClock),
-            expires_in: 7 * DAY,
-            expires_in_short: DAY,
-            update_age: DAY,
-            max_per_user: None,
-            response_timeout: Duration::from_secs(1),
-        }
-    }
 }
 
 impl<D> Clone for RedisStore<D> {
@@ -273,6 +140,15 @@ impl<D> RedisStore<D>
 where
     D: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
+    /// The channel every removal of a session is published on: its digest.
+    pub fn invalidation_channel(&self) -> String {
+        self.channel()
+    }
+
+    fn channel(&self) -> String {
+        format!("{}invalidate", self.inner.prefix)
+    }
+
     fn session_base(&self, tag: &str) -> String {
         format!("{}{{{tag}}}s:", self.inner.prefix)
     }
@@ -344,7 +220,8 @@ where
                 .arg(digest_hex(&token))
                 .arg(self.index_base(tag))
                 .arg(now.as_millis())
-                .arg("");
+                .arg("")
+                .arg(self.channel());
             self.invoke::<i64>(revoke).await?;
             return Ok(None);
         }
@@ -368,12 +245,13 @@ where
         Ok(Some(Arc::new(session)))
     }
 
+    /// Issues a session; also the digests of the sessions the cap evicted.
     async fn create_session(
         &self,
         user_id: &str,
         data: D,
         options: CreateOptions,
-    ) -> Result<Issued<D>, StoreError> {
+    ) -> Result<(Issued<D>, Vec<String>), StoreError> {
         let tag = user_tag(user_id);
         let random = generate_token()?;
         let token = SessionToken::new(format!("{tag}.{}", random.as_str()));
@@ -397,12 +275,14 @@ where
             .arg(&base)
             .arg(session.expires_at().as_millis())
             .arg(session.id.to_string())
-            .arg(user_id);
-        self.invoke::<i64>(create).await?;
-        Ok(Issued {
+            .arg(user_id)
+            .arg(self.channel());
+        let evicted: Vec<String> = self.invoke(create).await?;
+        let issued = Issued {
             session: Arc::new(session),
             token,
-        })
+        };
+        Ok((issued, evicted))
     }
 
     async fn list_sessions(&self, user_id: &str) -> Result<Vec<Arc<Session<D>>>, StoreError> {
@@ -440,11 +320,18 @@ where
             .arg(&digest)
             .arg(self.index_base(tag))
             .arg(self.inner.clock.now().as_millis())
-            .arg(owner);
+            .arg(owner)
+            .arg(self.channel());
         Ok(self.invoke::<i64>(revoke).await? == 1)
     }
 
-    async fn revoke_user(&self, user_id: &str, mode: &str, id: Uuid) -> Result<usize, StoreError> {
+    /// Revokes a user's sessions by `mode`: how many were live, and the digests removed.
+    async fn revoke_user(
+        &self,
+        user_id: &str,
+        mode: &str,
+        id: Uuid,
+    ) -> Result<(usize, Vec<String>), StoreError> {
         let tag = user_tag(user_id);
         let mut revoke = self
             .inner
@@ -455,9 +342,41 @@ where
             .arg(self.session_base(&tag))
             .arg(self.inner.clock.now().as_millis())
             .arg(mode)
-            .arg(id.to_string());
-        let live: i64 = self.invoke(revoke).await?;
-        Ok(usize::try_from(live).unwrap_or(0))
+            .arg(id.to_string())
+            .arg(self.channel());
+        let (live, removed): (i64, Vec<String>) = {
+            let mut reply: Vec<redis::Value> = self.invoke(revoke).await?;
+            let live = reply
+                .first()
+                .map(i64::from_redis_value_ref)
+                .transpose()
+                .map_err(StoreError::new)?
+                .unwrap_or(0);
+            let removed = reply
+                .drain(1..)
+                .map(|v| String::from_redis_value(v).map_err(StoreError::new))
+                .collect::<Result<_, _>>()?;
+            (live, removed)
+        };
+        Ok((usize::try_from(live).unwrap_or(0), removed))
+    }
+
+    async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> redis::RedisResult<T> {
+        match &self.inner.conn {
+            Conn::Single(conn) => cmd.query_async(&mut conn.clone()).await,
+            Conn::Cluster(conn) => cmd.query_async(&mut conn.clone()).await,
+        }
+    }
+
+    /// Sets a cache's marker key, which lives a minute unless set again.
+    async fn set_marker(&self, marker: &str) -> redis::RedisResult<()> {
+        self.query(redis::cmd("SET").arg(marker).arg(1).arg("EX").arg(60))
+            .await
+    }
+
+    /// Whether the marker is still there (no flush since it was set); refreshes its TTL.
+    async fn has_marker(&self, marker: &str) -> redis::RedisResult<bool> {
+        self.query(redis::cmd("EXPIRE").arg(marker).arg(60)).await
     }
 
     async fn count(&self) -> Result<usize, StoreError> {
@@ -509,7 +428,7 @@ where
         data: D,
         options: CreateOptions,
     ) -> Result<Issued<D>, StoreError> {
-        self.create_session(user_id, data, options).await
+        Ok(self.create_session(user_id, data, options).await?.0)
     }
 
     async fn list(&self, user_id: &str) -> Result<Vec<Arc<Session<D>>>, StoreError> {
@@ -517,7 +436,7 @@ where
     }
 
     async fn revoke(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError> {
-        Ok(self.revoke_user(user_id, "only", id).await? > 0)
+        Ok(self.revoke_user(user_id, "only", id).await?.0 > 0)
     }
 
     async fn revoke_token(&self, token: BearerToken<'_>) -> Result<bool, StoreError> {
@@ -536,11 +455,11 @@ where
     }
 
     async fn revoke_all(&self, user_id: &str) -> Result<usize, StoreError> {
-        self.revoke_user(user_id, "all", Uuid::nil()).await
+        Ok(self.revoke_user(user_id, "all", Uuid::nil()).await?.0)
     }
 
     async fn revoke_others(&self, user_id: &str, keep: Uuid) -> Result<usize, StoreError> {
-        self.revoke_user(user_id, "except", keep).await
+        Ok(self.revoke_user(user_id, "except", keep).await?.0)
     }
 
     async fn len(&self) -> Result<usize, StoreError> {
