@@ -14,28 +14,10 @@ use std::sync::Mutex;
 
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use dashmap::DashMap;
-use serde::Serialize;
 use tokio::sync::Semaphore;
 use tower_bearer::store::Timestamp;
 
-/// A user as better-auth's JSON shows it; the password hash stays out of it.
-#[derive(Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct User {
-    pub(crate) id: String,
-    pub(crate) email: String,
-    pub(crate) name: String,
-    email_verified: bool,
-    image: Option<String>,
-    created_at: Timestamp,
-    updated_at: Timestamp,
-}
-
-struct Account {
-    user: User,
-    password_hash: String,
-}
+use crate::users::{Account, Unavailable, User, Users};
 
 /// Too many password hashes are running or waiting: answer `503` with `Retry-After`.
 #[derive(Debug)]
@@ -92,20 +74,36 @@ fn new_memory() -> Memory {
     vec![Block::default(); Params::DEFAULT.block_count()]
 }
 
-/// The registered users, by email and by id.
+/// The registered users, and their passwords' checks.
 pub(crate) struct Accounts {
-    by_email: DashMap<String, Arc<Account>>,
-    by_id: DashMap<String, Arc<Account>>,
+    users: Users,
     hashing: Hashing,
     /// Verified against when the email is unknown, so that both failures take as long.
     dummy_hash: String,
 }
 
+/// Why a sign-up or sign-in could not be answered: `503` either way.
+pub(crate) enum Refused {
+    Busy(Busy),
+    Unavailable(Unavailable),
+}
+
+impl From<Busy> for Refused {
+    fn from(busy: Busy) -> Self {
+        Refused::Busy(busy)
+    }
+}
+
+impl From<Unavailable> for Refused {
+    fn from(unavailable: Unavailable) -> Self {
+        Refused::Unavailable(unavailable)
+    }
+}
+
 impl Accounts {
-    pub(crate) fn new(hashing: Hashing) -> Self {
+    pub(crate) fn new(users: Users, hashing: Hashing) -> Self {
         Accounts {
-            by_email: DashMap::new(),
-            by_id: DashMap::new(),
+            users,
             hashing,
             dummy_hash: hash_password(&mut new_memory(), "not a real password"),
         }
@@ -118,32 +116,43 @@ impl Accounts {
         name: String,
         email: String,
         password: String,
-    ) -> Result<Option<User>, Busy> {
-        if self.by_email.contains_key(&email) {
+    ) -> Result<Option<User>, Refused> {
+        if self.users.by_email(&email).await?.is_some() {
             return Ok(None);
         }
         let password_hash = self
             .hashing
             .run(move |memory| hash_password(memory, &password))
             .await?;
-        Ok(self.insert(name, email, password_hash))
+        Ok(self.insert(name, email, password_hash).await?)
     }
 
-    /// Registers a user without going through the hashing bound: for seeding at start-up.
-    pub(crate) fn seed(&self, name: &str, email: &str, password: &str) {
-        self.insert(
-            name.into(),
-            email.into(),
-            hash_password(&mut new_memory(), password),
-        );
+    /// Registers a user without going through the hashing bound, unless the email is taken:
+    /// for seeding at start-up.
+    pub(crate) async fn seed(
+        &self,
+        name: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<(), Unavailable> {
+        if self.users.by_email(email).await?.is_none() {
+            let hash = hash_password(&mut new_memory(), password);
+            self.insert(name.into(), email.into(), hash).await?;
+        }
+        Ok(())
     }
 
-    fn insert(&self, name: String, email: String, password_hash: String) -> Option<User> {
+    async fn insert(
+        &self,
+        name: String,
+        email: String,
+        password_hash: String,
+    ) -> Result<Option<User>, Unavailable> {
         let now = Timestamp::from(SystemTime::now());
-        let account = Arc::new(Account {
+        let account = Account {
             user: User {
                 id: uuid::Uuid::new_v4().simple().to_string(),
-                email: email.clone(),
+                email,
                 name,
                 email_verified: false,
                 image: None,
@@ -151,15 +160,9 @@ impl Accounts {
                 updated_at: now,
             },
             password_hash,
-        });
-        match self.by_email.entry(email) {
-            dashmap::Entry::Occupied(_) => None,
-            dashmap::Entry::Vacant(slot) => {
-                slot.insert(account.clone());
-                self.by_id.insert(account.user.id.clone(), account.clone());
-                Some(account.user.clone())
-            }
-        }
+        };
+        let user = account.user.clone();
+        Ok(self.users.insert(account).await?.then_some(user))
     }
 
     /// The user whose email and password these are; `Ok(None)` for a wrong password or an
@@ -168,8 +171,8 @@ impl Accounts {
         &self,
         email: &str,
         password: String,
-    ) -> Result<Option<User>, Busy> {
-        let account = self.by_email.get(email).map(|a| a.clone());
+    ) -> Result<Option<User>, Refused> {
+        let account = self.users.by_email(email).await?;
         let hash = account
             .as_ref()
             .map_or_else(|| self.dummy_hash.clone(), |a| a.password_hash.clone());
@@ -177,11 +180,11 @@ impl Accounts {
             .hashing
             .run(move |memory| verify_password(memory, &password, &hash))
             .await?;
-        Ok(account.filter(|_| verified).map(|a| a.user.clone()))
+        Ok(account.filter(|_| verified).map(|a| a.user))
     }
 
-    pub(crate) fn user(&self, id: &str) -> Option<User> {
-        self.by_id.get(id).map(|a| a.user.clone())
+    pub(crate) async fn user(&self, id: &str) -> Result<Option<User>, Unavailable> {
+        Ok(self.users.by_id(id).await?.map(|a| a.user))
     }
 }
 

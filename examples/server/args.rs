@@ -17,7 +17,9 @@ usage: server [OPTIONS]
                                  3 per 10 s for sign-in and sign-up (off by default)
   --max-sessions-per-user N      sign-in beyond N revokes the user's oldest session (default 20)
   --max-connections N            connections open at once (default 1024)
-  --header-timeout SECONDS       time a client has to send a request head (default 10)";
+  --header-timeout SECONDS       time a client has to send a request head (default 10)
+  --redis URL                    sessions and users in Redis (feature redis), shared by every
+                                 server started with the same URL";
 
 /// What the command line asked for.
 pub(crate) struct Args {
@@ -25,6 +27,7 @@ pub(crate) struct Args {
     pub(crate) trusted_origins: Vec<HeaderValue>,
     pub(crate) rate_limit: bool,
     pub(crate) max_sessions_per_user: usize,
+    pub(crate) redis: Option<String>,
     max_connections: usize,
     header_timeout: Duration,
 }
@@ -36,6 +39,7 @@ impl Args {
             trusted_origins: Vec::new(),
             rate_limit: false,
             max_sessions_per_user: 20,
+            redis: None,
             max_connections: 1024,
             header_timeout: Duration::from_secs(10),
         };
@@ -66,6 +70,7 @@ impl Args {
                     parsed.trusted_origins.push(origin);
                 }
                 "--rate-limit" => parsed.rate_limit = true,
+                "--redis" => parsed.redis = Some(value()?),
                 "--max-sessions-per-user" => {
                     parsed.max_sessions_per_user = number(&name, value()?)?
                 }

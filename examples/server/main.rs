@@ -7,9 +7,11 @@
 //! cargo run --example server -- --help            # every option
 //! ```
 //!
-//! Sessions live in tower-bearer's `MemoryStore`, and the routes are written against the
-//! `SessionStore` trait, so another store can back them unchanged. A demo user,
-//! user@example.com / securepassword, is seeded at start-up. `RUST_LOG` sets the log level.
+//! Sessions live in tower-bearer's `MemoryStore`, or with `--redis URL` (feature `redis`) in a
+//! `RedisStore` behind a `CachedStore`, with the users in Redis too, so that several servers on
+//! one Redis serve the same users. The routes are written against the `SessionStore` trait and
+//! do not change. A demo user, user@example.com / securepassword, is seeded at start-up.
+//! `RUST_LOG` sets the log level.
 
 mod accounts;
 mod args;
@@ -17,11 +19,12 @@ mod cors;
 mod email;
 mod limits;
 mod routes;
+mod users;
 
 use std::sync::Arc;
 
-use axum::middleware;
-use tower_bearer::store::MemoryStore;
+use axum::{middleware, Router};
+use tower_bearer::store::{MemoryStore, SessionStore};
 use tower_http::trace::TraceLayer;
 use tracing_subscriber::EnvFilter;
 
@@ -29,6 +32,7 @@ use crate::accounts::{Accounts, Hashing};
 use crate::args::Args;
 use crate::limits::RateLimits;
 use crate::routes::AppState;
+use crate::users::Users;
 
 #[tokio::main]
 async fn main() {
@@ -45,38 +49,26 @@ async fn main() {
         }
     };
 
-    let sessions = MemoryStore::builder()
-        .max_sessions_per_user(args.max_sessions_per_user)
-        .build();
-    let sweeper = sessions.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-        loop {
-            tick.tick().await;
-            sweeper.sweep();
-        }
-    });
-
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    let accounts = Accounts::new(Hashing::new(cores, 2 * cores));
-    accounts.seed("Demo User", "user@example.com", "securepassword");
-    let state = AppState {
-        sessions,
-        accounts: Arc::new(accounts),
+    let hashing = Hashing::new(cores, 2 * cores);
+    let app = match &args.redis {
+        None => {
+            let sessions = MemoryStore::builder()
+                .max_sessions_per_user(args.max_sessions_per_user)
+                .build();
+            let sweeper = sessions.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+                loop {
+                    tick.tick().await;
+                    sweeper.sweep();
+                }
+            });
+            app(sessions, Accounts::new(Users::memory(), hashing)).await
+        }
+        Some(url) => redis_app(url, &args, hashing).await,
     };
-
-    let mut app = routes::app(state);
-    if args.rate_limit {
-        let limits = Arc::new(RateLimits::better_auth());
-        app = app.layer(middleware::from_fn_with_state(limits, limits::rate_limit));
-    }
-    let app = app
-        .layer(middleware::from_fn(limits::read_body))
-        .layer(cors::layer(&args.trusted_origins))
-        // Request spans at debug level (`RUST_LOG=tower_http=debug`). The layer is outermost,
-        // yet sees no token: it logs no headers by default, and the bearer layer marks the
-        // `Authorization` header sensitive before the handlers.
-        .layer(TraceLayer::new_for_http());
+    let app = layered(app, &args);
 
     let listener = match tokio::net::TcpListener::bind(args.addr).await {
         Ok(listener) => listener,
@@ -91,4 +83,63 @@ async fn main() {
     use std::io::Write;
     let _ = std::io::stdout().flush();
     limits::serve(listener, app, args.connection_limits()).await;
+}
+
+/// The API over `sessions`, with the demo user seeded.
+async fn app<S>(sessions: S, accounts: Accounts) -> Router
+where
+    S: SessionStore<()> + Clone + Send + Sync + 'static,
+    S::Future: Send,
+{
+    if accounts
+        .seed("Demo User", "user@example.com", "securepassword")
+        .await
+        .is_err()
+    {
+        eprintln!("could not seed the demo user: the user store is unavailable");
+    }
+    routes::app(AppState {
+        sessions,
+        accounts: Arc::new(accounts),
+    })
+}
+
+#[cfg(feature = "redis")]
+async fn redis_app(url: &str, args: &Args, hashing: Hashing) -> Router {
+    use tower_bearer::store::{CachedStore, RedisStore};
+    let fail = |what: &str, e: &dyn std::fmt::Display| -> ! {
+        eprintln!("{what}: {e}");
+        std::process::exit(1)
+    };
+    let store = RedisStore::builder()
+        .prefix("tower-bearer-example:")
+        .max_sessions_per_user(args.max_sessions_per_user)
+        .connect(url)
+        .await
+        .unwrap_or_else(|e| fail("--redis", &e));
+    let sessions = CachedStore::new(store, url).unwrap_or_else(|e| fail("--redis", &e));
+    let users = Users::redis(url, "tower-bearer-example:").unwrap_or_else(|e| fail("--redis", &e));
+    app(sessions, Accounts::new(users, hashing)).await
+}
+
+#[cfg(not(feature = "redis"))]
+async fn redis_app(_: &str, _: &Args, _: Hashing) -> Router {
+    eprintln!(
+        "this build has no Redis: cargo run --example server --features redis -- --redis URL"
+    );
+    std::process::exit(2)
+}
+
+/// The layers around the API: rate limits, bodies read whole, CORS, request logs.
+fn layered(mut app: Router, args: &Args) -> Router {
+    if args.rate_limit {
+        let limits = Arc::new(RateLimits::better_auth());
+        app = app.layer(middleware::from_fn_with_state(limits, limits::rate_limit));
+    }
+    app.layer(middleware::from_fn(limits::read_body))
+        .layer(cors::layer(&args.trusted_origins))
+        // Request spans at debug level (`RUST_LOG=tower_http=debug`). The layer is outermost,
+        // yet sees no token: it logs no headers by default, and the bearer layer marks the
+        // `Authorization` header sensitive before the handlers.
+        .layer(TraceLayer::new_for_http())
 }

@@ -18,8 +18,9 @@ use serde_json::{json, Value};
 use tower_bearer::store::{CreateOptions, Issued, Session, SessionStore, StoreError};
 use tower_bearer::{BearerLayer, BearerToken, Mode, Rejection};
 
-use crate::accounts::{Accounts, Busy, User};
+use crate::accounts::{Accounts, Refused};
 use crate::email;
+use crate::users::{Unavailable, User};
 
 type SessionRef = Arc<Session<()>>;
 
@@ -67,12 +68,25 @@ impl ApiError {
     }
 }
 
-impl From<Busy> for ApiError {
-    fn from(_: Busy) -> Self {
+impl From<Refused> for ApiError {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::Busy(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVER_BUSY",
+                "Too many sign-ins in progress. Please try again shortly.",
+            ),
+            Refused::Unavailable(unavailable) => unavailable.into(),
+        }
+    }
+}
+
+impl From<Unavailable> for ApiError {
+    fn from(_: Unavailable) -> Self {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "SERVER_BUSY",
-            "Too many sign-ins in progress. Please try again shortly.",
+            "SERVICE_UNAVAILABLE",
+            "The user store is unavailable",
         )
     }
 }
@@ -277,14 +291,14 @@ async fn sign_in<S: SessionStore<()>>(
 async fn get_session<S>(
     State(state): State<AppState<S>>,
     session: Option<Extension<SessionRef>>,
-) -> Json<Value> {
+) -> Result<Json<Value>, ApiError> {
     let Some(Extension(session)) = session else {
-        return Json(Value::Null);
+        return Ok(Json(Value::Null));
     };
-    match state.accounts.user(&session.user_id) {
-        Some(user) => Json(json!({ "session": &*session, "user": user })),
-        None => Json(Value::Null),
-    }
+    Ok(Json(match state.accounts.user(&session.user_id).await? {
+        Some(user) => json!({ "session": &*session, "user": user }),
+        None => Value::Null,
+    }))
 }
 
 async fn list_sessions<S: SessionStore<()>>(
@@ -340,9 +354,9 @@ async fn sign_out<S: SessionStore<()>>(
 async fn data<S>(
     State(state): State<AppState<S>>,
     Extension(session): Extension<SessionRef>,
-) -> Json<Value> {
-    let user = state.accounts.user(&session.user_id);
-    Json(json!({ "user": user, "session": &*session }))
+) -> Result<Json<Value>, ApiError> {
+    let user = state.accounts.user(&session.user_id).await?;
+    Ok(Json(json!({ "user": user, "session": &*session })))
 }
 
 /// better-auth's error body, with the layer's RFC 6750 challenge kept beside it.
