@@ -210,3 +210,25 @@ async fn a_silent_channel_stops_the_cache_within_max_stale() {
     }
     warm(&b, &issued).await;
 }
+
+/// A healthy channel keeps the cache serving: an entry stays in memory across many pings. (A
+/// ping whose reply was misread once made every ping look like a lost channel, and the cache
+/// cleared itself four times a second.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_channel_keeps_entries_cached() {
+    let redis = RedisServer::start();
+    let b = instance(&redis).await;
+    let issued = b.create("frank", (), CreateOptions::default()).await.unwrap();
+    assert!(b.resolve(issued.token.as_bearer()).await.unwrap().is_some());
+    let started = Instant::now();
+    while started.elapsed() < MAX_STALE * 4 {
+        assert!(b.is_live(), "the channel looked lost after {:?}", started.elapsed());
+        assert!(
+            b.resolve_ready(issued.token.as_bearer()).is_some(),
+            "the entry was dropped after {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(b.cached(), 1);
+}

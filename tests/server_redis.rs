@@ -11,7 +11,6 @@ use serde_json::Value;
 use support::redis::RedisServer;
 use support::{request, RawResponse};
 
-
 async fn post(
     addr: std::net::SocketAddr,
     path: &str,

@@ -7,7 +7,7 @@ use std::time::Duration;
 #[cfg(any(
     test,
     not(all(
-        feature = "memory-store",
+        any(feature = "memory-store", feature = "redis"),
         any(target_os = "linux", target_os = "android")
     ))
 ))]
@@ -32,7 +32,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     #[cfg(all(
-        feature = "memory-store",
+        any(feature = "memory-store", feature = "redis"),
         any(target_os = "linux", target_os = "android")
     ))]
     #[inline]
@@ -42,7 +42,7 @@ impl Clock for SystemClock {
     }
 
     #[cfg(not(all(
-        feature = "memory-store",
+        any(feature = "memory-store", feature = "redis"),
         any(target_os = "linux", target_os = "android")
     )))]
     fn now(&self) -> Timestamp {

@@ -1,0 +1,169 @@
+//! The Redis store beside MemoryStore, side by side in one run, through the layer as users run
+//! it: requests with a path and a body, 64 live tokens in rotation.
+//!
+//! - `memory_store_hit`: MemoryStore;
+//! - `cached_store_hit`: CachedStore over RedisStore, every token cached (answered from memory);
+//! - `redis_store_resolve`: RedisStore alone, one round trip to a local redis-server per request.
+//!
+//! Starts its own `redis-server` on a free port. Run: `cargo bench --bench redis --features redis`.
+
+use std::convert::Infallible;
+use std::future::{ready, Future, Ready};
+use std::hint::black_box;
+use std::pin::pin;
+use std::process::{Child, Command, Stdio};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, Criterion};
+use http::header::AUTHORIZATION;
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
+use tower::{Layer, Service};
+use tower_bearer::store::{CachedStore, CreateOptions, MemoryStore, RedisStore, SessionStore};
+use tower_bearer::{BearerLayer, SessionResolver};
+
+#[derive(Clone, Copy)]
+struct Inner;
+
+impl Service<Request<Bytes>> for Inner {
+    type Response = Response<()>;
+    type Error = Infallible;
+    type Future = Ready<Result<Response<()>, Infallible>>;
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, _: Request<Bytes>) -> Self::Future {
+        ready(Ok(Response::new(())))
+    }
+}
+
+fn request(header: &HeaderValue) -> Request<Bytes> {
+    let mut req = Request::new(Bytes::from_static(br#"{"quantity":1}"#));
+    *req.method_mut() = Method::POST;
+    *req.uri_mut() = Uri::from_static("/api/orders/42?expand=items");
+    req.headers_mut().insert(AUTHORIZATION, header.clone());
+    req
+}
+
+/// One request through a service whose answer is at hand: polled once.
+fn once<S, B>(service: &mut S, req: Request<Bytes>) -> StatusCode
+where
+    S: Service<Request<Bytes>, Response = Response<B>>,
+    S::Error: std::fmt::Debug,
+{
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(service.poll_ready(&mut cx).is_ready());
+    let mut fut = pin!(service.call(req));
+    match fut.as_mut().poll(&mut cx) {
+        Poll::Ready(res) => res.unwrap().status(),
+        Poll::Pending => panic!("answered from memory, at once"),
+    }
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn redis_server() -> (Server, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server (apt-get install redis-server)");
+    std::thread::sleep(Duration::from_millis(300));
+    (Server(child), format!("redis://127.0.0.1:{port}"))
+}
+
+fn redis(c: &mut Criterion) {
+    let (_server, url) = redis_server();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    let memory = MemoryStore::new();
+    let redis: RedisStore = rt.block_on(RedisStore::builder().connect(&url)).unwrap();
+    let cached = CachedStore::new(redis.clone(), &url).unwrap();
+    while !cached.is_live() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut memory_tokens = Vec::new();
+    let mut redis_tokens = Vec::new();
+    for i in 0..64 {
+        let user = format!("user-{i}");
+        let issued = memory
+            .create_now(&user, (), CreateOptions::default())
+            .unwrap();
+        memory_tokens
+            .push(HeaderValue::try_from(format!("Bearer {}", issued.token.as_str())).unwrap());
+        let issued = rt
+            .block_on(cached.create(&user, (), CreateOptions::default()))
+            .unwrap();
+        // Warm the cache.
+        rt.block_on(cached.resolve(issued.token.as_bearer()))
+            .unwrap()
+            .unwrap();
+        assert!(cached.resolve_ready(issued.token.as_bearer()).is_some());
+        redis_tokens.push(issued);
+    }
+    let cached_headers: Vec<HeaderValue> = redis_tokens
+        .iter()
+        .map(|i| HeaderValue::try_from(format!("Bearer {}", i.token.as_str())).unwrap())
+        .collect();
+
+    let mut group = c.benchmark_group("redis");
+    let mut memory_service = BearerLayer::new(memory).layer(Inner);
+    let mut next = 0;
+    group.bench_function("memory_store_hit", |b| {
+        b.iter(|| {
+            next = (next + 1) % 64;
+            black_box(once(&mut memory_service, request(&memory_tokens[next])))
+        })
+    });
+    let mut cached_service = BearerLayer::new(cached.clone()).layer(Inner);
+    group.bench_function("cached_store_hit", |b| {
+        b.iter(|| {
+            next = (next + 1) % 64;
+            black_box(once(&mut cached_service, request(&cached_headers[next])))
+        })
+    });
+    group.bench_function("redis_store_resolve", |b| {
+        b.iter(|| {
+            next = (next + 1) % 64;
+            let token = redis_tokens[next].token.as_bearer();
+            black_box(rt.block_on(redis.resolve(token)).unwrap())
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .nresamples(2_000);
+    targets = redis
+}
+criterion_main!(benches);
