@@ -218,11 +218,18 @@ async fn a_silent_channel_stops_the_cache_within_max_stale() {
 async fn a_healthy_channel_keeps_entries_cached() {
     let redis = RedisServer::start();
     let b = instance(&redis).await;
-    let issued = b.create("frank", (), CreateOptions::default()).await.unwrap();
+    let issued = b
+        .create("frank", (), CreateOptions::default())
+        .await
+        .unwrap();
     assert!(b.resolve(issued.token.as_bearer()).await.unwrap().is_some());
     let started = Instant::now();
     while started.elapsed() < MAX_STALE * 4 {
-        assert!(b.is_live(), "the channel looked lost after {:?}", started.elapsed());
+        assert!(
+            b.is_live(),
+            "the channel looked lost after {:?}",
+            started.elapsed()
+        );
         assert!(
             b.resolve_ready(issued.token.as_bearer()).is_some(),
             "the entry was dropped after {:?}",
