@@ -86,6 +86,8 @@
 //! | `store` | with `memory-store` | the [`SessionStore`](store::SessionStore) trait and its [`Session`](store::Session) records, for stores of your own |
 //! | `sweeper` | | [`MemoryStore::spawn_sweeper`](store::MemoryStore::spawn_sweeper), a tokio task that drops expired sessions |
 //! | `test-util` | | [`store::conformance`], the suite every store must pass, for stores in other crates |
+//! | `redis` | | [`RedisStore`](store::RedisStore) and [`CachedStore`](store::CachedStore): sessions in Redis, standalone or Cluster, with a local cache every instance invalidates |
+//! | `better-auth` | | [`better_auth::Signatures`]: better-auth's signed bearer values, checked as its Bearer plugin does |
 //! | `axum` | | [`Authenticated`](integrations::axum::Authenticated) and [`Authorized`](integrations::axum::Authorized), extractors, and `IntoResponse` for [`Rejection`] (over `axum-core`) |
 //! | `tonic` | | `NamedService` for [`Bearer`], so `add_service(Bearer::new(svc, resolver))` works |
 //!
@@ -95,6 +97,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod anonymous;
+#[cfg(feature = "better-auth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "better-auth")))]
+pub mod better_auth;
 mod body;
 mod challenge;
 pub mod client;

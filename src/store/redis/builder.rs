@@ -74,7 +74,7 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// The clock the store reads (a [`ManualClock`](super::ManualClock) in tests).
+    /// The clock the store reads (a [`ManualClock`](crate::store::ManualClock) in tests).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
         self
