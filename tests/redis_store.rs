@@ -279,3 +279,106 @@ async fn cluster_smoke() {
             .is_some());
     }
 }
+
+/// Faults under load: eight clients loop requests through the layer over a CachedStore (a live
+/// token and a revoked one) while Redis is paused, client-paused, stopped and restarted (it keeps
+/// its data on disk). Every answer is 200 or 503 for the live session, never 401; 401 or 503
+/// for the revoked one, never 200; and service comes back by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_under_load_never_mix_up_live_and_revoked() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tower_bearer::store::CachedStore;
+
+    let mut redis = RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let store: RedisStore = RedisStore::builder()
+        .response_timeout(Duration::from_millis(300))
+        .connect(&redis.url())
+        .await
+        .unwrap();
+    let cached = CachedStore::new(store.clone(), &redis.url()).unwrap();
+    let live = store
+        .create("alice", (), CreateOptions::default())
+        .await
+        .unwrap();
+    let revoked = store
+        .create("alice", (), CreateOptions::default())
+        .await
+        .unwrap();
+    store.revoke_token(revoked.token.as_bearer()).await.unwrap();
+    let svc = ServiceBuilder::new()
+        .layer(BearerLayer::new(cached))
+        .service(service_fn(|_: Request<Incoming>| async {
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+        }));
+    let addr = support::serve(svc).await;
+    let (live, revoked) = (
+        live.token.as_str().to_owned(),
+        revoked.token.as_str().to_owned(),
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..8)
+        .map(|i| {
+            let (stop, token, is_live) = (
+                stop.clone(),
+                if i % 2 == 0 {
+                    live.clone()
+                } else {
+                    revoked.clone()
+                },
+                i % 2 == 0,
+            );
+            tokio::spawn(async move {
+                let mut counts = std::collections::BTreeMap::<u16, u32>::new();
+                for _ in 0..20_000 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let s = status(addr, &token).await;
+                    if is_live {
+                        assert!(s == 200 || s == 503, "a live session got {s}");
+                    } else {
+                        assert!(s == 401 || s == 503, "a revoked session got {s}");
+                    }
+                    *counts.entry(s).or_default() += 1;
+                }
+                (is_live, counts)
+            })
+        })
+        .collect();
+
+    let pause = Duration::from_millis(400);
+    tokio::time::sleep(pause).await;
+    redis.pause();
+    tokio::time::sleep(pause).await;
+    redis.resume();
+    tokio::time::sleep(pause).await;
+    redis.cli(&["CLIENT", "PAUSE", "300"]);
+    tokio::time::sleep(pause).await;
+    redis.stop();
+    // Long enough for the cache to stop answering and the clients to meet the failure.
+    tokio::time::sleep(pause * 2).await;
+    redis.restart();
+    eventually("200 after the restart", async || {
+        status(addr, &live).await == 200
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+
+    let mut totals = std::collections::BTreeMap::<(bool, u16), u32>::new();
+    for client in clients {
+        let (is_live, counts) = client.await.unwrap();
+        for (s, n) in counts {
+            *totals.entry((is_live, s)).or_default() += n;
+        }
+    }
+    eprintln!("statuses under faults (live?, status): {totals:?}");
+    let failed = totals.get(&(true, 503)).unwrap_or(&0) + totals.get(&(false, 503)).unwrap_or(&0);
+    assert!(failed > 0, "the faults were seen");
+    assert!(totals.contains_key(&(true, 200)) && totals.contains_key(&(false, 401)));
+    assert_eq!(
+        status(addr, &revoked).await,
+        401,
+        "a revoked session stays revoked"
+    );
+}
