@@ -41,9 +41,26 @@ impl Drop for Running {
     }
 }
 
-/// `target/<profile>/examples/<name>`, built by `cargo test` along with the examples; built
-/// here when missing (a filtered test run).
-pub fn binary(name: &str, features: &[&str]) -> PathBuf {
+/// The crate features this test binary was built with, which the example must have too.
+fn features() -> Vec<&'static str> {
+    [
+        ("axum", cfg!(feature = "axum")),
+        ("tonic", cfg!(feature = "tonic")),
+        ("redis", cfg!(feature = "redis")),
+        ("better-auth", cfg!(feature = "better-auth")),
+        ("test-util", cfg!(feature = "test-util")),
+        ("sweeper", cfg!(feature = "sweeper")),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect()
+}
+
+/// `target/<profile>/examples/<name>`, built by `cargo test` along with the examples (with the
+/// same features as the tests); built here when missing (a filtered test run).
+pub fn binary(name: &str, extra: &[&str]) -> PathBuf {
+    let mut features = features();
+    features.extend_from_slice(extra);
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(Path::parent).unwrap();
     let bin = profile_dir
