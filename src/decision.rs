@@ -16,7 +16,7 @@ use crate::grpc::Grpc;
 use crate::layer::RequestHead;
 use crate::rejection::{InsufficientScope, Rejection, RejectionKind};
 use crate::resolver::BoxError;
-use crate::token::{self, BearerToken, Malformed};
+use crate::token::{self, BearerToken, Malformed, TokenChars};
 
 pub(crate) type AuthorizeFn<T> = dyn Fn(&T) -> Result<(), InsufficientScope> + Send + Sync;
 pub(crate) type ExemptFn = dyn Fn(&RequestHead<'_>) -> bool + Send + Sync;
@@ -47,6 +47,7 @@ pub(crate) struct Config<T> {
     /// The realm, and the layer's own challenges built for it.
     pub(crate) challenges: Challenges,
     pub(crate) max_token_len: usize,
+    pub(crate) token_chars: TokenChars,
     pub(crate) timeout: Option<Duration>,
     pub(crate) mode: Mode,
     pub(crate) allow_preflight: bool,
@@ -60,6 +61,7 @@ impl<T> Clone for Config<T> {
         Config {
             challenges: self.challenges.clone(),
             max_token_len: self.max_token_len,
+            token_chars: self.token_chars,
             timeout: self.timeout,
             mode: self.mode,
             allow_preflight: self.allow_preflight,
@@ -122,7 +124,7 @@ impl<T> Config<T> {
         if self.is_exempt(req) {
             return Start::Exempt;
         }
-        match token::from_headers(req.headers_mut()) {
+        match token::from_headers(req.headers_mut(), self.token_chars) {
             Ok(Some(token)) if token.len() > self.max_token_len => Start::Refuse(Reason::TooLong),
             Ok(Some(token)) => Start::Resolve(token),
             Ok(None) => Start::Refuse(Reason::Missing),

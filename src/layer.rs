@@ -14,7 +14,7 @@ use crate::decision::{Config, Mode};
 use crate::rejection::{InsufficientScope, Rejection};
 use crate::resolver::SessionResolver;
 use crate::service::Bearer;
-use crate::token::DEFAULT_MAX_TOKEN_LEN;
+use crate::token::{TokenChars, DEFAULT_MAX_TOKEN_LEN};
 
 /// The parts of a request an [`exempt`](BearerLayer::exempt) predicate may look at.
 ///
@@ -111,6 +111,7 @@ impl<R: SessionResolver> BearerLayer<R> {
             config: Arc::new(Config {
                 challenges: Challenges::new(None),
                 max_token_len: DEFAULT_MAX_TOKEN_LEN,
+                token_chars: TokenChars::B64Token,
                 timeout: None,
                 mode: Mode::Required,
                 allow_preflight: false,
@@ -135,6 +136,23 @@ impl<R: SessionResolver> BearerLayer<R> {
     /// Default: 4096.
     pub fn max_token_len(mut self, max: usize) -> Self {
         self.config_mut().max_token_len = max;
+        self
+    }
+
+    /// Which characters a token may have. Default: [`TokenChars::B64Token`], RFC 6750's
+    /// grammar; a token with any other character gets `400 invalid_request`.
+    ///
+    /// Behind a better-auth server, use [`TokenChars::Visible`]: better-auth's Bearer plugin
+    /// also accepts a signed token percent-encoded, as it appears in the session cookie.
+    ///
+    /// ```
+    /// use tower_bearer::{store::MemoryStore, BearerLayer, TokenChars};
+    ///
+    /// let layer = BearerLayer::new(MemoryStore::new()).token_chars(TokenChars::Visible);
+    /// # let _ = layer;
+    /// ```
+    pub fn token_chars(mut self, chars: TokenChars) -> Self {
+        self.config_mut().token_chars = chars;
         self
     }
 
@@ -288,6 +306,7 @@ impl<T> fmt::Debug for Config<T> {
         f.debug_struct("Config")
             .field("realm", &self.challenges.realm())
             .field("max_token_len", &self.max_token_len)
+            .field("token_chars", &self.token_chars)
             .field("timeout", &self.timeout)
             .field("mode", &self.mode)
             .field("allow_preflight", &self.allow_preflight)

@@ -125,7 +125,7 @@ pub use rejection::{InsufficientScope, Rejection, RejectionKind};
 pub use require::{RequireSession, RequireSessionLayer};
 pub use resolver::{resolver_fn, BoxError, BoxResolver, ResolverFn, SessionResolver};
 pub use service::Bearer;
-pub use token::{BearerToken, DEFAULT_MAX_TOKEN_LEN};
+pub use token::{BearerToken, TokenChars, DEFAULT_MAX_TOKEN_LEN};
 
 /// The README's Rust examples, compiled as doctests so they cannot drift from the API.
 #[cfg(all(doctest, feature = "axum", feature = "tonic", feature = "memory-store"))]

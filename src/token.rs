@@ -84,6 +84,18 @@ impl fmt::Debug for BearerToken<'_> {
     }
 }
 
+/// Which characters a token may have: the layer's [`token_chars`](crate::BearerLayer::token_chars).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenChars {
+    /// RFC 6750's `b64token`: letters, digits, `-._~+/`, then any `=` padding. The default.
+    #[default]
+    B64Token,
+    /// Any visible ASCII character (`!` to `~`), as better-auth's Bearer plugin takes: it
+    /// accepts a signed token percent-encoded (`%2B`, `%2F`, `%3D`), as it comes from a cookie.
+    Visible,
+}
+
 /// Why an `Authorization` header is malformed; each maps to `400 invalid_request`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Malformed {
@@ -102,7 +114,10 @@ pub(crate) enum Malformed {
 /// `Ok(None)`: no credentials (no header, or another scheme such as `Basic`).
 /// `Err`: the request tried to present a bearer token and got it wrong.
 #[inline]
-pub(crate) fn from_headers(headers: &mut HeaderMap) -> Result<Option<BearerToken<'_>>, Malformed> {
+pub(crate) fn from_headers(
+    headers: &mut HeaderMap,
+    chars: TokenChars,
+) -> Result<Option<BearerToken<'_>>, Malformed> {
     // One lookup on the usual path: `get_mut` finds the value to mark and to parse. Whether it
     // is repeated needs a second only when some header is (`len` counts values, `keys_len`
     // names), which callgrind shows saves ~130 instructions a request over `get_all` + `get_mut`.
@@ -115,7 +130,22 @@ pub(crate) fn from_headers(headers: &mut HeaderMap) -> Result<Option<BearerToken
         return Ok(None);
     };
     value.set_sensitive(true);
-    parse(value.as_bytes())
+    let token = parse(value.as_bytes());
+    match (chars, token) {
+        // Only what failed the strict grammar is looked at again.
+        (TokenChars::Visible, Err(Malformed::Grammar)) => parse_visible(value.as_bytes()),
+        (_, token) => token,
+    }
+}
+
+/// `Bearer 1*SP 1*VCHAR`: the lenient grammar of [`TokenChars::Visible`].
+fn parse_visible(value: &[u8]) -> Result<Option<BearerToken<'_>>, Malformed> {
+    // `parse` has checked the scheme and the separator already; only the token is left.
+    let token = trim_spaces(&value[6..]);
+    match token.iter().all(|c| c.is_ascii_graphic()) {
+        true if !token.is_empty() => Ok(Some(BearerToken(token))),
+        _ => Err(Malformed::Grammar),
+    }
 }
 
 /// Marks every `Authorization` value sensitive, however many there are.
@@ -312,15 +342,55 @@ mod tests {
     #[test]
     fn header_map_rules() {
         let mut headers = HeaderMap::new();
-        assert_eq!(from_headers(&mut headers), Ok(None));
+        assert_eq!(from_headers(&mut headers, TokenChars::B64Token), Ok(None));
         headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
-        assert_eq!(from_headers(&mut headers).unwrap().unwrap().as_str(), "abc");
+        assert_eq!(
+            from_headers(&mut headers, TokenChars::B64Token)
+                .unwrap()
+                .unwrap()
+                .as_str(),
+            "abc"
+        );
         // Another header repeated is no repeated Authorization.
         headers.append("accept", HeaderValue::from_static("a"));
         headers.append("accept", HeaderValue::from_static("b"));
-        assert_eq!(from_headers(&mut headers).unwrap().unwrap().as_str(), "abc");
+        assert_eq!(
+            from_headers(&mut headers, TokenChars::B64Token)
+                .unwrap()
+                .unwrap()
+                .as_str(),
+            "abc"
+        );
         headers.append(AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
-        assert_eq!(from_headers(&mut headers), Err(Malformed::Repeated));
+        assert_eq!(
+            from_headers(&mut headers, TokenChars::B64Token),
+            Err(Malformed::Repeated)
+        );
+    }
+
+    #[test]
+    fn visible_chars_take_what_b64token_refuses_and_nothing_invisible() {
+        let visible = |v: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(AUTHORIZATION, HeaderValue::from_static(v));
+            from_headers(&mut headers, TokenChars::Visible)
+                .map(|t| t.map(|t| t.as_str().to_owned()))
+        };
+        let signed = "Bearer abc.fwxlN3up%2B%2F%3D";
+        assert_eq!(visible(signed), Ok(Some("abc.fwxlN3up%2B%2F%3D".into())));
+        assert_eq!(visible("bearer   a!b\\c"), Ok(Some("a!b\\c".into())));
+        assert_eq!(visible("Bearer abc"), Ok(Some("abc".into())));
+        assert_eq!(visible("Bearer a b"), Err(Malformed::Grammar));
+        assert_eq!(visible("Bearer\ta%b"), Err(Malformed::Grammar));
+        assert_eq!(visible("Bearer   "), Err(Malformed::Empty));
+        assert_eq!(visible("Basic a%b"), Ok(None));
+        // The default grammar refuses the percent-encoded form.
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, HeaderValue::from_static(signed));
+        assert_eq!(
+            from_headers(&mut headers, TokenChars::B64Token),
+            Err(Malformed::Grammar)
+        );
     }
 
     #[test]
@@ -333,13 +403,16 @@ mod tests {
             "nothing allocated for a map without the header"
         );
         headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
-        let _ = from_headers(&mut headers);
+        let _ = from_headers(&mut headers, TokenChars::B64Token);
         assert!(headers[AUTHORIZATION].is_sensitive());
         assert_eq!(format!("{headers:?}"), r#"{"authorization": Sensitive}"#);
         let mut other = HeaderMap::new();
         other.append(AUTHORIZATION, HeaderValue::from_static("Bearer a"));
         other.append(AUTHORIZATION, HeaderValue::from_static("Bearer b"));
-        assert_eq!(from_headers(&mut other), Err(Malformed::Repeated));
+        assert_eq!(
+            from_headers(&mut other, TokenChars::B64Token),
+            Err(Malformed::Repeated)
+        );
         assert!(other
             .get_all(AUTHORIZATION)
             .iter()
