@@ -48,6 +48,13 @@ fn features() -> Vec<&'static str> {
         ("tonic", cfg!(feature = "tonic")),
         ("redis", cfg!(feature = "redis")),
         ("better-auth", cfg!(feature = "better-auth")),
+        (
+            "better-auth-postgres",
+            cfg!(feature = "better-auth-postgres"),
+        ),
+        ("better-auth-sqlite", cfg!(feature = "better-auth-sqlite")),
+        ("better-auth-redis", cfg!(feature = "better-auth-redis")),
+        ("better-auth-http", cfg!(feature = "better-auth-http")),
         ("test-util", cfg!(feature = "test-util")),
         ("sweeper", cfg!(feature = "sweeper")),
     ]

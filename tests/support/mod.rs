@@ -3,6 +3,8 @@
 //! obs-text bytes).
 #![allow(dead_code, unreachable_pub)]
 
+#[cfg(feature = "better-auth-postgres")]
+pub mod better_auth;
 pub mod example;
 pub mod node;
 pub mod redis;

@@ -1,0 +1,258 @@
+//! better-auth's session and user, as its get-session answers them: `{ session, user }` with
+//! camelCase field names and ISO-8601 dates.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+/// What better-auth's get-session answers for a live session: the session and its user.
+///
+/// Resolvers in this module yield it, so a handler reads it as better-auth's own client would:
+///
+/// ```
+/// use tower_bearer::better_auth::BetterAuthSession;
+///
+/// let json = r#"{
+///   "session": {"id": "s1", "token": "AbCdEfGhIjKlMnOpQrStUvWxYz012345", "userId": "u1",
+///               "expiresAt": "2026-12-04T15:07:31.923Z", "createdAt": "2026-11-27T15:07:31.923Z",
+///               "updatedAt": "2026-11-27T15:07:31.923Z", "ipAddress": "", "userAgent": "curl/8"},
+///   "user": {"id": "u1", "name": "Ada", "email": "ada@example.com", "emailVerified": false,
+///            "image": null, "createdAt": "2026-11-27T15:07:31.900Z", "updatedAt": "2026-11-27T15:07:31.900Z"}
+/// }"#;
+/// let signed_in: BetterAuthSession = serde_json::from_str(json).unwrap();
+/// assert_eq!(signed_in.user.email, "ada@example.com");
+/// // The token is a secret: Debug never prints it.
+/// assert!(!format!("{signed_in:?}").contains("AbCdEf"));
+/// ```
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BetterAuthSession {
+    /// The session row.
+    pub session: Session,
+    /// The user it belongs to.
+    pub user: User,
+}
+
+impl BetterAuthSession {
+    /// The session and its user.
+    pub fn new(session: Session, user: User) -> Self {
+        BetterAuthSession { session, user }
+    }
+}
+
+/// A row of better-auth's `session` table (or its Redis copy).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Session {
+    /// The session's id (not its token).
+    pub id: String,
+    /// The session token, unsigned: what the database and Redis are keyed by.
+    pub token: SessionToken,
+    /// The user's id.
+    pub user_id: String,
+    /// When the session ends.
+    #[serde(with = "iso")]
+    pub expires_at: SystemTime,
+    /// When it was created (sign-in).
+    #[serde(with = "iso")]
+    pub created_at: SystemTime,
+    /// When it was last written (sign-in or a refresh of its expiry).
+    #[serde(with = "iso")]
+    pub updated_at: SystemTime,
+    /// The client's address at sign-in, if better-auth recorded one.
+    #[serde(default)]
+    pub ip_address: Option<String>,
+    /// The client's user agent at sign-in.
+    #[serde(default)]
+    pub user_agent: Option<String>,
+}
+
+/// A row of better-auth's `user` table.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct User {
+    /// The user's id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Email address (unique).
+    pub email: String,
+    /// Whether the address was verified.
+    pub email_verified: bool,
+    /// Picture URL.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// When the user signed up.
+    #[serde(with = "iso")]
+    pub created_at: SystemTime,
+    /// When the user was last updated.
+    #[serde(with = "iso")]
+    pub updated_at: SystemTime,
+}
+
+/// A session token: serialized as itself (better-auth's JSON has it), but never Debug-printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SessionToken(String);
+
+impl SessionToken {
+    /// Wraps a token.
+    pub fn new(token: impl Into<String>) -> Self {
+        SessionToken(token.into())
+    }
+
+    /// The secret itself.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// better-auth's session lifetime settings: `session.expiresIn` and `session.updateAge`.
+///
+/// A session whose `expiresAt − expiresIn + updateAge ≤ now` is due for a refresh: get-session
+/// moves its `expiresAt` to `now + expiresIn`. Resolvers that can write (SQL) do the same when
+/// asked to, so that traffic to Rust services keeps sessions alive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Expiry {
+    /// `session.expiresIn`: default 7 days.
+    pub expires_in: Duration,
+    /// `session.updateAge`: default 1 day.
+    pub update_age: Duration,
+}
+
+impl Default for Expiry {
+    fn default() -> Self {
+        Expiry {
+            expires_in: Duration::from_secs(7 * 24 * 3600),
+            update_age: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+impl Expiry {
+    /// Whether better-auth would refresh a session that expires at `expires_at`, at `now`.
+    pub fn due(&self, expires_at: SystemTime, now: SystemTime) -> bool {
+        // expiresAt - expiresIn + updateAge <= now, without going below the epoch.
+        expires_at + self.update_age <= now + self.expires_in
+    }
+}
+
+/// Whether better-auth's get-session treats a session as ended: `expiresAt < now`.
+pub(crate) fn expired(session: &Session, now: SystemTime) -> bool {
+    session.expires_at < now
+}
+
+/// Milliseconds since the epoch, as JavaScript's `Date` counts.
+pub(crate) fn to_millis(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+pub(crate) fn from_millis(ms: i64) -> SystemTime {
+    let d = Duration::from_millis(ms.unsigned_abs());
+    if ms >= 0 {
+        UNIX_EPOCH + d
+    } else {
+        UNIX_EPOCH - d
+    }
+}
+
+/// `Date.prototype.toISOString`: `2026-12-04T15:07:31.923Z`.
+#[cfg_attr(not(feature = "better-auth-sqlite"), allow(dead_code))]
+pub(crate) fn to_iso(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// An ISO-8601 date as better-auth writes it (`Z` or no zone, `T` or a space), to the
+/// millisecond.
+pub(crate) fn parse_iso(s: &str) -> Option<SystemTime> {
+    humantime::parse_rfc3339_weak(s.trim_end_matches('Z').trim_end_matches("+00:00"))
+        .or_else(|_| humantime::parse_rfc3339_weak(s))
+        .ok()
+}
+
+/// Dates as ISO strings; numbers (epoch milliseconds) are read too.
+mod iso {
+    use std::time::SystemTime;
+
+    use serde::de::{self, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_rfc3339_millis(*t))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        struct Date;
+        impl Visitor<'_> for Date {
+            type Value = SystemTime;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an ISO-8601 date or epoch milliseconds")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<SystemTime, E> {
+                super::parse_iso(v).ok_or_else(|| E::custom("not an ISO-8601 date"))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<SystemTime, E> {
+                Ok(super::from_millis(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<SystemTime, E> {
+                Ok(super::from_millis(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<SystemTime, E> {
+                Ok(super::from_millis(v as i64))
+            }
+        }
+        d.deserialize_any(Date)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip_as_javascript_writes_them() {
+        let t = parse_iso("2026-12-04T15:07:31.923Z").unwrap();
+        assert_eq!(to_millis(t), 1_796_396_851_923);
+        assert_eq!(to_iso(t), "2026-12-04T15:07:31.923Z");
+        assert_eq!(parse_iso("2026-12-04 15:07:31.923"), Some(t));
+        assert_eq!(parse_iso("2026-12-04T15:07:31.923+00:00"), Some(t));
+        assert_eq!(from_millis(to_millis(t)), t);
+        assert_eq!(parse_iso("yesterday"), None);
+    }
+
+    #[test]
+    fn refresh_is_due_as_better_auth_computes_it() {
+        let e = Expiry::default();
+        let now = parse_iso("2026-11-27T12:00:00Z").unwrap();
+        let day = Duration::from_secs(86400);
+        // Fresh: expires in 7 days; due once a day has passed (6 days left).
+        assert!(!e.due(now + 7 * day, now));
+        assert!(e.due(now + 6 * day, now));
+        assert!(!e.due(now + 6 * day + Duration::from_millis(1), now));
+        let s = Session {
+            id: "s".into(),
+            token: SessionToken::new("t"),
+            user_id: "u".into(),
+            expires_at: now,
+            created_at: now,
+            updated_at: now,
+            ip_address: None,
+            user_agent: None,
+        };
+        // `expiresAt < now`: the very millisecond is still valid.
+        assert!(!expired(&s, now));
+        assert!(expired(&s, now + Duration::from_millis(1)));
+    }
+}

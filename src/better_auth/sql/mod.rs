@@ -1,0 +1,331 @@
+//! [`SqlResolver`]: sessions read from better-auth's SQL database, PostgreSQL or SQLite.
+
+mod schema;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use schema::Dialect;
+pub use schema::Schema;
+
+use super::model::{expired, from_millis, to_millis};
+#[cfg(feature = "better-auth-sqlite")]
+use super::model::{parse_iso, to_iso};
+use super::{BetterAuthSession, Expiry, ResolveFuture, Session, SessionToken, Signatures, User};
+use crate::{BearerToken, BoxError, SessionResolver};
+
+/// Resolves better-auth's bearer tokens against its SQL database, as its get-session does:
+/// the signature is checked, the session is looked up by token with its user, and a session
+/// whose `expiresAt` has passed is refused. Renamed tables and columns are set with a
+/// [`Schema`].
+///
+/// Reads only, unless [`refresh`](SqlResolverBuilder::refresh) is set: then a session due for
+/// a refresh gets its `expiresAt` moved as better-auth moves it, so traffic to Rust services
+/// keeps sessions alive. An expired row is refused but left for better-auth to delete.
+///
+/// ```no_run
+/// use tower_bearer::better_auth::{Signatures, SqlResolver};
+/// use tower_bearer::{BearerLayer, TokenChars};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let signatures = Signatures::new([std::env::var("BETTER_AUTH_SECRET")?]);
+/// let resolver = SqlResolver::builder(signatures)
+///     .connect("postgres://app@127.0.0.1/app")
+///     .await?;
+/// let layer = BearerLayer::new(resolver).token_chars(TokenChars::Visible);
+/// # let _ = layer;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct SqlResolver {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    signatures: Signatures,
+    select: String,
+    update: String,
+    refresh: Option<Expiry>,
+}
+
+enum Pool {
+    #[cfg(feature = "better-auth-postgres")]
+    Postgres(sqlx::PgPool),
+    #[cfg(feature = "better-auth-sqlite")]
+    Sqlite(sqlx::SqlitePool),
+}
+
+/// Settings for a [`SqlResolver`].
+#[derive(Debug)]
+pub struct SqlResolverBuilder {
+    signatures: Signatures,
+    schema: Schema,
+    refresh: Option<Expiry>,
+    max_connections: u32,
+    acquire_timeout: Duration,
+}
+
+impl SqlResolver {
+    /// Settings, starting from better-auth's defaults: its table names, no refresh, a pool of
+    /// 10 connections, 3 s to get one.
+    pub fn builder(signatures: Signatures) -> SqlResolverBuilder {
+        SqlResolverBuilder {
+            signatures,
+            schema: Schema::default(),
+            refresh: None,
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(3),
+        }
+    }
+
+    /// Looks up a session by its (unsigned) token, as better-auth's get-session does.
+    pub async fn find(&self, token: &str) -> Result<Option<BetterAuthSession>, BoxError> {
+        self.inner.find(token).await
+    }
+}
+
+impl SqlResolverBuilder {
+    /// Table and column names, when better-auth's options rename them.
+    pub fn schema(mut self, schema: Schema) -> Self {
+        self.schema = schema;
+        self
+    }
+
+    /// Moves a session's expiry as better-auth's get-session does, with better-auth's
+    /// `expiresIn` and `updateAge`: a session whose `expiresAt − expiresIn + updateAge ≤ now`
+    /// gets `expiresAt = now + expiresIn`. Off by default (the resolver only reads).
+    pub fn refresh(mut self, expiry: Expiry) -> Self {
+        self.refresh = Some(expiry);
+        self
+    }
+
+    /// The pool's size. Default: 10.
+    pub fn max_connections(mut self, max: u32) -> Self {
+        self.max_connections = max;
+        self
+    }
+
+    /// How long a lookup waits for a connection before it fails (a `503`). Default: 3 s.
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+
+    /// Connects to `postgres://…` (or `postgresql://…`) or `sqlite://PATH`, each with its
+    /// feature, and checks the connection.
+    pub async fn connect(self, url: &str) -> Result<SqlResolver, BoxError> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            #[cfg(feature = "better-auth-postgres")]
+            "postgres" | "postgresql" => {
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(self.max_connections)
+                    .acquire_timeout(self.acquire_timeout)
+                    .connect(url)
+                    .await?;
+                Ok(self.postgres(pool))
+            }
+            #[cfg(feature = "better-auth-sqlite")]
+            "sqlite" => {
+                let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(self.max_connections)
+                    .acquire_timeout(self.acquire_timeout)
+                    .connect(url)
+                    .await?;
+                Ok(self.sqlite(pool))
+            }
+            _ => Err(format!(
+                "unsupported database URL scheme {scheme:?}: postgres:// needs the \
+                 better-auth-postgres feature, sqlite:// the better-auth-sqlite feature"
+            )
+            .into()),
+        }
+    }
+
+    /// A resolver over a PostgreSQL pool of your own.
+    #[cfg(feature = "better-auth-postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "better-auth-postgres")))]
+    pub fn postgres(self, pool: sqlx::PgPool) -> SqlResolver {
+        self.build(Pool::Postgres(pool), Dialect::Postgres)
+    }
+
+    /// A resolver over a SQLite pool of your own.
+    #[cfg(feature = "better-auth-sqlite")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "better-auth-sqlite")))]
+    pub fn sqlite(self, pool: sqlx::SqlitePool) -> SqlResolver {
+        self.build(Pool::Sqlite(pool), Dialect::Sqlite)
+    }
+
+    #[allow(dead_code)]
+    fn build(self, pool: Pool, dialect: Dialect) -> SqlResolver {
+        SqlResolver {
+            inner: Arc::new(Inner {
+                pool,
+                signatures: self.signatures,
+                select: self.schema.select(dialect),
+                update: self.schema.update(dialect),
+                refresh: self.refresh,
+            }),
+        }
+    }
+}
+
+impl Inner {
+    async fn find(&self, token: &str) -> Result<Option<BetterAuthSession>, BoxError> {
+        let Some(mut found) = self.fetch(token).await? else {
+            return Ok(None);
+        };
+        let now = SystemTime::now();
+        if expired(&found.session, now) {
+            return Ok(None);
+        }
+        if let Some(expiry) = self.refresh {
+            if expiry.due(found.session.expires_at, now) {
+                let expires_at = now + expiry.expires_in;
+                // better-auth answers 401 when the row is gone by the time it writes.
+                if !self.write(token, expires_at, now).await? {
+                    return Ok(None);
+                }
+                found.session.expires_at = from_millis(to_millis(expires_at));
+                found.session.updated_at = from_millis(to_millis(now));
+            }
+        }
+        Ok(Some(found))
+    }
+
+    async fn fetch(&self, token: &str) -> Result<Option<BetterAuthSession>, BoxError> {
+        match &self.pool {
+            #[cfg(feature = "better-auth-postgres")]
+            Pool::Postgres(pool) => {
+                let row = sqlx::query(&self.select)
+                    .bind(token)
+                    .fetch_optional(pool)
+                    .await?;
+                row.map(|row| {
+                    decode(&row, |row, i| {
+                        Ok(Some(from_millis(sqlx::Row::try_get(row, i)?)))
+                    })
+                })
+                .transpose()
+            }
+            #[cfg(feature = "better-auth-sqlite")]
+            Pool::Sqlite(pool) => {
+                let row = sqlx::query(&self.select)
+                    .bind(token)
+                    .fetch_optional(pool)
+                    .await?;
+                row.map(|row| decode(&row, sqlite_date)).transpose()
+            }
+        }
+    }
+
+    /// Whether the row was still there to update.
+    async fn write(
+        &self,
+        token: &str,
+        expires_at: SystemTime,
+        now: SystemTime,
+    ) -> Result<bool, BoxError> {
+        let updated = match &self.pool {
+            #[cfg(feature = "better-auth-postgres")]
+            Pool::Postgres(pool) => sqlx::query(&self.update)
+                .bind(to_millis(expires_at))
+                .bind(to_millis(now))
+                .bind(token)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+            #[cfg(feature = "better-auth-sqlite")]
+            Pool::Sqlite(pool) => sqlx::query(&self.update)
+                .bind(to_iso(expires_at))
+                .bind(to_iso(now))
+                .bind(token)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+        };
+        Ok(updated > 0)
+    }
+}
+
+/// SQLite has no date type: better-auth writes ISO-8601 text; other writers use epoch
+/// milliseconds.
+#[cfg(feature = "better-auth-sqlite")]
+fn sqlite_date(row: &sqlx::sqlite::SqliteRow, i: usize) -> Result<Option<SystemTime>, sqlx::Error> {
+    use sqlx::Row;
+    if let Ok(text) = row.try_get::<String, _>(i) {
+        return Ok(parse_iso(&text));
+    }
+    Ok(Some(from_millis(row.try_get::<i64, _>(i)?)))
+}
+
+/// One row: the session's columns, then the user's. A date that does not parse makes the row
+/// unusable, which is a backend error (better-auth would fail on it too).
+fn decode<R>(
+    row: &R,
+    date: impl Fn(&R, usize) -> Result<Option<SystemTime>, sqlx::Error>,
+) -> Result<BetterAuthSession, BoxError>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database>,
+    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let date = |i: usize| -> Result<SystemTime, BoxError> {
+        date(row, i)?.ok_or_else(|| BoxError::from(format!("column {i} is not a date")))
+    };
+    let session = Session {
+        id: row.try_get(0)?,
+        token: SessionToken::new(row.try_get::<String, _>(1)?),
+        user_id: row.try_get(2)?,
+        expires_at: date(3)?,
+        created_at: date(4)?,
+        updated_at: date(5)?,
+        ip_address: row.try_get(6)?,
+        user_agent: row.try_get(7)?,
+    };
+    let user = User {
+        id: row.try_get(8)?,
+        name: row.try_get(9)?,
+        email: row.try_get(10)?,
+        email_verified: row.try_get(11)?,
+        image: row.try_get(12)?,
+        created_at: date(13)?,
+        updated_at: date(14)?,
+    };
+    Ok(BetterAuthSession { session, user })
+}
+
+impl SessionResolver for SqlResolver {
+    type Session = BetterAuthSession;
+    type Error = BoxError;
+    type Future = ResolveFuture;
+
+    fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
+        let Some(token) = self.inner.signatures.session_token(token.as_str()) else {
+            return Box::pin(std::future::ready(Ok(None)));
+        };
+        let (inner, token) = (self.inner.clone(), token.into_owned());
+        Box::pin(async move { inner.find(&token).await })
+    }
+}
+
+impl fmt::Debug for SqlResolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let backend = match &self.inner.pool {
+            #[cfg(feature = "better-auth-postgres")]
+            Pool::Postgres(_) => "postgres",
+            #[cfg(feature = "better-auth-sqlite")]
+            Pool::Sqlite(_) => "sqlite",
+        };
+        f.debug_struct("SqlResolver")
+            .field("backend", &backend)
+            .field("signatures", &self.inner.signatures)
+            .field("refresh", &self.inner.refresh)
+            .finish()
+    }
+}

@@ -1,0 +1,241 @@
+//! `SqlResolver` against a real better-auth 1.7.25 server on SQLite and on PostgreSQL: every
+//! token better-auth accepts is accepted, every token it refuses is refused, with the same
+//! `{ session, user }` it answers.
+#![cfg(all(feature = "better-auth-postgres", feature = "better-auth-sqlite"))]
+
+mod support;
+
+use std::time::{Duration, SystemTime};
+
+use support::better_auth::{self as ba, Account, BetterAuth, SECRET};
+use tower_bearer::better_auth::{BetterAuthSession, Expiry, Signatures, SqlResolver};
+use tower_bearer::{BearerToken, BoxError, SessionResolver};
+
+async fn resolve<R>(resolver: &R, value: &str) -> Result<Option<BetterAuthSession>, BoxError>
+where
+    R: SessionResolver<Session = BetterAuthSession, Error = BoxError>,
+{
+    resolver.resolve(BearerToken::new(value)).await
+}
+
+/// Each accepted form gives the very JSON better-auth's get-session gives; each refused form
+/// is refused by both.
+pub async fn agree_with_better_auth<R>(node: &BetterAuth, resolver: &R, account: &Account)
+where
+    R: SessionResolver<Session = BetterAuthSession, Error = BoxError>,
+{
+    for (form, value) in account.accepted() {
+        let theirs = node.get_session(&value, false).await;
+        let ours = resolve(resolver, &value).await.unwrap();
+        let ours = ours.unwrap_or_else(|| panic!("{form}: refused, better-auth accepts it"));
+        assert_eq!(ours.session.token.as_str(), account.token, "{form}");
+        assert_eq!(
+            Some(serde_json::to_value(&ours).unwrap()),
+            theirs,
+            "{form}: not better-auth's answer"
+        );
+    }
+    for (form, value) in account.refused() {
+        assert_eq!(node.get_session(&value, false).await, None, "{form}");
+        assert!(
+            resolve(resolver, &value).await.unwrap().is_none(),
+            "{form}: accepted, better-auth refuses it"
+        );
+    }
+}
+
+fn signatures() -> Signatures {
+    Signatures::new([SECRET])
+}
+
+/// Runs `sql` on the test's own connection to better-auth's database.
+async fn execute(url: &str, sql: &str) {
+    use sqlx::Connection;
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::Executor::execute(&mut conn, sql).await.unwrap();
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::Executor::execute(&mut conn, sql).await.unwrap();
+    }
+}
+
+/// Sets a session's `expiresAt` in the database, in either dialect.
+async fn set_expiry(url: &str, token: &str, at: SystemTime) {
+    let ms = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let value = if url.starts_with("sqlite:") {
+        let iso = humantime::format_rfc3339_millis(at).to_string();
+        format!("'{iso}'")
+    } else {
+        format!("to_timestamp({ms}::float8 / 1000)")
+    };
+    execute(
+        url,
+        &format!("UPDATE session SET \"expiresAt\" = {value} WHERE token = '{token}'"),
+    )
+    .await;
+}
+
+/// The whole matrix on one database: acceptance, sign-out, expiry, refresh.
+async fn lifecycle(url: &str) {
+    let node = BetterAuth::start(url, &[]);
+    let resolver = SqlResolver::builder(signatures())
+        .connect(url)
+        .await
+        .unwrap();
+    let ada = node.sign_up("ada@example.com").await;
+    agree_with_better_auth(&node, &resolver, &ada).await;
+
+    // Node's sign-out: refused in Rust at once.
+    let second = node.sign_in("ada@example.com").await;
+    assert!(resolve(&resolver, &second.signed).await.unwrap().is_some());
+    node.sign_out(&second.signed).await;
+    assert!(resolve(&resolver, &second.signed).await.unwrap().is_none());
+    assert!(
+        resolve(&resolver, &ada.signed).await.unwrap().is_some(),
+        "the other session lives"
+    );
+
+    // An expired session: refused by Rust, then by better-auth (which deletes the row).
+    let old = node.sign_in("ada@example.com").await;
+    set_expiry(url, &old.token, SystemTime::now() - Duration::from_secs(1)).await;
+    assert!(resolve(&resolver, &old.signed).await.unwrap().is_none());
+    assert_eq!(node.get_session(&old.signed, false).await, None);
+
+    // Refresh: a session due for it gets better-auth's new expiry, which better-auth then sees.
+    let due = node.sign_in("ada@example.com").await;
+    let soon = SystemTime::now() + Duration::from_secs(3600);
+    set_expiry(url, &due.token, soon).await;
+    // The reading resolver leaves it alone.
+    let read = resolve(&resolver, &due.signed).await.unwrap().unwrap();
+    assert!(read.session.expires_at < soon + Duration::from_secs(1));
+    let refreshing = SqlResolver::builder(signatures())
+        .refresh(Expiry::default())
+        .connect(url)
+        .await
+        .unwrap();
+    let before = SystemTime::now();
+    let refreshed = resolve(&refreshing, &due.signed).await.unwrap().unwrap();
+    let week = Duration::from_secs(7 * 86400);
+    assert!(refreshed.session.expires_at >= before + week - Duration::from_millis(1));
+    assert!(refreshed.session.expires_at <= SystemTime::now() + week);
+    let seen = node.get_session(&due.signed, false).await.unwrap();
+    assert_eq!(
+        seen["session"],
+        serde_json::to_value(&refreshed.session).unwrap(),
+        "better-auth sees the refreshed expiry"
+    );
+    // Not due any more: no second write.
+    let again = resolve(&refreshing, &due.signed).await.unwrap().unwrap();
+    assert_eq!(again.session.updated_at, refreshed.session.updated_at);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_matches_better_auth() {
+    let dir = tempdir();
+    let url = format!("sqlite://{}/auth.db", dir.display());
+    lifecycle(&url).await;
+
+    // A database that fails (its session table gone) is an error, never a refusal.
+    let node_account = {
+        let node = BetterAuth::start(&url, &[]);
+        node.sign_in("ada@example.com").await
+    };
+    let resolver = SqlResolver::builder(signatures())
+        .connect(&url)
+        .await
+        .unwrap();
+    assert!(resolve(&resolver, &node_account.signed)
+        .await
+        .unwrap()
+        .is_some());
+    execute(&url, "ALTER TABLE session RENAME TO session_moved").await;
+    assert!(resolve(&resolver, &node_account.signed).await.is_err());
+    // A refused signature needs no database.
+    let refused = &node_account.refused()[0].1;
+    assert!(resolve(&resolver, refused).await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_matches_better_auth() {
+    let url = ba::postgres_database().await;
+    lifecycle(&url).await;
+
+    let resolver = SqlResolver::builder(signatures())
+        .acquire_timeout(Duration::from_secs(1))
+        .connect(&url)
+        .await
+        .unwrap();
+    let node = BetterAuth::start(&url, &[]);
+    let account = node.sign_in("ada@example.com").await;
+    drop(node);
+    assert!(resolve(&resolver, &account.signed).await.unwrap().is_some());
+    // The database stops existing: an error (503), never a 401.
+    ba::drop_postgres_database(&url).await;
+    assert!(resolve(&resolver, &account.signed).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn require_signature_refuses_the_raw_token_as_better_auth_does() {
+    let dir = tempdir();
+    let url = format!("sqlite://{}/auth.db", dir.display());
+    let node = BetterAuth::start(&url, &[("BA_REQUIRE_SIGNATURE", "1")]);
+    let resolver = SqlResolver::builder(signatures().require_signature(true))
+        .connect(&url)
+        .await
+        .unwrap();
+    let ada = node.sign_up("ada@example.com").await;
+    assert_eq!(node.get_session(&ada.token, false).await, None);
+    assert!(resolve(&resolver, &ada.token).await.unwrap().is_none());
+    assert!(node.get_session(&ada.signed, false).await.is_some());
+    assert!(resolve(&resolver, &ada.signed).await.unwrap().is_some());
+}
+
+/// Renamed tables and columns, as better-auth's options allow.
+#[tokio::test(flavor = "multi_thread")]
+async fn renamed_tables_and_columns() {
+    use tower_bearer::better_auth::Schema;
+    let dir = tempdir();
+    let url = format!("sqlite://{}/auth.db", dir.display());
+    let node = BetterAuth::start(&url, &[]);
+    let ada = node.sign_up("ada@example.com").await;
+    drop(node);
+    execute(
+        &url,
+        "ALTER TABLE session RENAME TO auth_sessions; \
+         ALTER TABLE auth_sessions RENAME COLUMN \"expiresAt\" TO expires_at; \
+         ALTER TABLE \"user\" RENAME TO users; \
+         ALTER TABLE users RENAME COLUMN email TO email_address;",
+    )
+    .await;
+    let schema = Schema::new()
+        .session_model("auth_sessions")
+        .session_field("expiresAt", "expires_at")
+        .user_model("users")
+        .user_field("email", "email_address");
+    let resolver = SqlResolver::builder(signatures())
+        .schema(schema)
+        .refresh(Expiry::default())
+        .connect(&url)
+        .await
+        .unwrap();
+    let found = resolve(&resolver, &ada.signed).await.unwrap().unwrap();
+    assert_eq!(found.user.email, "ada@example.com");
+    let default = SqlResolver::builder(signatures())
+        .connect(&url)
+        .await
+        .unwrap();
+    assert!(
+        resolve(&default, &ada.signed).await.is_err(),
+        "no such table"
+    );
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tb-ba-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

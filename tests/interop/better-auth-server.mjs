@@ -1,0 +1,62 @@
+// A real better-auth 1.7.25 server, for the tests of tower-bearer's better-auth resolvers:
+// email and password, the Bearer plugin, and one of better-auth's storages. Configured by
+// environment variables:
+//   BA_SECRET                 better-auth's secret (required)
+//   BA_DATABASE               sqlite:/path/to/file.db or postgres://… (required: users live here)
+//   BA_REDIS                  redis://… : sessions in Redis secondary storage (@better-auth/redis-storage)
+//   BA_REDIS_PREFIX           the storage's key prefix (default better-auth:)
+//   BA_STORE_SESSION_IN_DATABASE=1  with Redis: sessions in the database too
+//   BA_REQUIRE_SIGNATURE=1    the Bearer plugin's requireSignature
+// Runs better-auth's migrations, listens on a free port of 127.0.0.1 and prints
+// `listening on http://127.0.0.1:PORT`.
+import http from "node:http";
+import { betterAuth } from "better-auth";
+import { bearer } from "better-auth/plugins";
+import { getMigrations } from "better-auth/db/migration";
+import { toNodeHandler } from "better-auth/node";
+
+const env = process.env;
+if (!env.BA_SECRET || !env.BA_DATABASE) {
+  console.error("BA_SECRET and BA_DATABASE are required");
+  process.exit(2);
+}
+
+async function database(url) {
+  if (url.startsWith("sqlite:")) {
+    const { default: Database } = await import("better-sqlite3");
+    return new Database(url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, ""));
+  }
+  const { default: pg } = await import("pg");
+  return new pg.Pool({ connectionString: url });
+}
+
+async function secondaryStorage(url) {
+  if (!url) return undefined;
+  const { Redis } = await import("ioredis");
+  const { redisStorage } = await import("@better-auth/redis-storage");
+  // No retries: a stopped Redis is an error at once, as the tests expect.
+  const client = new Redis(url, { maxRetriesPerRequest: 0, enableOfflineQueue: false });
+  client.on("error", () => {});
+  return redisStorage({ client, keyPrefix: env.BA_REDIS_PREFIX ?? "better-auth:" });
+}
+
+const server = http.createServer();
+await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+const base = `http://127.0.0.1:${server.address().port}`;
+
+const options = {
+  baseURL: base,
+  secret: env.BA_SECRET,
+  database: await database(env.BA_DATABASE),
+  secondaryStorage: await secondaryStorage(env.BA_REDIS),
+  emailAndPassword: { enabled: true },
+  session: { storeSessionInDatabase: env.BA_STORE_SESSION_IN_DATABASE === "1" },
+  plugins: [bearer({ requireSignature: env.BA_REQUIRE_SIGNATURE === "1" })],
+  logger: { level: "error" },
+};
+const { runMigrations } = await getMigrations(options);
+await runMigrations();
+const auth = betterAuth(options);
+
+server.on("request", toNodeHandler(auth));
+console.log(`listening on ${base}`);
