@@ -75,23 +75,31 @@
 mod model;
 mod signature;
 
-// TODO #[cfg(any(feature = "better-auth-redis", feature = "better-auth-http"))] mod cache;
+#[cfg(any(feature = "better-auth-redis", feature = "better-auth-http"))]
+mod cache;
 // TODO #[cfg(feature = "better-auth-http")] mod http;
-// TODO #[cfg(feature = "better-auth-redis")] mod redis;
+#[cfg(feature = "better-auth-redis")]
+mod redis;
 #[cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite"))]
 mod sql;
 
 pub use model::{BetterAuthSession, Expiry, Session, SessionToken, User};
 pub use signature::Signatures;
 
+#[cfg(any(feature = "better-auth-redis", feature = "better-auth-http"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "better-auth-redis", feature = "better-auth-http")))
+)]
+pub use cache::CacheSettings;
 /* TODO
 #[cfg(feature = "better-auth-http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "better-auth-http")))]
 pub use http::{HttpResolver, HttpResolverBuilder};
+*/
 #[cfg(feature = "better-auth-redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "better-auth-redis")))]
 pub use redis::{RedisStorageResolver, RedisStorageResolverBuilder};
-*/
 #[cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite"))]
 #[cfg_attr(
     docsrs,

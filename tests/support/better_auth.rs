@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 
 use super::node;
+use tower_bearer::better_auth::BetterAuthSession;
+use tower_bearer::{BearerToken, BoxError, SessionResolver};
 
 pub const SECRET: &str = "better-auth-secret-for-tests-0123456789";
 
@@ -235,4 +237,37 @@ pub async fn drop_postgres_database(url: &str) {
     )
     .await
     .unwrap();
+}
+
+pub async fn resolve<R>(resolver: &R, value: &str) -> Result<Option<BetterAuthSession>, BoxError>
+where
+    R: SessionResolver<Session = BetterAuthSession, Error = BoxError>,
+{
+    resolver.resolve(BearerToken::new(value)).await
+}
+
+/// Each accepted form gives the very JSON better-auth's get-session gives; each refused form
+/// is refused by both.
+pub async fn agree_with_better_auth<R>(node: &BetterAuth, resolver: &R, account: &Account)
+where
+    R: SessionResolver<Session = BetterAuthSession, Error = BoxError>,
+{
+    for (form, value) in account.accepted() {
+        let theirs = node.get_session(&value, false).await;
+        let ours = resolve(resolver, &value).await.unwrap();
+        let ours = ours.unwrap_or_else(|| panic!("{form}: refused, better-auth accepts it"));
+        assert_eq!(ours.session.token.as_str(), account.token, "{form}");
+        assert_eq!(
+            Some(serde_json::to_value(&ours).unwrap()),
+            theirs,
+            "{form}: not better-auth's answer"
+        );
+    }
+    for (form, value) in account.refused() {
+        assert_eq!(node.get_session(&value, false).await, None, "{form}");
+        assert!(
+            resolve(resolver, &value).await.unwrap().is_none(),
+            "{form}: accepted, better-auth refuses it"
+        );
+    }
 }

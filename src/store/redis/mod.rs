@@ -86,10 +86,21 @@ pub(super) struct Scripts {
     count: Script,
 }
 
+/// A connection to one Redis server, or to a Cluster.
 #[derive(Clone)]
-pub(super) enum Conn {
+pub(crate) enum Conn {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
+}
+
+impl Conn {
+    /// Runs one command.
+    pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> redis::RedisResult<T> {
+        match self {
+            Conn::Single(conn) => cmd.query_async(&mut conn.clone()).await,
+            Conn::Cluster(conn) => cmd.query_async(&mut conn.clone()).await,
+        }
+    }
 }
 
 impl<D> Clone for RedisStore<D> {
@@ -336,10 +347,7 @@ where
     }
 
     async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> redis::RedisResult<T> {
-        match &self.inner.conn {
-            Conn::Single(conn) => cmd.query_async(&mut conn.clone()).await,
-            Conn::Cluster(conn) => cmd.query_async(&mut conn.clone()).await,
-        }
+        self.inner.conn.query(cmd).await
     }
 
     /// Sets a cache's marker key, which lives a minute unless set again.

@@ -1,0 +1,350 @@
+//! [`RedisStorageResolver`]: sessions read from better-auth's Redis secondary storage
+//! (`@better-auth/redis-storage`).
+
+use std::fmt;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime};
+
+use redis::{ProtocolVersion, PushKind, Value};
+
+use super::cache::{Cache, CacheSettings};
+use super::model::{expired, to_millis};
+use super::{BetterAuthSession, ResolveFuture, Signatures};
+use crate::store::redis::Conn;
+use crate::{BearerToken, BoxError, SessionResolver};
+
+#[cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite"))]
+use super::SqlResolver;
+
+/// Resolves better-auth's bearer tokens against its Redis secondary storage, as better-auth's
+/// `findSession` and get-session do:
+///
+/// - `<prefix><token>` holds `{"session": …, "user": …}`; a missing key is no session, or,
+///   with better-auth's `storeSessionInDatabase`, a lookup in the database
+///   ([`fallback`](RedisStorageResolverBuilder::fallback));
+/// - a session created before `<prefix>revoked-sessions-before-<userId>` (better-auth's
+///   revoke-sessions, in epoch milliseconds) is revoked;
+/// - a session whose `expiresAt` has passed is refused.
+///
+/// With [`cache`](RedisStorageResolverBuilder::cache), answers are kept in memory and Redis
+/// tells this instance about every change under the prefix (`CLIENT TRACKING … BCAST PREFIX`,
+/// which needs no server configuration): a sign-out or revoke-sessions in Node drops the
+/// entries within milliseconds. The cache serves hits only while its tracking connection
+/// answers pings; it clears itself when the connection is lost.
+///
+/// ```no_run
+/// use tower_bearer::better_auth::{RedisStorageResolver, Signatures};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let resolver = RedisStorageResolver::builder(Signatures::new(["secret"]))
+///     .prefix("better-auth:")
+///     .cache(Default::default())
+///     .connect("redis://127.0.0.1:6379")
+///     .await?;
+/// # let _ = resolver;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RedisStorageResolver {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: Conn,
+    prefix: String,
+    signatures: Signatures,
+    #[cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite"))]
+    fallback: Option<SqlResolver>,
+    cache: Option<Arc<Cache>>,
+}
+
+/// Settings for a [`RedisStorageResolver`].
+#[derive(Debug)]
+pub struct RedisStorageResolverBuilder {
+    signatures: Signatures,
+    prefix: String,
+    #[cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite"))]
+    fallback: Option<SqlResolver>,
+    cache: Option<CacheSettings>,
+    response_timeout: Duration,
+}
+
+impl RedisStorageResolver {
+    /// Settings: better-auth's default prefix `better-auth:`, no fallback, no cache, a 1 s
+    /// response timeout.
+    pub fn builder(signatures: Signatures) -> RedisStorageResolverBuilder {
+        RedisStorageResolverBuilder {
+            signatures,
+            prefix: "better-auth:".into(),
+            #[cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite"))]
+            fallback: None,
+            cache: None,
+            response_timeout: Duration::from_secs(1),
+        }
+    }
+
+    /// How many answers the cache holds now (0 without a cache).
+    pub fn cached(&self) -> usize {
+        self.inner.cache.as_ref().map_or(0, |c| c.len())
+    }
+}
+
+impl RedisStorageResolverBuilder {
+    /// The storage's `keyPrefix`. Default: `better-auth:`.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// better-auth's `storeSessionInDatabase`: a token missing from Redis is looked up in the
+    /// database.
+    #[cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite")))
+    )]
+    pub fn fallback(mut self, database: SqlResolver) -> Self {
+        self.fallback = Some(database);
+        self
+    }
+
+    /// Keeps answers in memory, invalidated by Redis (see the type's docs). One server only:
+    /// on a Cluster, tracking would need a connection per node.
+    pub fn cache(mut self, settings: CacheSettings) -> Self {
+        self.cache = Some(settings);
+        self
+    }
+
+    /// How long a command may take before it fails (a `503`). Default: 1 s.
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+
+    /// A resolver on one Redis server. It connects lazily and reconnects by itself.
+    pub async fn connect(self, url: &str) -> Result<RedisStorageResolver, BoxError> {
+        let client = redis::Client::open(url)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_response_timeout(Some(self.response_timeout))
+            .set_connection_timeout(Some(self.response_timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        let conn = redis::aio::ConnectionManager::new_lazy_with_config(client, config)?;
+        let cache = self.cache.map(|settings| Arc::new(Cache::fed(settings)));
+        if let Some(cache) = &cache {
+            let info = redis::IntoConnectionInfo::into_connection_info(url)?;
+            let resp3 = info
+                .redis_settings()
+                .clone()
+                .set_protocol(ProtocolVersion::RESP3);
+            let tracking = redis::Client::open(info.set_redis_settings(resp3))?;
+            let allowance = self.response_timeout.max(Duration::from_millis(250));
+            tokio::spawn(track(
+                tracking,
+                self.prefix.clone(),
+                Arc::downgrade(cache),
+                allowance,
+            ));
+        }
+        Ok(self.build(Conn::Single(conn), cache))
+    }
+
+    /// A resolver on a Redis Cluster, given some of its nodes (without a cache).
+    pub async fn connect_cluster(self, urls: &[&str]) -> Result<RedisStorageResolver, BoxError> {
+        let client = redis::cluster::ClusterClientBuilder::new(urls.iter().copied())
+            .response_timeout(self.response_timeout)
+            .connection_timeout(self.response_timeout)
+            .build()?;
+        let conn = client.get_async_connection().await?;
+        Ok(self.build(Conn::Cluster(conn), None))
+    }
+
+    fn build(self, conn: Conn, cache: Option<Arc<Cache>>) -> RedisStorageResolver {
+        RedisStorageResolver {
+            inner: Arc::new(Inner {
+                conn,
+                prefix: self.prefix,
+                signatures: self.signatures,
+                #[cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite"))]
+                fallback: self.fallback,
+                cache,
+            }),
+        }
+    }
+}
+
+impl Inner {
+    async fn find(&self, token: &str) -> Result<Option<BetterAuthSession>, BoxError> {
+        if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(token)) {
+            return Ok(hit);
+        }
+        let started = self.cache.as_ref().map(|c| c.start());
+        let found = self.lookup(token).await?;
+        if let (Some(cache), Some(started)) = (&self.cache, started) {
+            cache.put(token, found.clone(), started);
+        }
+        Ok(found)
+    }
+
+    async fn lookup(&self, token: &str) -> Result<Option<BetterAuthSession>, BoxError> {
+        let stored: Option<String> = self
+            .conn
+            .query(redis::cmd("GET").arg(format!("{}{token}", self.prefix)))
+            .await?;
+        let Some(stored) = stored else {
+            #[cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite"))]
+            if let Some(database) = &self.fallback {
+                return database.find(token).await;
+            }
+            return Ok(None);
+        };
+        // better-auth's safeJSONParse: what does not parse is no session.
+        let Ok(found) = serde_json::from_str::<BetterAuthSession>(&stored) else {
+            return Ok(None);
+        };
+        let watermark: Option<String> = self
+            .conn
+            .query(redis::cmd("GET").arg(format!(
+                "{}revoked-sessions-before-{}",
+                self.prefix, found.session.user_id
+            )))
+            .await?;
+        // `createdAt < Number(value)`: a value that is not a number revokes nothing.
+        let revoked_before = watermark.and_then(|v| v.trim().parse::<f64>().ok());
+        if revoked_before
+            .is_some_and(|before| (to_millis(found.session.created_at) as f64) < before)
+        {
+            return Ok(None);
+        }
+        if expired(&found.session, SystemTime::now()) {
+            return Ok(None);
+        }
+        Ok(Some(found))
+    }
+}
+
+/// Follows every change under the prefix (RESP3 client tracking in broadcast mode) and drops
+/// what it touches: a token's key drops that token, a user's watermark drops the user's
+/// sessions. Pings every `allowance / 4`; on any failure the cache goes dark and clears, and the
+/// connection is made again.
+async fn track(client: redis::Client, prefix: String, cache: Weak<Cache>, allowance: Duration) {
+    let mut backoff = Duration::from_millis(20);
+    loop {
+        if cache.strong_count() == 0 {
+            return;
+        }
+        let (tx, mut pushes) = tokio::sync::mpsc::unbounded_channel();
+        let config = redis::AsyncConnectionConfig::new()
+            .set_push_sender(tx)
+            .set_response_timeout(Some(allowance))
+            .set_connection_timeout(Some(allowance));
+        let connected = async {
+            let mut conn = client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await?;
+            redis::cmd("CLIENT")
+                .arg("TRACKING")
+                .arg("ON")
+                .arg("BCAST")
+                .arg("PREFIX")
+                .arg(&prefix)
+                .query_async::<()>(&mut conn)
+                .await?;
+            redis::RedisResult::Ok(conn)
+        };
+        let mut conn = match connected.await {
+            Ok(conn) => conn,
+            Err(_) => {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(20);
+        match cache.upgrade() {
+            // Whatever changed while nothing was tracked is unknown.
+            Some(cache) => {
+                cache.clear();
+                cache.alive_for(allowance);
+            }
+            None => return,
+        }
+        let mut ping = tokio::time::interval(allowance / 4);
+        loop {
+            tokio::select! {
+                push = pushes.recv() => {
+                    let Some(push) = push else { break };
+                    let Some(cache) = cache.upgrade() else { return };
+                    match push.kind {
+                        PushKind::Invalidate => invalidate(&cache, &prefix, &push.data),
+                        PushKind::Disconnection => break,
+                        _ => {}
+                    }
+                }
+                _ = ping.tick() => {
+                    let answered = redis::cmd("PING").query_async::<Value>(&mut conn).await;
+                    let Some(cache) = cache.upgrade() else { return };
+                    match answered {
+                        Ok(_) => cache.alive_for(allowance),
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
+        match cache.upgrade() {
+            Some(cache) => cache.dead(),
+            None => return,
+        }
+    }
+}
+
+fn invalidate(cache: &Cache, prefix: &str, data: &[Value]) {
+    let keys = match data.first() {
+        Some(Value::Array(keys)) => keys,
+        // `nil`: the database was flushed.
+        _ => return cache.clear(),
+    };
+    for key in keys {
+        let Value::BulkString(key) = key else {
+            cache.clear();
+            continue;
+        };
+        let Some(name) = std::str::from_utf8(key)
+            .ok()
+            .and_then(|k| k.strip_prefix(prefix))
+        else {
+            continue;
+        };
+        if let Some(user) = name.strip_prefix("revoked-sessions-before-") {
+            cache.remove_user(user);
+        } else if !name.starts_with("active-sessions-") {
+            cache.remove(name);
+        }
+    }
+}
+
+impl SessionResolver for RedisStorageResolver {
+    type Session = BetterAuthSession;
+    type Error = BoxError;
+    type Future = ResolveFuture;
+
+    fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
+        let Some(token) = self.inner.signatures.session_token(token.as_str()) else {
+            return Box::pin(std::future::ready(Ok(None)));
+        };
+        let (inner, token) = (self.inner.clone(), token.into_owned());
+        Box::pin(async move { inner.find(&token).await })
+    }
+}
+
+impl fmt::Debug for RedisStorageResolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStorageResolver")
+            .field("prefix", &self.inner.prefix)
+            .field("signatures", &self.inner.signatures)
+            .field("cluster", &matches!(self.inner.conn, Conn::Cluster(_)))
+            .field("cached", &self.inner.cache.as_ref().map(|c| c.len()))
+            .finish()
+    }
+}
