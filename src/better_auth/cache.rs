@@ -2,6 +2,9 @@
 //! that cross the network ([`HttpResolver`](super::HttpResolver),
 //! [`RedisStorageResolver`](super::RedisStorageResolver)).
 
+// Invalidation serves the Redis resolver only.
+#![cfg_attr(not(feature = "better-auth-redis"), allow(dead_code))]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -121,7 +124,6 @@ impl Cache {
     }
 
     /// Drops every entry of one user.
-    #[cfg_attr(not(feature = "better-auth-redis"), allow(dead_code))]
     pub(crate) fn remove_user(&self, user_id: &str) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.entries.retain(|_, e| {
@@ -137,14 +139,12 @@ impl Cache {
     }
 
     /// The feed answered: hits may be served for `allowance` more.
-    #[cfg_attr(not(feature = "better-auth-redis"), allow(dead_code))]
     pub(crate) fn alive_for(&self, allowance: Duration) {
         let until = self.millis(Instant::now()) + allowance.as_millis() as u64;
         self.alive_until.store(until, Ordering::Release);
     }
 
     /// The feed is lost: no hits, and nothing kept.
-    #[cfg_attr(not(feature = "better-auth-redis"), allow(dead_code))]
     pub(crate) fn dead(&self) {
         self.alive_until.store(0, Ordering::Release);
         self.clear();

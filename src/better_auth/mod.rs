@@ -77,7 +77,8 @@ mod signature;
 
 #[cfg(any(feature = "better-auth-redis", feature = "better-auth-http"))]
 mod cache;
-// TODO #[cfg(feature = "better-auth-http")] mod http;
+#[cfg(feature = "better-auth-http")]
+mod http;
 #[cfg(feature = "better-auth-redis")]
 mod redis;
 #[cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite"))]
@@ -92,11 +93,9 @@ pub use signature::Signatures;
     doc(cfg(any(feature = "better-auth-redis", feature = "better-auth-http")))
 )]
 pub use cache::CacheSettings;
-/* TODO
 #[cfg(feature = "better-auth-http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "better-auth-http")))]
 pub use http::{HttpResolver, HttpResolverBuilder};
-*/
 #[cfg(feature = "better-auth-redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "better-auth-redis")))]
 pub use redis::{RedisStorageResolver, RedisStorageResolverBuilder};

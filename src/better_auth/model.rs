@@ -152,6 +152,14 @@ pub(crate) fn expired(session: &Session, now: SystemTime) -> bool {
 }
 
 /// Milliseconds since the epoch, as JavaScript's `Date` counts.
+#[cfg_attr(
+    not(any(
+        feature = "better-auth-postgres",
+        feature = "better-auth-sqlite",
+        feature = "better-auth-redis"
+    )),
+    allow(dead_code)
+)]
 pub(crate) fn to_millis(t: SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
