@@ -91,10 +91,15 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
 }
 
 async fn resolver(args: &Args) -> Result<BoxResolver<BetterAuthSession>, String> {
-    let signatures = args.secret.as_ref().map(|secret| {
-        Signatures::new([secret]).require_signature(args.require_signature)
-    });
-    let need_secret = || signatures.clone().ok_or("--secret or BETTER_AUTH_SECRET is required");
+    let signatures = args
+        .secret
+        .as_ref()
+        .map(|secret| Signatures::new([secret]).require_signature(args.require_signature));
+    let need_secret = || {
+        signatures
+            .clone()
+            .ok_or("--secret or BETTER_AUTH_SECRET is required")
+    };
     match &args.backend {
         #[cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite"))]
         Backend::Database(url) => {
@@ -106,13 +111,12 @@ async fn resolver(args: &Args) -> Result<BoxResolver<BetterAuthSession>, String>
         }
         #[cfg(feature = "better-auth-redis")]
         Backend::Redis(url) => {
-            let resolver =
-                tower_bearer::better_auth::RedisStorageResolver::builder(need_secret()?)
-                    .prefix(&args.redis_prefix)
-                    .cache(Default::default())
-                    .connect(url)
-                    .await
-                    .map_err(|e| format!("--redis: {e}"))?;
+            let resolver = tower_bearer::better_auth::RedisStorageResolver::builder(need_secret()?)
+                .prefix(&args.redis_prefix)
+                .cache(Default::default())
+                .connect(url)
+                .await
+                .map_err(|e| format!("--redis: {e}"))?;
             Ok(BoxResolver::new(resolver))
         }
         #[cfg(feature = "better-auth-http")]
@@ -122,18 +126,24 @@ async fn resolver(args: &Args) -> Result<BoxResolver<BetterAuthSession>, String>
             if let Some(signatures) = signatures.clone() {
                 builder = builder.signatures(signatures);
             }
-            let resolver = builder.build().map_err(|e| format!("--better-auth-url: {e}"))?;
+            let resolver = builder
+                .build()
+                .map_err(|e| format!("--better-auth-url: {e}"))?;
             Ok(BoxResolver::new(resolver))
         }
         #[allow(unreachable_patterns)]
-        _ => Err("this backend's feature is not enabled: better-auth-postgres, \
+        _ => Err(
+            "this backend's feature is not enabled: better-auth-postgres, \
                   better-auth-sqlite, better-auth-redis or better-auth-http"
-            .into()),
+                .into(),
+        ),
     }
 }
 
 /// The session and user, in better-auth's JSON shape.
-async fn data(Authenticated(signed_in): Authenticated<BetterAuthSession>) -> Json<BetterAuthSession> {
+async fn data(
+    Authenticated(signed_in): Authenticated<BetterAuthSession>,
+) -> Json<BetterAuthSession> {
     Json(signed_in)
 }
 

@@ -47,7 +47,10 @@ async fn accepts_what_better_auth_accepts(api: &Running, node: &BetterAuth, acco
     }
     let none = data(api, None).await;
     assert_eq!(none.status, 401);
-    assert_eq!(none.header("www-authenticate"), Some(r#"Bearer realm="api""#));
+    assert_eq!(
+        none.header("www-authenticate"),
+        Some(r#"Bearer realm="api""#)
+    );
     for (form, value) in account.refused() {
         let r = data(api, Some(&value)).await;
         assert_eq!(r.status, 401, "{form}");
@@ -68,7 +71,11 @@ async fn status_becomes(api: &Running, value: &str, status: u16, within: Duratio
         if r.status == status {
             return;
         }
-        assert!(start.elapsed() < within, "still {} after {within:?}", r.status);
+        assert!(
+            start.elapsed() < within,
+            "still {} after {within:?}",
+            r.status
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }

@@ -26,7 +26,10 @@ fn sqlite_url() -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn get_session_matches_better_auth() {
     let mut node = BetterAuth::start(&sqlite_url(), &[]);
-    let plain = HttpResolver::builder(node.url()).no_cache().build().unwrap();
+    let plain = HttpResolver::builder(node.url())
+        .no_cache()
+        .build()
+        .unwrap();
     let window = Duration::from_millis(400);
     let cached = HttpResolver::builder(node.url())
         .cache(CacheSettings {
@@ -66,7 +69,10 @@ async fn get_session_matches_better_auth() {
         .build()
         .unwrap();
     node.stop();
-    assert!(resolve(&checked, &ada.refused()[1].1).await.unwrap().is_none());
+    assert!(resolve(&checked, &ada.refused()[1].1)
+        .await
+        .unwrap()
+        .is_none());
     // The server stopped: an error (503), never a refusal.
     assert!(resolve(&plain, &ada.signed).await.is_err());
     assert!(resolve(&checked, &ada.signed).await.is_err());
@@ -98,7 +104,10 @@ async fn failing_servers_are_errors_and_null_is_no_session() {
     let null = resolver(stand_in(StatusCode::OK, "null", false).await);
     assert!(resolve(&null, value).await.unwrap().is_none());
     for (status, body) in [
-        (StatusCode::INTERNAL_SERVER_ERROR, r#"{"code":"FAILED_TO_GET_SESSION"}"#),
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            r#"{"code":"FAILED_TO_GET_SESSION"}"#,
+        ),
         (StatusCode::TOO_MANY_REQUESTS, ""),
         (StatusCode::OK, "{"),
         (StatusCode::OK, r#"{"session":{}}"#),
@@ -111,5 +120,7 @@ async fn failing_servers_are_errors_and_null_is_no_session() {
     let started = Instant::now();
     assert!(resolve(&hanging, value).await.is_err());
     assert!(started.elapsed() < Duration::from_secs(2));
-    assert!(HttpResolver::builder("https://auth.example").build().is_err());
+    assert!(HttpResolver::builder("https://auth.example")
+        .build()
+        .is_err());
 }

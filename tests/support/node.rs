@@ -1,5 +1,6 @@
 //! The Node side of the interop tests: tests/interop's pinned npm packages (better-auth's
-//! client, playwright-core, esbuild) and the scripts that drive them.
+//! client and server, its database drivers, playwright-core, esbuild) and the scripts that
+//! drive them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -16,15 +17,23 @@ pub fn ensure_packages() {
         node.as_ref().is_ok_and(|o| o.status.success()),
         "Node.js is required for the interop tests (install Node 20+: apt-get install nodejs npm)"
     );
-    let installed = ["better-auth", "playwright-core", "esbuild"]
-        .iter()
-        .all(|p| {
-            interop_dir()
-                .join("node_modules")
-                .join(p)
-                .join("package.json")
-                .exists()
-        });
+    let installed = [
+        "better-auth",
+        "playwright-core",
+        "esbuild",
+        "better-sqlite3",
+        "pg",
+        "ioredis",
+        "@better-auth/redis-storage",
+    ]
+    .iter()
+    .all(|p| {
+        interop_dir()
+            .join("node_modules")
+            .join(p)
+            .join("package.json")
+            .exists()
+    });
     if installed {
         return;
     }
