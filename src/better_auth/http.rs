@@ -45,7 +45,7 @@ const MAX_BODY: usize = 64 * 1024;
 /// ```no_run
 /// use tower_bearer::better_auth::HttpResolver;
 ///
-/// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// # fn run() -> Result<(), tower_bearer::BoxError> {
 /// let resolver = HttpResolver::builder("http://127.0.0.1:3000").build()?;
 /// # let _ = resolver;
 /// # Ok(())

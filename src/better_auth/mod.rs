@@ -24,7 +24,7 @@
 //!
 //! ```no_run
 //! # #[cfg(feature = "better-auth-postgres")]
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn run() -> Result<(), tower_bearer::BoxError> {
 //! use tower_bearer::better_auth::{BetterAuthSession, Signatures, SqlResolver};
 //! use tower_bearer::{BearerLayer, TokenChars};
 //!

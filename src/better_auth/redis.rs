@@ -35,7 +35,7 @@ use super::SqlResolver;
 /// ```no_run
 /// use tower_bearer::better_auth::{RedisStorageResolver, Signatures};
 ///
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn run() -> Result<(), tower_bearer::BoxError> {
 /// let resolver = RedisStorageResolver::builder(Signatures::new(["secret"]))
 ///     .prefix("better-auth:")
 ///     .cache(Default::default())

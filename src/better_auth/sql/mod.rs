@@ -28,7 +28,7 @@ use crate::{BearerToken, BoxError, SessionResolver};
 /// use tower_bearer::better_auth::{Signatures, SqlResolver};
 /// use tower_bearer::{BearerLayer, TokenChars};
 ///
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn run() -> Result<(), tower_bearer::BoxError> {
 /// let signatures = Signatures::new([std::env::var("BETTER_AUTH_SECRET")?]);
 /// let resolver = SqlResolver::builder(signatures)
 ///     .connect("postgres://app@127.0.0.1/app")
