@@ -205,3 +205,34 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// The optional cache: a sign-out is seen when the entry expires, not before.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cache_serves_until_its_entries_expire() {
+    use tower_bearer::better_auth::CacheSettings;
+    let dir = tempdir();
+    let url = format!("sqlite://{}/auth.db", dir.display());
+    let node = BetterAuth::start(&url, &[]);
+    let window = Duration::from_secs(1);
+    let cached = SqlResolver::builder(signatures())
+        .cache(CacheSettings {
+            positive: window,
+            negative: window,
+            ..CacheSettings::default()
+        })
+        .connect(&url)
+        .await
+        .unwrap();
+    let ada = node.sign_up("ada@example.com").await;
+    agree_with_better_auth(&node, &cached, &ada).await;
+    // A fresh entry, then the sign-out.
+    tokio::time::sleep(window).await;
+    assert!(resolve(&cached, &ada.signed).await.unwrap().is_some());
+    node.sign_out(&ada.signed).await;
+    assert!(
+        resolve(&cached, &ada.signed).await.unwrap().is_some(),
+        "served from the cache"
+    );
+    tokio::time::sleep(window + Duration::from_millis(50)).await;
+    assert!(resolve(&cached, &ada.signed).await.unwrap().is_none());
+}

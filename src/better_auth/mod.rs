@@ -75,7 +75,15 @@
 mod model;
 mod signature;
 
-#[cfg(any(feature = "better-auth-redis", feature = "better-auth-http"))]
+#[cfg_attr(
+    not(any(
+        feature = "better-auth-postgres",
+        feature = "better-auth-sqlite",
+        feature = "better-auth-redis",
+        feature = "better-auth-http"
+    )),
+    allow(dead_code)
+)]
 mod cache;
 #[cfg(feature = "better-auth-http")]
 mod http;
@@ -87,11 +95,6 @@ mod sql;
 pub use model::{BetterAuthSession, Expiry, Session, SessionToken, User};
 pub use signature::Signatures;
 
-#[cfg(any(feature = "better-auth-redis", feature = "better-auth-http"))]
-#[cfg_attr(
-    docsrs,
-    doc(cfg(any(feature = "better-auth-redis", feature = "better-auth-http")))
-)]
 pub use cache::CacheSettings;
 #[cfg(feature = "better-auth-http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "better-auth-http")))]

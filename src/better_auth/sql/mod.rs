@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use schema::Dialect;
 pub use schema::Schema;
 
+use super::cache::{Cache, CacheSettings};
 use super::model::{expired, from_millis, to_millis};
 #[cfg(feature = "better-auth-sqlite")]
 use super::model::{parse_iso, to_iso};
@@ -49,6 +50,7 @@ struct Inner {
     select: String,
     update: String,
     refresh: Option<Expiry>,
+    cache: Option<Cache>,
 }
 
 enum Pool {
@@ -64,6 +66,7 @@ pub struct SqlResolverBuilder {
     signatures: Signatures,
     schema: Schema,
     refresh: Option<Expiry>,
+    cache: Option<CacheSettings>,
     max_connections: u32,
     acquire_timeout: Duration,
 }
@@ -76,6 +79,7 @@ impl SqlResolver {
             signatures,
             schema: Schema::default(),
             refresh: None,
+            cache: None,
             max_connections: 10,
             acquire_timeout: Duration::from_secs(3),
         }
@@ -99,6 +103,14 @@ impl SqlResolverBuilder {
     /// gets `expiresAt = now + expiresIn`. Off by default (the resolver only reads).
     pub fn refresh(mut self, expiry: Expiry) -> Self {
         self.refresh = Some(expiry);
+        self
+    }
+
+    /// Keeps answers in memory for a short while, positive and negative. Nothing tells this
+    /// cache about a sign-out: a revoked session is still accepted until its entry expires
+    /// (`positive`), which is the price of skipping the query. Off by default.
+    pub fn cache(mut self, settings: CacheSettings) -> Self {
+        self.cache = Some(settings);
         self
     }
 
@@ -168,6 +180,7 @@ impl SqlResolverBuilder {
                 select: self.schema.select(dialect),
                 update: self.schema.update(dialect),
                 refresh: self.refresh,
+                cache: self.cache.map(Cache::new),
             }),
         }
     }
@@ -175,6 +188,19 @@ impl SqlResolverBuilder {
 
 impl Inner {
     async fn find(&self, token: &str) -> Result<Option<BetterAuthSession>, BoxError> {
+        let Some(cache) = &self.cache else {
+            return self.find_uncached(token).await;
+        };
+        if let Some(hit) = cache.get(token) {
+            return Ok(hit);
+        }
+        let started = cache.start();
+        let found = self.find_uncached(token).await?;
+        cache.put(token, found.clone(), started);
+        Ok(found)
+    }
+
+    async fn find_uncached(&self, token: &str) -> Result<Option<BetterAuthSession>, BoxError> {
         let Some(mut found) = self.fetch(token).await? else {
             return Ok(None);
         };
