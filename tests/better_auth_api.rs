@@ -90,8 +90,13 @@ async fn behind_better_auth_with_its_sqlite_database() {
     node.sign_out(&ada.signed).await;
     assert_eq!(data(&api, Some(&ada.signed)).await.status, 401);
 
-    // --require-signature: the raw token is refused, the signed one accepted.
-    let strict = start_api(&["--database", &db, "--require-signature"]);
+    // --require-signature, and the secret from BETTER_AUTH_SECRET: the raw token is refused,
+    // the signed one accepted.
+    let strict = example::start_with_env(
+        "better_auth_api",
+        &["--database", &db, "--require-signature"],
+        &[("BETTER_AUTH_SECRET", SECRET)],
+    );
     let again = node.sign_in("ada@example.com").await;
     assert_eq!(data(&strict, Some(&again.token)).await.status, 401);
     assert_eq!(data(&strict, Some(&again.signed)).await.status, 200);
