@@ -181,4 +181,21 @@ async fn falls_back_to_the_database_as_better_auth_does() {
         .await
         .unwrap();
     agree_with_better_auth(&node, &with, &ada).await;
+
+    // With the cache too: what came from the database is not cached (nothing tracks its rows),
+    // so a sign-out there is seen at once.
+    let database = SqlResolver::builder(Signatures::new([SECRET]))
+        .connect(&db)
+        .await
+        .unwrap();
+    let cached = RedisStorageResolver::builder(Signatures::new([SECRET]))
+        .fallback(database)
+        .cache(CacheSettings::default())
+        .connect(&redis.url())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(resolve(&cached, &ada.signed).await.unwrap().is_some());
+    node.sign_out(&ada.signed).await;
+    assert!(resolve(&cached, &ada.signed).await.unwrap().is_none());
 }

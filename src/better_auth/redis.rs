@@ -180,14 +180,16 @@ impl Inner {
             return Ok(hit);
         }
         let started = self.cache.as_ref().map(|c| c.start());
-        let found = self.lookup(token).await?;
-        if let (Some(cache), Some(started)) = (&self.cache, started) {
+        let (found, from_redis) = self.lookup(token).await?;
+        // Only what Redis answered is cached: nothing tracks the database's rows.
+        if let (Some(cache), Some(started), true) = (&self.cache, started, from_redis) {
             cache.put(token, found.clone(), started);
         }
         Ok(found)
     }
 
-    async fn lookup(&self, token: &str) -> Result<Option<BetterAuthSession>, BoxError> {
+    /// The answer, and whether Redis gave it (rather than the database).
+    async fn lookup(&self, token: &str) -> Result<(Option<BetterAuthSession>, bool), BoxError> {
         let stored: Option<String> = self
             .conn
             .query(redis::cmd("GET").arg(format!("{}{token}", self.prefix)))
@@ -195,12 +197,17 @@ impl Inner {
         let Some(stored) = stored else {
             #[cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite"))]
             if let Some(database) = &self.fallback {
-                return database.find(token).await;
+                return Ok((database.find(token).await?, false));
             }
-            return Ok(None);
+            return Ok((None, true));
         };
+        Ok((self.check(&stored).await?, true))
+    }
+
+    /// A stored `{ session, user }`, unless revoked by the watermark or expired.
+    async fn check(&self, stored: &str) -> Result<Option<BetterAuthSession>, BoxError> {
         // better-auth's safeJSONParse: what does not parse is no session.
-        let Ok(found) = serde_json::from_str::<BetterAuthSession>(&stored) else {
+        let Ok(found) = serde_json::from_str::<BetterAuthSession>(stored) else {
             return Ok(None);
         };
         let watermark: Option<String> = self
