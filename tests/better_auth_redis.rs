@@ -199,3 +199,42 @@ async fn falls_back_to_the_database_as_better_auth_does() {
     node.sign_out(&ada.signed).await;
     assert!(resolve(&cached, &ada.signed).await.unwrap().is_none());
 }
+
+/// better-auth on a Redis Cluster (ioredis' Cluster client): a token's key and its user's
+/// watermark live in different slots, on different nodes.
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_redis_cluster() {
+    let nodes = RedisServer::start_cluster(3);
+    let cluster: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.port))
+        .collect();
+    let node = BetterAuth::start(&sqlite_url(), &[("BA_REDIS_CLUSTER", &cluster.join(","))]);
+    let urls: Vec<String> = nodes.iter().map(RedisServer::url).collect();
+    let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let resolver = RedisStorageResolver::builder(Signatures::new([SECRET]))
+        .connect_cluster(&urls)
+        .await
+        .unwrap();
+    let mut accounts = Vec::new();
+    for i in 0..6 {
+        let account = node.sign_up(&format!("user{i}@example.com")).await;
+        agree_with_better_auth(&node, &resolver, &account).await;
+        accounts.push(account);
+    }
+    let holding = nodes
+        .iter()
+        .filter(|n| n.cli(&["DBSIZE"]).trim() != "0")
+        .count();
+    assert!(holding > 1, "keys spread over the nodes");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let first = &accounts[0];
+    let copy = node.sign_in("user0@example.com").await;
+    node.revoke_sessions(&copy.signed).await;
+    assert!(resolve(&resolver, &first.signed).await.unwrap().is_none());
+    assert!(resolve(&resolver, &copy.signed).await.unwrap().is_none());
+    assert!(resolve(&resolver, &accounts[1].signed)
+        .await
+        .unwrap()
+        .is_some());
+}

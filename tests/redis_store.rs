@@ -200,31 +200,7 @@ async fn faults_give_503_never_401_and_service_recovers() {
 /// revoke-all, which must leave none of that user's sessions resolving.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_smoke() {
-    let nodes: Vec<RedisServer> = (0..3)
-        .map(|_| {
-            RedisServer::start_with(&["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
-        })
-        .collect();
-    let addrs: Vec<String> = nodes
-        .iter()
-        .map(|n| format!("127.0.0.1:{}", n.port))
-        .collect();
-    let mut create = vec!["--cluster", "create"];
-    create.extend(addrs.iter().map(String::as_str));
-    create.extend(["--cluster-replicas", "0", "--cluster-yes"]);
-    let out = nodes[0].cli(&create);
-    assert!(out.contains("[OK] All 16384 slots covered"), "{out}");
-    let started = Instant::now();
-    while !nodes
-        .iter()
-        .all(|n| n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "cluster never became ok"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let nodes = RedisServer::start_cluster(3);
     let urls: Vec<String> = nodes.iter().map(RedisServer::url).collect();
     let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
     let store: RedisStore = RedisStore::builder().connect_cluster(&urls).await.unwrap();

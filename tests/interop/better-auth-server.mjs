@@ -4,6 +4,7 @@
 //   BA_SECRET                 better-auth's secret (required)
 //   BA_DATABASE               sqlite:/path/to/file.db or postgres://… (required: users live here)
 //   BA_REDIS                  redis://… : sessions in Redis secondary storage (@better-auth/redis-storage)
+//   BA_REDIS_CLUSTER          host:port,host:port… : the same, on a Redis Cluster
 //   BA_REDIS_PREFIX           the storage's key prefix (default better-auth:)
 //   BA_STORE_SESSION_IN_DATABASE=1  with Redis: sessions in the database too
 //   BA_REQUIRE_SIGNATURE=1    the Bearer plugin's requireSignature
@@ -30,12 +31,17 @@ async function database(url) {
   return new pg.Pool({ connectionString: url });
 }
 
-async function secondaryStorage(url) {
-  if (!url) return undefined;
-  const { Redis } = await import("ioredis");
+async function secondaryStorage(url, cluster) {
+  if (!url && !cluster) return undefined;
+  const { Redis, Cluster } = await import("ioredis");
   const { redisStorage } = await import("@better-auth/redis-storage");
   // No retries: a stopped Redis is an error at once, as the tests expect.
-  const client = new Redis(url, { maxRetriesPerRequest: 0, enableOfflineQueue: false });
+  const client = cluster
+    ? new Cluster(cluster.split(",").map((node) => {
+        const [host, port] = node.split(":");
+        return { host, port: Number(port) };
+      }))
+    : new Redis(url, { maxRetriesPerRequest: 0, enableOfflineQueue: false });
   client.on("error", () => {});
   return redisStorage({ client, keyPrefix: env.BA_REDIS_PREFIX ?? "better-auth:" });
 }
@@ -48,7 +54,7 @@ const options = {
   baseURL: base,
   secret: env.BA_SECRET,
   database: await database(env.BA_DATABASE),
-  secondaryStorage: await secondaryStorage(env.BA_REDIS),
+  secondaryStorage: await secondaryStorage(env.BA_REDIS, env.BA_REDIS_CLUSTER),
   emailAndPassword: { enabled: true },
   session: { storeSessionInDatabase: env.BA_STORE_SESSION_IN_DATABASE === "1" },
   plugins: [bearer({ requireSignature: env.BA_REQUIRE_SIGNATURE === "1" })],

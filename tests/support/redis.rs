@@ -99,6 +99,41 @@ impl RedisServer {
         assert!(status.success());
     }
 
+    /// `n` servers made into a Redis Cluster (no replicas), once every node says it is ok.
+    pub fn start_cluster(n: usize) -> Vec<RedisServer> {
+        let nodes: Vec<RedisServer> = (0..n)
+            .map(|_| {
+                RedisServer::start_with(&[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-node-timeout",
+                    "2000",
+                ])
+            })
+            .collect();
+        let addrs: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let mut create = vec!["--cluster", "create"];
+        create.extend(addrs.iter().map(String::as_str));
+        create.extend(["--cluster-replicas", "0", "--cluster-yes"]);
+        let out = nodes[0].cli(&create);
+        assert!(out.contains("[OK] All 16384 slots covered"), "{out}");
+        let started = std::time::Instant::now();
+        while !nodes
+            .iter()
+            .all(|n| n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "cluster never became ok"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        nodes
+    }
+
     /// `kill -STOP`: the server accepts connections and never answers.
     pub fn pause(&self) {
         self.signal("-STOP");
