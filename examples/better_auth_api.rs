@@ -16,6 +16,7 @@
     not(all(
         feature = "better-auth-postgres",
         feature = "better-auth-sqlite",
+        feature = "better-auth-mysql",
         feature = "better-auth-redis",
         feature = "better-auth-http"
     )),
@@ -37,8 +38,9 @@ usage: better_auth_api --secret SECRET (--database URL | --redis URL | --better-
   --addr HOST:PORT          where to listen (default 127.0.0.1:4000)
   --secret SECRET           better-auth's secret (or BETTER_AUTH_SECRET)
   --require-signature       refuse raw tokens (the Bearer plugin's requireSignature)
-  --database URL            better-auth's database: postgres://… (feature better-auth-postgres)
-                            or sqlite://PATH (feature better-auth-sqlite)
+  --database URL            better-auth's database: postgres://… (feature better-auth-postgres),
+                            mysql://… (feature better-auth-mysql) or sqlite://PATH
+                            (feature better-auth-sqlite)
   --redis URL               better-auth's Redis secondary storage (feature better-auth-redis)
   --redis-prefix PREFIX     the storage's key prefix (default better-auth:)
   --better-auth-url URL     a better-auth server's base URL, asked through its get-session
@@ -101,7 +103,11 @@ async fn resolver(args: &Args) -> Result<BoxResolver<BetterAuthSession>, String>
             .ok_or("--secret or BETTER_AUTH_SECRET is required")
     };
     match &args.backend {
-        #[cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite"))]
+        #[cfg(any(
+            feature = "better-auth-postgres",
+            feature = "better-auth-sqlite",
+            feature = "better-auth-mysql"
+        ))]
         Backend::Database(url) => {
             let resolver = tower_bearer::better_auth::SqlResolver::builder(need_secret()?)
                 .connect(url)

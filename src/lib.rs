@@ -88,7 +88,7 @@
 //! | `test-util` | | [`store::conformance`], the suite every store must pass, for stores in other crates |
 //! | `redis` | | [`RedisStore`](store::RedisStore) and [`CachedStore`](store::CachedStore): sessions in Redis, standalone or Cluster, with a local cache every instance invalidates |
 //! | `better-auth` | | [`better_auth`]: better-auth's signed bearer values, checked as its Bearer plugin does, and its `{ session, user }` types |
-//! | `better-auth-postgres`, `better-auth-sqlite` | | [`better_auth::SqlResolver`]: sessions from better-auth's SQL database (over sqlx) |
+//! | `better-auth-postgres`, `better-auth-mysql`, `better-auth-sqlite` | | [`better_auth::SqlResolver`]: sessions from better-auth's SQL database (over sqlx) |
 //! | `better-auth-redis` | | [`better_auth::RedisStorageResolver`]: sessions from better-auth's Redis secondary storage |
 //! | `better-auth-http` | | [`better_auth::HttpResolver`]: sessions from a better-auth server's get-session |
 //! | `axum` | | [`Authenticated`](integrations::axum::Authenticated) and [`Authorized`](integrations::axum::Authorized), extractors, and `IntoResponse` for [`Rejection`] (over `axum-core`) |

@@ -4,6 +4,7 @@
     feature = "axum",
     feature = "better-auth-postgres",
     feature = "better-auth-sqlite",
+    feature = "better-auth-mysql",
     feature = "better-auth-redis",
     feature = "better-auth-http"
 ))]
@@ -116,6 +117,22 @@ async fn behind_better_auth_with_its_postgres_database() {
     // The database is gone: 503, never 401.
     ba::drop_postgres_database(&db).await;
     let r = data(&api, Some(&ada.signed)).await;
+    assert_eq!(r.status, 503, "{}", r.body_str());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn behind_better_auth_with_its_mysql_database() {
+    let db = ba::mysql_database().await;
+    let node = BetterAuth::start(&db, &[]);
+    let api = start_api(&["--database", &db]);
+    let ada = node.sign_up("ada@example.com").await;
+    accepts_what_better_auth_accepts(&api, &node, &ada).await;
+    node.sign_out(&ada.signed).await;
+    assert_eq!(data(&api, Some(&ada.signed)).await.status, 401);
+    let live = node.sign_in("ada@example.com").await;
+    drop(node);
+    ba::drop_mysql_database(&db).await;
+    let r = data(&api, Some(&live.signed)).await;
     assert_eq!(r.status, 503, "{}", r.body_str());
 }
 

@@ -1,7 +1,11 @@
 //! `SqlResolver` against a real better-auth 1.7.25 server on SQLite and on PostgreSQL: every
 //! token better-auth accepts is accepted, every token it refuses is refused, with the same
 //! `{ session, user }` it answers.
-#![cfg(all(feature = "better-auth-postgres", feature = "better-auth-sqlite"))]
+#![cfg(all(
+    feature = "better-auth-postgres",
+    feature = "better-auth-sqlite",
+    feature = "better-auth-mysql"
+))]
 
 mod support;
 
@@ -20,6 +24,9 @@ async fn execute(url: &str, sql: &str) {
     if url.starts_with("sqlite:") {
         let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
         sqlx::Executor::execute(&mut conn, sql).await.unwrap();
+    } else if url.starts_with("mysql:") {
+        let mut conn = sqlx::MySqlConnection::connect(url).await.unwrap();
+        sqlx::Executor::execute(&mut conn, sql).await.unwrap();
     } else {
         let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
         sqlx::Executor::execute(&mut conn, sql).await.unwrap();
@@ -32,17 +39,19 @@ async fn set_expiry(url: &str, token: &str, at: SystemTime) {
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
         .as_millis();
-    let value = if url.starts_with("sqlite:") {
+    let sql = if url.starts_with("sqlite:") {
         let iso = humantime::format_rfc3339_millis(at).to_string();
-        format!("'{iso}'")
+        format!("UPDATE session SET \"expiresAt\" = '{iso}' WHERE token = '{token}'")
+    } else if url.starts_with("mysql:") {
+        format!(
+            "UPDATE session SET `expiresAt` = FROM_UNIXTIME({ms} / 1000) WHERE token = '{token}'"
+        )
     } else {
-        format!("to_timestamp({ms}::float8 / 1000)")
+        format!(
+            "UPDATE session SET \"expiresAt\" = to_timestamp({ms}::float8 / 1000) WHERE token = '{token}'"
+        )
     };
-    execute(
-        url,
-        &format!("UPDATE session SET \"expiresAt\" = {value} WHERE token = '{token}'"),
-    )
-    .await;
+    execute(url, &sql).await;
 }
 
 /// The whole matrix on one database: acceptance, sign-out, expiry, refresh.
@@ -141,6 +150,24 @@ async fn postgres_matches_better_auth() {
     assert!(resolve(&resolver, &account.signed).await.unwrap().is_some());
     // The database stops existing: an error (503), never a 401.
     ba::drop_postgres_database(&url).await;
+    assert!(resolve(&resolver, &account.signed).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql_matches_better_auth() {
+    let url = ba::mysql_database().await;
+    lifecycle(&url).await;
+
+    let resolver = SqlResolver::builder(signatures())
+        .acquire_timeout(Duration::from_secs(1))
+        .connect(&url)
+        .await
+        .unwrap();
+    let node = BetterAuth::start(&url, &[]);
+    let account = node.sign_in("ada@example.com").await;
+    drop(node);
+    assert!(resolve(&resolver, &account.signed).await.unwrap().is_some());
+    ba::drop_mysql_database(&url).await;
     assert!(resolve(&resolver, &account.signed).await.is_err());
 }
 

@@ -12,7 +12,7 @@
 //!
 //! | Resolver | Reads | Feature | Revocation seen |
 //! |---|---|---|---|
-//! | [`SqlResolver`] | its PostgreSQL or SQLite database | `better-auth-postgres`, `better-auth-sqlite` | at once |
+//! | [`SqlResolver`] | its PostgreSQL, MySQL or SQLite database | `better-auth-postgres`, `better-auth-mysql`, `better-auth-sqlite` | at once |
 //! | [`RedisStorageResolver`] | its Redis secondary storage | `better-auth-redis` | at once (with the cache: within milliseconds) |
 //! | [`HttpResolver`] | its `get-session` endpoint | `better-auth-http` | within the cache's lifetime (default 5 s) |
 //!
@@ -67,6 +67,7 @@
     not(any(
         feature = "better-auth-postgres",
         feature = "better-auth-sqlite",
+        feature = "better-auth-mysql",
         feature = "better-auth-redis",
         feature = "better-auth-http"
     )),
@@ -79,6 +80,7 @@ mod signature;
     not(any(
         feature = "better-auth-postgres",
         feature = "better-auth-sqlite",
+        feature = "better-auth-mysql",
         feature = "better-auth-redis",
         feature = "better-auth-http"
     )),
@@ -89,7 +91,11 @@ mod cache;
 mod http;
 #[cfg(feature = "better-auth-redis")]
 mod redis;
-#[cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite"))]
+#[cfg(any(
+    feature = "better-auth-postgres",
+    feature = "better-auth-sqlite",
+    feature = "better-auth-mysql"
+))]
 mod sql;
 
 pub use model::{BetterAuthSession, Expiry, Session, SessionToken, User};
@@ -102,10 +108,18 @@ pub use http::{HttpResolver, HttpResolverBuilder};
 #[cfg(feature = "better-auth-redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "better-auth-redis")))]
 pub use redis::{RedisStorageResolver, RedisStorageResolverBuilder};
-#[cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite"))]
+#[cfg(any(
+    feature = "better-auth-postgres",
+    feature = "better-auth-sqlite",
+    feature = "better-auth-mysql"
+))]
 #[cfg_attr(
     docsrs,
-    doc(cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite")))
+    doc(cfg(any(
+        feature = "better-auth-postgres",
+        feature = "better-auth-sqlite",
+        feature = "better-auth-mysql"
+    )))
 )]
 pub use sql::{Schema, SqlResolver, SqlResolverBuilder};
 

@@ -156,6 +156,7 @@ pub(crate) fn expired(session: &Session, now: SystemTime) -> bool {
     not(any(
         feature = "better-auth-postgres",
         feature = "better-auth-sqlite",
+        feature = "better-auth-mysql",
         feature = "better-auth-redis"
     )),
     allow(dead_code)

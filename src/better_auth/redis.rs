@@ -13,7 +13,11 @@ use super::{BetterAuthSession, ResolveFuture, Signatures};
 use crate::store::redis::Conn;
 use crate::{BearerToken, BoxError, SessionResolver};
 
-#[cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite"))]
+#[cfg(any(
+    feature = "better-auth-postgres",
+    feature = "better-auth-sqlite",
+    feature = "better-auth-mysql"
+))]
 use super::SqlResolver;
 
 /// Resolves better-auth's bearer tokens against its Redis secondary storage, as better-auth's
@@ -54,7 +58,11 @@ struct Inner {
     conn: Conn,
     prefix: String,
     signatures: Signatures,
-    #[cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite"))]
+    #[cfg(any(
+        feature = "better-auth-postgres",
+        feature = "better-auth-sqlite",
+        feature = "better-auth-mysql"
+    ))]
     fallback: Option<SqlResolver>,
     cache: Option<Arc<Cache>>,
 }
@@ -64,7 +72,11 @@ struct Inner {
 pub struct RedisStorageResolverBuilder {
     signatures: Signatures,
     prefix: String,
-    #[cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite"))]
+    #[cfg(any(
+        feature = "better-auth-postgres",
+        feature = "better-auth-sqlite",
+        feature = "better-auth-mysql"
+    ))]
     fallback: Option<SqlResolver>,
     cache: Option<CacheSettings>,
     response_timeout: Duration,
@@ -77,7 +89,11 @@ impl RedisStorageResolver {
         RedisStorageResolverBuilder {
             signatures,
             prefix: "better-auth:".into(),
-            #[cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite"))]
+            #[cfg(any(
+                feature = "better-auth-postgres",
+                feature = "better-auth-sqlite",
+                feature = "better-auth-mysql"
+            ))]
             fallback: None,
             cache: None,
             response_timeout: Duration::from_secs(1),
@@ -99,10 +115,18 @@ impl RedisStorageResolverBuilder {
 
     /// better-auth's `storeSessionInDatabase`: a token missing from Redis is looked up in the
     /// database.
-    #[cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite"))]
+    #[cfg(any(
+        feature = "better-auth-postgres",
+        feature = "better-auth-sqlite",
+        feature = "better-auth-mysql"
+    ))]
     #[cfg_attr(
         docsrs,
-        doc(cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite")))
+        doc(cfg(any(
+            feature = "better-auth-postgres",
+            feature = "better-auth-sqlite",
+            feature = "better-auth-mysql"
+        )))
     )]
     pub fn fallback(mut self, database: SqlResolver) -> Self {
         self.fallback = Some(database);
@@ -166,7 +190,11 @@ impl RedisStorageResolverBuilder {
                 conn,
                 prefix: self.prefix,
                 signatures: self.signatures,
-                #[cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite"))]
+                #[cfg(any(
+                    feature = "better-auth-postgres",
+                    feature = "better-auth-sqlite",
+                    feature = "better-auth-mysql"
+                ))]
                 fallback: self.fallback,
                 cache,
             }),
@@ -195,7 +223,11 @@ impl Inner {
             .query(redis::cmd("GET").arg(format!("{}{token}", self.prefix)))
             .await?;
         let Some(stored) = stored else {
-            #[cfg(any(feature = "better-auth-postgres", feature = "better-auth-sqlite"))]
+            #[cfg(any(
+                feature = "better-auth-postgres",
+                feature = "better-auth-sqlite",
+                feature = "better-auth-mysql"
+            ))]
             if let Some(database) = &self.fallback {
                 return Ok((database.find(token).await?, false));
             }

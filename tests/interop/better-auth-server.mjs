@@ -2,7 +2,7 @@
 // email and password, the Bearer plugin, and one of better-auth's storages. Configured by
 // environment variables:
 //   BA_SECRET                 better-auth's secret (required)
-//   BA_DATABASE               sqlite:/path/to/file.db or postgres://… (required: users live here)
+//   BA_DATABASE               sqlite:/path/to/file.db, postgres://… or mysql://… (required: users live here)
 //   BA_REDIS                  redis://… : sessions in Redis secondary storage (@better-auth/redis-storage)
 //   BA_REDIS_CLUSTER          host:port,host:port… : the same, on a Redis Cluster
 //   BA_REDIS_PREFIX           the storage's key prefix (default better-auth:)
@@ -26,6 +26,10 @@ async function database(url) {
   if (url.startsWith("sqlite:")) {
     const { default: Database } = await import("better-sqlite3");
     return new Database(url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, ""));
+  }
+  if (url.startsWith("mysql:")) {
+    const { createPool } = await import("mysql2/promise");
+    return createPool(url);
   }
   const { default: pg } = await import("pg");
   return new pg.Pool({ connectionString: url });

@@ -271,3 +271,32 @@ where
         );
     }
 }
+
+fn mysql_admin() -> String {
+    std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
+}
+
+/// A fresh MySQL (MariaDB) database on the machine's server, for one test.
+pub async fn mysql_database() -> String {
+    let admin = mysql_admin();
+    let name = format!("tb_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = <sqlx::MySqlConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .expect("MariaDB on 127.0.0.1:3306 (scripts/test starts one)");
+    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+/// Drops a database made by [`mysql_database`].
+pub async fn drop_mysql_database(url: &str) {
+    let (_, name) = url.rsplit_once('/').unwrap();
+    let mut conn = <sqlx::MySqlConnection as sqlx::Connection>::connect(&mysql_admin())
+        .await
+        .unwrap();
+    sqlx::Executor::execute(&mut conn, format!("DROP DATABASE {name}").as_str())
+        .await
+        .unwrap();
+}

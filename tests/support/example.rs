@@ -53,6 +53,7 @@ fn features() -> Vec<&'static str> {
             cfg!(feature = "better-auth-postgres"),
         ),
         ("better-auth-sqlite", cfg!(feature = "better-auth-sqlite")),
+        ("better-auth-mysql", cfg!(feature = "better-auth-mysql")),
         ("better-auth-redis", cfg!(feature = "better-auth-redis")),
         ("better-auth-http", cfg!(feature = "better-auth-http")),
         ("test-util", cfg!(feature = "test-util")),

@@ -1,4 +1,4 @@
-//! [`SqlResolver`]: sessions read from better-auth's SQL database, PostgreSQL or SQLite.
+//! [`SqlResolver`]: sessions read from better-auth's SQL database: PostgreSQL, MySQL or SQLite.
 
 mod schema;
 
@@ -58,6 +58,8 @@ enum Pool {
     Postgres(sqlx::PgPool),
     #[cfg(feature = "better-auth-sqlite")]
     Sqlite(sqlx::SqlitePool),
+    #[cfg(feature = "better-auth-mysql")]
+    Mysql(sqlx::MySqlPool),
 }
 
 /// Settings for a [`SqlResolver`].
@@ -126,8 +128,10 @@ impl SqlResolverBuilder {
         self
     }
 
-    /// Connects to `postgres://…` (or `postgresql://…`) or `sqlite://PATH`, each with its
-    /// feature, and checks the connection.
+    /// Connects to `postgres://…` (or `postgresql://…`), `mysql://…` or
+    /// `sqlite://PATH`, each with its feature, and checks the connection. MySQL dates are read
+    /// with `UNIX_TIMESTAMP`, which is right for better-auth's `timestamp(3)` columns whatever
+    /// the session's time zone.
     pub async fn connect(self, url: &str) -> Result<SqlResolver, BoxError> {
         let scheme = url.split(':').next().unwrap_or_default();
         match scheme {
@@ -149,9 +153,19 @@ impl SqlResolverBuilder {
                     .await?;
                 Ok(self.sqlite(pool))
             }
+            #[cfg(feature = "better-auth-mysql")]
+            "mysql" => {
+                let pool = sqlx::mysql::MySqlPoolOptions::new()
+                    .max_connections(self.max_connections)
+                    .acquire_timeout(self.acquire_timeout)
+                    .connect(url)
+                    .await?;
+                Ok(self.mysql(pool))
+            }
             _ => Err(format!(
                 "unsupported database URL scheme {scheme:?}: postgres:// needs the \
-                 better-auth-postgres feature, sqlite:// the better-auth-sqlite feature"
+                 better-auth-postgres feature, sqlite:// the better-auth-sqlite feature, \
+                 mysql:// the better-auth-mysql feature"
             )
             .into()),
         }
@@ -169,6 +183,13 @@ impl SqlResolverBuilder {
     #[cfg_attr(docsrs, doc(cfg(feature = "better-auth-sqlite")))]
     pub fn sqlite(self, pool: sqlx::SqlitePool) -> SqlResolver {
         self.build(Pool::Sqlite(pool), Dialect::Sqlite)
+    }
+
+    /// A resolver over a MySQL or MariaDB pool of your own.
+    #[cfg(feature = "better-auth-mysql")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "better-auth-mysql")))]
+    pub fn mysql(self, pool: sqlx::MySqlPool) -> SqlResolver {
+        self.build(Pool::Mysql(pool), Dialect::Mysql)
     }
 
     #[allow(dead_code)]
@@ -245,6 +266,19 @@ impl Inner {
                     .await?;
                 row.map(|row| decode(&row, sqlite_date)).transpose()
             }
+            #[cfg(feature = "better-auth-mysql")]
+            Pool::Mysql(pool) => {
+                let row = sqlx::query(&self.select)
+                    .bind(token)
+                    .fetch_optional(pool)
+                    .await?;
+                row.map(|row| {
+                    decode(&row, |row, i| {
+                        Ok(Some(from_millis(sqlx::Row::try_get(row, i)?)))
+                    })
+                })
+                .transpose()
+            }
         }
     }
 
@@ -268,6 +302,14 @@ impl Inner {
             Pool::Sqlite(pool) => sqlx::query(&self.update)
                 .bind(to_iso(expires_at))
                 .bind(to_iso(now))
+                .bind(token)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+            #[cfg(feature = "better-auth-mysql")]
+            Pool::Mysql(pool) => sqlx::query(&self.update)
+                .bind(to_millis(expires_at))
+                .bind(to_millis(now))
                 .bind(token)
                 .execute(pool)
                 .await?
@@ -347,6 +389,8 @@ impl fmt::Debug for SqlResolver {
             Pool::Postgres(_) => "postgres",
             #[cfg(feature = "better-auth-sqlite")]
             Pool::Sqlite(_) => "sqlite",
+            #[cfg(feature = "better-auth-mysql")]
+            Pool::Mysql(_) => "mysql",
         };
         f.debug_struct("SqlResolver")
             .field("backend", &backend)

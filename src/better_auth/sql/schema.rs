@@ -63,6 +63,8 @@ pub(crate) enum Dialect {
     Postgres,
     #[cfg_attr(not(feature = "better-auth-sqlite"), allow(dead_code))]
     Sqlite,
+    #[cfg_attr(not(feature = "better-auth-mysql"), allow(dead_code))]
+    Mysql,
 }
 
 impl Schema {
@@ -113,66 +115,64 @@ impl Schema {
         self
     }
 
-    fn session(&self, field: &'static str) -> String {
-        format!(
-            "s.{}",
-            quote(self.session_fields.get(field).map_or(field, |c| c))
-        )
+    fn session(&self, dialect: Dialect, field: &'static str) -> String {
+        let column = self.session_fields.get(field).map_or(field, |c| c);
+        format!("s.{}", quote(dialect, column))
     }
 
-    fn user(&self, field: &'static str) -> String {
-        format!(
-            "u.{}",
-            quote(self.user_fields.get(field).map_or(field, |c| c))
-        )
+    fn user(&self, dialect: Dialect, field: &'static str) -> String {
+        let column = self.user_fields.get(field).map_or(field, |c| c);
+        format!("u.{}", quote(dialect, column))
     }
 
     /// The session and its user by token: better-auth's `findSession` with `join: { user }`.
     /// Columns in the order of `SESSION_FIELDS` then `USER_FIELDS`; dates as epoch milliseconds
-    /// in PostgreSQL, as stored (ISO-8601 text) in SQLite.
+    /// in PostgreSQL and MySQL, as stored (ISO-8601 text) in SQLite.
     pub(crate) fn select(&self, dialect: Dialect) -> String {
         let date = |column: String| match dialect {
             Dialect::Postgres => format!("floor(extract(epoch from {column}) * 1000)::int8"),
+            Dialect::Mysql => format!("CAST(UNIX_TIMESTAMP({column}) * 1000 AS SIGNED)"),
             Dialect::Sqlite => column,
         };
         let is_date = |f: &str| f.ends_with("At");
         let columns: Vec<String> = SESSION_FIELDS
             .iter()
             .map(|f| match is_date(f) {
-                true => date(self.session(f)),
-                false => self.session(f),
+                true => date(self.session(dialect, f)),
+                false => self.session(dialect, f),
             })
             .chain(USER_FIELDS.iter().map(|f| match is_date(f) {
-                true => date(self.user(f)),
-                false => self.user(f),
+                true => date(self.user(dialect, f)),
+                false => self.user(dialect, f),
             }))
             .collect();
         format!(
             "SELECT {} FROM {} s JOIN {} u ON {} = {} WHERE {} = {}",
             columns.join(", "),
-            quote(&self.session_model),
-            quote(&self.user_model),
-            self.user("id"),
-            self.session("userId"),
-            self.session("token"),
+            quote(dialect, &self.session_model),
+            quote(dialect, &self.user_model),
+            self.user(dialect, "id"),
+            self.session(dialect, "userId"),
+            self.session(dialect, "token"),
             placeholder(dialect, 1),
         )
     }
 
     /// The refresh of a session's expiry: better-auth's `updateSession(token, { expiresAt,
-    /// updatedAt })`. Binds: expiresAt, updatedAt (epoch milliseconds in PostgreSQL, ISO text
-    /// in SQLite), token.
+    /// updatedAt })`. Binds: expiresAt, updatedAt (epoch milliseconds in PostgreSQL and MySQL,
+    /// ISO text in SQLite), token.
     pub(crate) fn update(&self, dialect: Dialect) -> String {
-        let column = |f: &'static str| quote(self.session_fields.get(f).map_or(f, |c| c));
+        let column = |f: &'static str| quote(dialect, self.session_fields.get(f).map_or(f, |c| c));
         let date = |n: usize| match dialect {
             Dialect::Postgres => {
                 format!("to_timestamp({}::float8 / 1000)", placeholder(dialect, n))
             }
+            Dialect::Mysql => format!("FROM_UNIXTIME({} / 1000)", placeholder(dialect, n)),
             Dialect::Sqlite => placeholder(dialect, n),
         };
         format!(
             "UPDATE {} SET {} = {}, {} = {} WHERE {} = {}",
-            quote(&self.session_model),
+            quote(dialect, &self.session_model),
             column("expiresAt"),
             date(1),
             column("updatedAt"),
@@ -191,15 +191,20 @@ fn known(fields: &[&'static str], field: &str, model: &str) -> &'static str {
         .unwrap_or_else(|| panic!("better-auth's {model} has no field {field:?}"))
 }
 
-/// A quoted identifier: PostgreSQL and SQLite both take `"…"` with `""` inside.
-fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+/// A quoted identifier: PostgreSQL and SQLite take `"…"` with `""` inside, MySQL `` `…` ``
+/// with ``` `` ``` inside.
+fn quote(dialect: Dialect, name: &str) -> String {
+    match dialect {
+        Dialect::Mysql => format!("`{}`", name.replace('`', "``")),
+        _ => format!("\"{}\"", name.replace('"', "\"\"")),
+    }
 }
 
 fn placeholder(dialect: Dialect, n: usize) -> String {
     match dialect {
         Dialect::Postgres => format!("${n}"),
         Dialect::Sqlite => format!("?{n}"),
+        Dialect::Mysql => "?".into(),
     }
 }
 
@@ -238,6 +243,27 @@ mod tests {
         assert!(q.contains("u.\"e\"\"mail\""), "{q}");
         assert!(q.contains("FROM \"sessions\" s JOIN \"users\" u"), "{q}");
         assert!(q.ends_with("WHERE s.\"token\" = $1"), "{q}");
+    }
+
+    #[test]
+    fn mysql_quotes_with_backticks() {
+        let s = Schema::new().session_field("token", "to`ken");
+        let q = s.select(Dialect::Mysql);
+        assert!(
+            q.contains("CAST(UNIX_TIMESTAMP(s.`expiresAt`) * 1000 AS SIGNED)"),
+            "{q}"
+        );
+        assert!(
+            q.ends_with(
+                "FROM `session` s JOIN `user` u ON u.`id` = s.`userId` WHERE s.`to``ken` = ?"
+            ),
+            "{q}"
+        );
+        assert_eq!(
+            s.update(Dialect::Mysql),
+            "UPDATE `session` SET `expiresAt` = FROM_UNIXTIME(? / 1000), `updatedAt` = \
+             FROM_UNIXTIME(? / 1000) WHERE `to``ken` = ?"
+        );
     }
 
     #[test]
