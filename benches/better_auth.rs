@@ -2,9 +2,9 @@
 //! sessions in rotation, signed bearer values as better-auth hands them out.
 //!
 //! A real better-auth 1.7.25 server (tests/interop/better-auth-server.mjs) signs 64 users up
-//! twice: once on SQLite with Redis secondary storage (and `storeSessionInDatabase`, so the same
-//! sessions are in both), once on PostgreSQL. Needs Node with tests/interop's packages, Redis
-//! on 127.0.0.1:6379 and PostgreSQL on 127.0.0.1:5432 (as `scripts/test` sets up):
+//! three times: on SQLite with Redis secondary storage (and `storeSessionInDatabase`, so the same
+//! sessions are in both), on PostgreSQL, and on MariaDB. Needs Node with tests/interop's packages, Redis
+//! on 127.0.0.1:6379, PostgreSQL on 127.0.0.1:5432 and MariaDB on 127.0.0.1:3306 (as `scripts/test` sets up):
 //!
 //! ```text
 //! cargo bench --bench better_auth --all-features
@@ -127,6 +127,9 @@ fn resolvers(c: &mut Criterion) {
     let postgres = rt.block_on(postgres_database());
     let node_pg = start(&postgres, None);
     let pg_tokens = rt.block_on(sign_up(&node_pg.1));
+    let mysql = rt.block_on(mysql_database());
+    let node_mysql = start(&mysql, None);
+    let mysql_tokens = rt.block_on(sign_up(&node_mysql.1));
     let signatures = || Signatures::new([SECRET]);
     let long = CacheSettings {
         positive: std::time::Duration::from_secs(3600),
@@ -198,11 +201,26 @@ fn resolvers(c: &mut Criterion) {
     bench(c, &rt, "sqlite_cached", &sqlite_cached, &tokens);
     bench(c, &rt, "postgres", &pg_plain, &pg_tokens);
     bench(c, &rt, "postgres_cached", &pg_cached, &pg_tokens);
+    let (mysql_plain, mysql_cached) = rt.block_on(async {
+        (
+            SqlResolver::builder(signatures())
+                .connect(&mysql)
+                .await
+                .unwrap(),
+            SqlResolver::builder(signatures())
+                .cache(long)
+                .connect(&mysql)
+                .await
+                .unwrap(),
+        )
+    });
+    bench(c, &rt, "mysql", &mysql_plain, &mysql_tokens);
+    bench(c, &rt, "mysql_cached", &mysql_cached, &mysql_tokens);
     bench(c, &rt, "redis", &redis_plain, &tokens);
     bench(c, &rt, "redis_cached", &redis_cached, &tokens);
     bench(c, &rt, "http", &http_plain, &tokens);
     bench(c, &rt, "http_cached", &http_cached, &tokens);
-    drop((node, node_pg));
+    drop((node, node_pg, node_mysql));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -213,6 +231,24 @@ async fn postgres_database() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let name = format!("tb_bench_{}", std::process::id());
     let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    let _ = sqlx::Executor::execute(
+        &mut conn,
+        format!("DROP DATABASE IF EXISTS {name}").as_str(),
+    )
+    .await;
+    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+}
+
+/// A fresh database on the machine's MariaDB.
+async fn mysql_database() -> String {
+    use sqlx::Connection;
+    let admin = std::env::var("TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
+    let name = format!("tb_bench_{}", std::process::id());
+    let mut conn = sqlx::MySqlConnection::connect(&admin).await.unwrap();
     let _ = sqlx::Executor::execute(
         &mut conn,
         format!("DROP DATABASE IF EXISTS {name}").as_str(),
