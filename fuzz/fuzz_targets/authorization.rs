@@ -13,7 +13,7 @@ use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use http::{Method, Request, Response};
 use libfuzzer_sys::fuzz_target;
 use tower_bearer::store::{CreateOptions, MemoryStore};
-use tower_bearer::{Bearer, BearerLayer, Mode};
+use tower_bearer::{Bearer, BearerLayer, Mode, TokenChars};
 use tower_service::Service;
 
 #[derive(Clone, Copy)]
@@ -60,7 +60,11 @@ fuzz_target!(|data: &[u8]| {
         .mode(mode)
         .realm("fuzz")
         .allow_preflight(control & 4 != 0)
-        .max_token_len(64);
+        .max_token_len(64)
+        .token_chars(match control & 32 {
+            0 => TokenChars::B64Token,
+            _ => TokenChars::Visible,
+        });
     let mut service: Bearer<Inner, MemoryStore> = layer.build(Inner);
 
     let mut req = Request::new(());

@@ -10,7 +10,7 @@ use schema::Dialect;
 pub use schema::Schema;
 
 use super::cache::{Cache, CacheSettings};
-use super::model::{expired, from_millis, to_millis};
+use super::model::{expired, from_millis, to_millis, truncate_millis};
 #[cfg(feature = "better-auth-sqlite")]
 use super::model::{parse_iso, to_iso};
 use super::{BetterAuthSession, Expiry, ResolveFuture, Session, SessionToken, Signatures, User};
@@ -236,8 +236,8 @@ impl Inner {
                 if !self.write(token, expires_at, now).await? {
                     return Ok(None);
                 }
-                found.session.expires_at = from_millis(to_millis(expires_at));
-                found.session.updated_at = from_millis(to_millis(now));
+                found.session.expires_at = truncate_millis(expires_at);
+                found.session.updated_at = truncate_millis(now);
             }
         }
         Ok(Some(found))
@@ -251,12 +251,8 @@ impl Inner {
                     .bind(token)
                     .fetch_optional(pool)
                     .await?;
-                row.map(|row| {
-                    decode(&row, |row, i| {
-                        Ok(Some(from_millis(sqlx::Row::try_get(row, i)?)))
-                    })
-                })
-                .transpose()
+                row.map(|row| decode(&row, |row, i| Ok(from_millis(sqlx::Row::try_get(row, i)?))))
+                    .transpose()
             }
             #[cfg(feature = "better-auth-sqlite")]
             Pool::Sqlite(pool) => {
@@ -272,12 +268,8 @@ impl Inner {
                     .bind(token)
                     .fetch_optional(pool)
                     .await?;
-                row.map(|row| {
-                    decode(&row, |row, i| {
-                        Ok(Some(from_millis(sqlx::Row::try_get(row, i)?)))
-                    })
-                })
-                .transpose()
+                row.map(|row| decode(&row, |row, i| Ok(from_millis(sqlx::Row::try_get(row, i)?))))
+                    .transpose()
             }
         }
     }
@@ -300,8 +292,8 @@ impl Inner {
                 .rows_affected(),
             #[cfg(feature = "better-auth-sqlite")]
             Pool::Sqlite(pool) => sqlx::query(&self.update)
-                .bind(to_iso(expires_at))
-                .bind(to_iso(now))
+                .bind(to_iso(expires_at).ok_or("expiry past 9999")?)
+                .bind(to_iso(now).ok_or("a clock past 9999")?)
                 .bind(token)
                 .execute(pool)
                 .await?
@@ -327,7 +319,7 @@ fn sqlite_date(row: &sqlx::sqlite::SqliteRow, i: usize) -> Result<Option<SystemT
     if let Ok(text) = row.try_get::<String, _>(i) {
         return Ok(parse_iso(&text));
     }
-    Ok(Some(from_millis(row.try_get::<i64, _>(i)?)))
+    Ok(from_millis(row.try_get::<i64, _>(i)?))
 }
 
 /// One row: the session's columns, then the user's. A date that does not parse makes the row
