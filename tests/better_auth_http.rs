@@ -25,7 +25,8 @@ fn sqlite_url() -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn get_session_matches_better_auth() {
-    let mut node = BetterAuth::start(&sqlite_url(), &[]);
+    let db = sqlite_url();
+    let mut node = BetterAuth::start(&db, &[]);
     let plain = HttpResolver::builder(node.url())
         .no_cache()
         .build()
@@ -61,6 +62,22 @@ async fn get_session_matches_better_auth() {
         assert!(signed_out.elapsed() < window + Duration::from_millis(300));
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+
+    // An expired session: better-auth refuses it, so the resolver does.
+    let old = node.sign_in("ada@example.com").await;
+    let past =
+        humantime::format_rfc3339_millis(std::time::SystemTime::now() - Duration::from_secs(1));
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db)
+        .await
+        .unwrap();
+    let update = format!(
+        "UPDATE session SET \"expiresAt\" = '{past}' WHERE token = '{}'",
+        old.token
+    );
+    sqlx::Executor::execute(&mut conn, update.as_str())
+        .await
+        .unwrap();
+    assert!(resolve(&plain, &old.signed).await.unwrap().is_none());
 
     // Local signatures: a bad one costs no call (the server is gone, and still no error).
     let checked = HttpResolver::builder(node.url())
