@@ -224,40 +224,34 @@ fn resolvers(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A fresh database on the machine's PostgreSQL.
-async fn postgres_database() -> String {
-    use sqlx::Connection;
-    let admin = std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+/// A fresh database, named for this run, on the server that `admin` (a URL naming an existing
+/// database) reaches.
+async fn fresh_database<C>(admin: &str) -> String
+where
+    C: sqlx::Connection,
+    for<'c> &'c mut C: sqlx::Executor<'c>,
+{
     let name = format!("tb_bench_{}", std::process::id());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    let _ = sqlx::Executor::execute(
-        &mut conn,
-        format!("DROP DATABASE IF EXISTS {name}").as_str(),
-    )
-    .await;
-    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+    let mut conn = C::connect(admin).await.unwrap();
+    let drop = format!("DROP DATABASE IF EXISTS {name}");
+    let _ = sqlx::Executor::execute(&mut conn, drop.as_str()).await;
+    let create = format!("CREATE DATABASE {name}");
+    sqlx::Executor::execute(&mut conn, create.as_str())
         .await
         .unwrap();
     format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
 }
 
-/// A fresh database on the machine's MariaDB.
+async fn postgres_database() -> String {
+    let admin = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    fresh_database::<sqlx::PgConnection>(&admin).await
+}
+
 async fn mysql_database() -> String {
-    use sqlx::Connection;
     let admin = std::env::var("TEST_MYSQL_URL")
         .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
-    let name = format!("tb_bench_{}", std::process::id());
-    let mut conn = sqlx::MySqlConnection::connect(&admin).await.unwrap();
-    let _ = sqlx::Executor::execute(
-        &mut conn,
-        format!("DROP DATABASE IF EXISTS {name}").as_str(),
-    )
-    .await;
-    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
-        .await
-        .unwrap();
-    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+    fresh_database::<sqlx::MySqlConnection>(&admin).await
 }
 
 criterion_group! {

@@ -134,41 +134,31 @@ async fn sqlite_matches_better_auth() {
     assert!(resolve(&resolver, refused).await.unwrap().is_none());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn postgres_matches_better_auth() {
-    let url = ba::postgres_database().await;
-    lifecycle(&url).await;
-
+/// The lifecycle on a database server's database, which then stops existing: an error (503),
+/// never a 401.
+async fn on_a_server(url: &str) {
+    lifecycle(url).await;
     let resolver = SqlResolver::builder(signatures())
         .acquire_timeout(Duration::from_secs(1))
-        .connect(&url)
+        .connect(url)
         .await
         .unwrap();
-    let node = BetterAuth::start(&url, &[]);
+    let node = BetterAuth::start(url, &[]);
     let account = node.sign_in("ada@example.com").await;
     drop(node);
     assert!(resolve(&resolver, &account.signed).await.unwrap().is_some());
-    // The database stops existing: an error (503), never a 401.
-    ba::drop_postgres_database(&url).await;
+    ba::drop_database(url).await;
     assert!(resolve(&resolver, &account.signed).await.is_err());
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn mysql_matches_better_auth() {
-    let url = ba::mysql_database().await;
-    lifecycle(&url).await;
+async fn postgres_matches_better_auth() {
+    on_a_server(&ba::postgres_database().await).await;
+}
 
-    let resolver = SqlResolver::builder(signatures())
-        .acquire_timeout(Duration::from_secs(1))
-        .connect(&url)
-        .await
-        .unwrap();
-    let node = BetterAuth::start(&url, &[]);
-    let account = node.sign_in("ada@example.com").await;
-    drop(node);
-    assert!(resolve(&resolver, &account.signed).await.unwrap().is_some());
-    ba::drop_mysql_database(&url).await;
-    assert!(resolve(&resolver, &account.signed).await.is_err());
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql_matches_better_auth() {
+    on_a_server(&ba::mysql_database().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

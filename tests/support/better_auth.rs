@@ -209,36 +209,6 @@ fn hmac_base64(key: &[u8], msg: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// A fresh PostgreSQL database on the machine's server, for one test.
-pub async fn postgres_database() -> String {
-    let admin = std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let name = format!("tb_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
-        .await
-        .expect("PostgreSQL on 127.0.0.1:5432 (scripts/test starts one)");
-    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
-        .await
-        .unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
-}
-
-/// Drops a database made by [`postgres_database`], with its connections: a database that is
-/// gone, as far as a resolver can tell.
-pub async fn drop_postgres_database(url: &str) {
-    let (base, name) = url.rsplit_once('/').unwrap();
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{base}/test"))
-        .await
-        .unwrap();
-    sqlx::Executor::execute(
-        &mut conn,
-        format!("DROP DATABASE {name} WITH (FORCE)").as_str(),
-    )
-    .await
-    .unwrap();
-}
-
 pub async fn resolve<R>(resolver: &R, value: &str) -> Result<Option<BetterAuthSession>, BoxError>
 where
     R: SessionResolver<Session = BetterAuthSession, Error = BoxError>,
@@ -272,31 +242,68 @@ where
     }
 }
 
+fn postgres_admin() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
 fn mysql_admin() -> String {
     std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
 }
 
+/// Runs one statement on the server `admin` reaches.
+async fn admin<C>(admin: &str, statement: &str)
+where
+    C: sqlx::Connection,
+    for<'c> &'c mut C: sqlx::Executor<'c>,
+{
+    let mut conn = C::connect(admin)
+        .await
+        .unwrap_or_else(|e| panic!("{admin} (scripts/test starts the servers): {e}"));
+    sqlx::Executor::execute(&mut conn, statement).await.unwrap();
+}
+
+/// A database URL on the same server as `admin`.
+fn database_url(admin: &str, name: &str) -> String {
+    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+}
+
+fn fresh_name() -> String {
+    format!("tb_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A fresh PostgreSQL database on the machine's server, for one test.
+pub async fn postgres_database() -> String {
+    let name = fresh_name();
+    admin::<sqlx::PgConnection>(&postgres_admin(), &format!("CREATE DATABASE {name}")).await;
+    database_url(&postgres_admin(), &name)
+}
+
+/// Drops a database made by [`postgres_database`], with its connections: a database that is
+/// gone, as far as a resolver can tell.
+pub async fn drop_postgres_database(url: &str) {
+    let (_, name) = url.rsplit_once('/').unwrap();
+    let statement = format!("DROP DATABASE {name} WITH (FORCE)");
+    admin::<sqlx::PgConnection>(&postgres_admin(), &statement).await;
+}
+
 /// A fresh MySQL (MariaDB) database on the machine's server, for one test.
 pub async fn mysql_database() -> String {
-    let admin = mysql_admin();
-    let name = format!("tb_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = <sqlx::MySqlConnection as sqlx::Connection>::connect(&admin)
-        .await
-        .expect("MariaDB on 127.0.0.1:3306 (scripts/test starts one)");
-    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
-        .await
-        .unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
+    let name = fresh_name();
+    admin::<sqlx::MySqlConnection>(&mysql_admin(), &format!("CREATE DATABASE {name}")).await;
+    database_url(&mysql_admin(), &name)
 }
 
 /// Drops a database made by [`mysql_database`].
 pub async fn drop_mysql_database(url: &str) {
     let (_, name) = url.rsplit_once('/').unwrap();
-    let mut conn = <sqlx::MySqlConnection as sqlx::Connection>::connect(&mysql_admin())
-        .await
-        .unwrap();
-    sqlx::Executor::execute(&mut conn, format!("DROP DATABASE {name}").as_str())
-        .await
-        .unwrap();
+    admin::<sqlx::MySqlConnection>(&mysql_admin(), &format!("DROP DATABASE {name}")).await;
+}
+
+/// Drops a database made by [`postgres_database`] or [`mysql_database`].
+pub async fn drop_database(url: &str) {
+    match url.starts_with("mysql:") {
+        true => drop_mysql_database(url).await,
+        false => drop_postgres_database(url).await,
+    }
 }

@@ -137,29 +137,17 @@ impl SqlResolverBuilder {
         match scheme {
             #[cfg(feature = "better-auth-postgres")]
             "postgres" | "postgresql" => {
-                let pool = sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(self.max_connections)
-                    .acquire_timeout(self.acquire_timeout)
-                    .connect(url)
-                    .await?;
+                let pool = self.pool_options().connect(url).await?;
                 Ok(self.postgres(pool))
             }
             #[cfg(feature = "better-auth-sqlite")]
             "sqlite" => {
-                let pool = sqlx::sqlite::SqlitePoolOptions::new()
-                    .max_connections(self.max_connections)
-                    .acquire_timeout(self.acquire_timeout)
-                    .connect(url)
-                    .await?;
+                let pool = self.pool_options().connect(url).await?;
                 Ok(self.sqlite(pool))
             }
             #[cfg(feature = "better-auth-mysql")]
             "mysql" => {
-                let pool = sqlx::mysql::MySqlPoolOptions::new()
-                    .max_connections(self.max_connections)
-                    .acquire_timeout(self.acquire_timeout)
-                    .connect(url)
-                    .await?;
+                let pool = self.pool_options().connect(url).await?;
                 Ok(self.mysql(pool))
             }
             _ => Err(format!(
@@ -190,6 +178,13 @@ impl SqlResolverBuilder {
     #[cfg_attr(docsrs, doc(cfg(feature = "better-auth-mysql")))]
     pub fn mysql(self, pool: sqlx::MySqlPool) -> SqlResolver {
         self.build(Pool::Mysql(pool), Dialect::Mysql)
+    }
+
+    #[allow(dead_code)]
+    fn pool_options<DB: sqlx::Database>(&self) -> sqlx::pool::PoolOptions<DB> {
+        sqlx::pool::PoolOptions::new()
+            .max_connections(self.max_connections)
+            .acquire_timeout(self.acquire_timeout)
     }
 
     #[allow(dead_code)]
