@@ -162,3 +162,17 @@ async fn behind_better_auth_through_its_http_api() {
     node.stop();
     assert_eq!(data(&api, Some(&live.signed)).await.status, 503);
 }
+
+/// A database server that is down when the API starts: it starts, and answers 503 until the
+/// database is up (401 without a token, which needs no database).
+#[tokio::test(flavor = "multi_thread")]
+async fn starts_and_answers_503_while_the_database_is_down() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let url = format!("postgres://postgres@127.0.0.1:{port}/test");
+    let api = start_api(&["--database", &url]);
+    let r = data(&api, Some("AbCdEfGhIjKlMnOpQrStUvWxYz012345")).await;
+    assert_eq!(r.status, 503, "{}", r.body_str());
+    assert_eq!(data(&api, None).await.status, 401);
+}

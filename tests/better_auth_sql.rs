@@ -151,6 +151,35 @@ async fn on_a_server(url: &str) {
     assert!(resolve(&resolver, &account.signed).await.is_err());
 }
 
+/// A database server that is not running: every lookup an error (503), never a refusal, and
+/// the resolver starts anyway.
+#[tokio::test]
+async fn a_server_that_is_not_running_is_an_error() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let value = "AbCdEfGhIjKlMnOpQrStUvWxYz012345";
+    for url in [
+        format!("postgres://postgres@127.0.0.1:{port}/test"),
+        format!("mysql://root@127.0.0.1:{port}/test"),
+    ] {
+        let resolver = SqlResolver::builder(signatures())
+            .acquire_timeout(Duration::from_millis(500))
+            .connect(&url)
+            .await
+            .unwrap();
+        assert!(resolve(&resolver, value).await.is_err(), "{url}");
+    }
+    assert!(SqlResolver::builder(signatures())
+        .connect("postgres://[")
+        .await
+        .is_err());
+    assert!(SqlResolver::builder(signatures())
+        .connect("oracle://db")
+        .await
+        .is_err());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_matches_better_auth() {
     on_a_server(&ba::postgres_database().await).await;

@@ -129,25 +129,26 @@ impl SqlResolverBuilder {
     }
 
     /// Connects to `postgres://…` (or `postgresql://…`), `mysql://…` or
-    /// `sqlite://PATH`, each with its feature, and checks the connection. MySQL dates are read
-    /// with `UNIX_TIMESTAMP`, which is right for better-auth's `timestamp(3)` columns whatever
-    /// the session's time zone.
+    /// `sqlite://PATH`, each with its feature. It connects lazily and reconnects by itself, so
+    /// a database that is down at start-up gives `503`s until it is up, not a failed start; a
+    /// malformed URL is an error here. MySQL dates are read with `UNIX_TIMESTAMP`, which is
+    /// right for better-auth's `timestamp(3)` columns whatever the session's time zone.
     pub async fn connect(self, url: &str) -> Result<SqlResolver, BoxError> {
         let scheme = url.split(':').next().unwrap_or_default();
         match scheme {
             #[cfg(feature = "better-auth-postgres")]
             "postgres" | "postgresql" => {
-                let pool = self.pool_options().connect(url).await?;
+                let pool = self.pool_options().connect_lazy(url)?;
                 Ok(self.postgres(pool))
             }
             #[cfg(feature = "better-auth-sqlite")]
             "sqlite" => {
-                let pool = self.pool_options().connect(url).await?;
+                let pool = self.pool_options().connect_lazy(url)?;
                 Ok(self.sqlite(pool))
             }
             #[cfg(feature = "better-auth-mysql")]
             "mysql" => {
-                let pool = self.pool_options().connect(url).await?;
+                let pool = self.pool_options().connect_lazy(url)?;
                 Ok(self.mysql(pool))
             }
             _ => Err(format!(
