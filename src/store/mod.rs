@@ -17,6 +17,8 @@ mod clock;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod conformance;
+#[cfg(any(feature = "memory-store", feature = "redis"))]
+mod lifetimes;
 #[cfg(feature = "memory-store")]
 mod memory;
 #[cfg(feature = "redis")]

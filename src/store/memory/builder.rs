@@ -9,9 +9,8 @@ use dashmap::DashMap;
 use siphasher::sip128::SipHasher13;
 
 use super::{Inner, MemoryStore};
+use crate::store::lifetimes::{lifetime_setters, Lifetimes};
 use crate::store::{Clock, SystemClock};
-
-const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The store's clock: the system clock called directly (every resolve reads it), or an
 /// injected one behind a trait object.
@@ -33,36 +32,11 @@ impl StoreClock {
 /// Configures a [`MemoryStore`].
 pub struct MemoryStoreBuilder {
     clock: StoreClock,
-    expires_in: Duration,
-    expires_in_short: Duration,
-    update_age: Duration,
-    max_per_user: Option<usize>,
+    lifetimes: Lifetimes,
 }
 
 impl MemoryStoreBuilder {
-    /// Session lifetime with remember-me. Default: 7 days.
-    pub fn expires_in(mut self, d: Duration) -> Self {
-        self.expires_in = d;
-        self
-    }
-
-    /// Session lifetime without remember-me. Default: 1 day.
-    pub fn expires_in_short(mut self, d: Duration) -> Self {
-        self.expires_in_short = d;
-        self
-    }
-
-    /// How long after the last refresh a resolve moves the expiry on again. Default: 1 day.
-    pub fn update_age(mut self, d: Duration) -> Self {
-        self.update_age = d;
-        self
-    }
-
-    /// At most this many live sessions per user; issuing one more revokes the oldest.
-    pub fn max_sessions_per_user(mut self, max: usize) -> Self {
-        self.max_per_user = Some(max.max(1));
-        self
-    }
+    lifetime_setters!();
 
     /// The clock the store reads (a [`ManualClock`](crate::store::ManualClock) in tests).
     pub fn clock(mut self, clock: impl Clock) -> Self {
@@ -87,10 +61,7 @@ impl MemoryStoreBuilder {
                 users: DashMap::new(),
                 user_hasher: RandomState::new(),
                 clock: self.clock,
-                expires_in: self.expires_in,
-                expires_in_short: self.expires_in_short,
-                update_age: self.update_age,
-                max_per_user: self.max_per_user,
+                lifetimes: self.lifetimes,
             }),
         }
     }
@@ -99,10 +70,7 @@ impl MemoryStoreBuilder {
 impl fmt::Debug for MemoryStoreBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryStoreBuilder")
-            .field("expires_in", &self.expires_in)
-            .field("expires_in_short", &self.expires_in_short)
-            .field("update_age", &self.update_age)
-            .field("max_per_user", &self.max_per_user)
+            .field("lifetimes", &self.lifetimes)
             .finish_non_exhaustive()
     }
 }
@@ -118,10 +86,7 @@ impl MemoryStore<()> {
     pub fn builder() -> MemoryStoreBuilder {
         MemoryStoreBuilder {
             clock: StoreClock::System,
-            expires_in: 7 * DAY,
-            expires_in_short: DAY,
-            update_age: DAY,
-            max_per_user: None,
+            lifetimes: Lifetimes::default(),
         }
     }
 }

@@ -5,12 +5,12 @@ use std::fmt;
 use std::future::{ready, Ready};
 use std::hash::{BuildHasher, BuildHasherDefault};
 use std::sync::Arc;
-use std::time::Duration;
 
 use dashmap::DashMap;
 use siphasher::sip128::SipHasher13;
 use uuid::Uuid;
 
+use super::lifetimes::Lifetimes;
 use super::{CreateOptions, Issued, Session, SessionStore, StoreError};
 use crate::{BearerToken, SessionResolver};
 
@@ -74,10 +74,7 @@ pub(super) struct Inner<D> {
     users: DashMap<u64, UserSessions<D>>,
     user_hasher: RandomState,
     clock: StoreClock,
-    expires_in: Duration,
-    expires_in_short: Duration,
-    update_age: Duration,
-    max_per_user: Option<usize>,
+    lifetimes: Lifetimes,
 }
 
 impl<D> Clone for MemoryStore<D> {
@@ -92,8 +89,8 @@ impl<D> fmt::Debug for MemoryStore<D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryStore")
             .field("sessions", &self.inner.tokens.len())
-            .field("expires_in", &self.inner.expires_in)
-            .field("update_age", &self.inner.update_age)
+            .field("expires_in", &self.inner.lifetimes.expires_in)
+            .field("update_age", &self.inner.lifetimes.update_age)
             .finish_non_exhaustive()
     }
 }
@@ -108,14 +105,6 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
 
     fn user_key(&self, user_id: &str) -> u64 {
         self.inner.user_hasher.hash_one(user_id)
-    }
-
-    fn lifetime(&self, remember_me: bool) -> Duration {
-        if remember_me {
-            self.inner.expires_in
-        } else {
-            self.inner.expires_in_short
-        }
     }
 
     /// Issues a session for `user_id`, with the app's `data`.
@@ -142,7 +131,7 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
             }
             keep
         });
-        if let Some(max) = self.inner.max_per_user {
+        if let Some(max) = self.inner.lifetimes.max_per_user {
             while sessions.iter().filter(|s| &*s.user_id == user_id).count() >= max {
                 let Some((oldest, _)) = sessions
                     .iter()
@@ -161,7 +150,7 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
             .iter()
             .find(|s| &*s.user_id == user_id)
             .map_or_else(|| user_id.into(), |s| s.user_id.clone());
-        let lifetime = self.lifetime(options.remember_me);
+        let lifetime = self.inner.lifetimes.lifetime(options.remember_me);
         let session = Arc::new(Session::new(user_id, now, now + lifetime, options, data));
         // Two fresh tokens' 128-bit tags do not collide (one in 2^64 after 2^32 sessions).
         self.inner.tokens.insert(tag, session.clone());
@@ -185,9 +174,12 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
             self.forget(tag, &session);
             return None;
         }
-        let lifetime = self.lifetime(session.remember_me);
-        // better-auth's sliding refresh: due once `update_age` has passed since the last one.
-        if session.expires_at() - lifetime + self.inner.update_age <= now {
+        let lifetime = self.inner.lifetimes.lifetime(session.remember_me);
+        if self
+            .inner
+            .lifetimes
+            .refresh_due(session.expires_at(), lifetime, now)
+        {
             session.refresh(now, now + lifetime);
         }
         Some(session)
@@ -338,7 +330,7 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
     /// the last clone of the store is dropped.
     #[cfg(feature = "sweeper")]
     #[cfg_attr(docsrs, doc(cfg(feature = "sweeper")))]
-    pub fn spawn_sweeper(&self, period: Duration) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_sweeper(&self, period: std::time::Duration) -> tokio::task::JoinHandle<()> {
         let weak: std::sync::Weak<Inner<D>> = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(period);

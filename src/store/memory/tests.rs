@@ -1,5 +1,7 @@
 //! MemoryStore's unit tests: tokens, tags, expiry, refresh, revocation, the cap, sweeping.
 
+use std::time::Duration;
+
 use super::index::Tag;
 use super::*;
 use crate::store::token::base64url;

@@ -9,18 +9,14 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 
 use super::{scripts, Conn, Inner, RedisStore, Scripts};
+use crate::store::lifetimes::{lifetime_setters, Lifetimes};
 use crate::store::{Clock, StoreError, SystemClock};
-
-const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Configures a [`RedisStore`].
 pub struct RedisStoreBuilder {
     prefix: String,
     clock: Arc<dyn Clock>,
-    expires_in: Duration,
-    expires_in_short: Duration,
-    update_age: Duration,
-    max_per_user: Option<usize>,
+    lifetimes: Lifetimes,
     response_timeout: Duration,
 }
 
@@ -28,9 +24,7 @@ impl fmt::Debug for RedisStoreBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStoreBuilder")
             .field("prefix", &self.prefix)
-            .field("expires_in", &self.expires_in)
-            .field("update_age", &self.update_age)
-            .field("max_per_user", &self.max_per_user)
+            .field("lifetimes", &self.lifetimes)
             .field("response_timeout", &self.response_timeout)
             .finish_non_exhaustive()
     }
@@ -44,29 +38,7 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// Session lifetime with remember-me. Default: 7 days.
-    pub fn expires_in(mut self, d: Duration) -> Self {
-        self.expires_in = d;
-        self
-    }
-
-    /// Session lifetime without remember-me. Default: 1 day.
-    pub fn expires_in_short(mut self, d: Duration) -> Self {
-        self.expires_in_short = d;
-        self
-    }
-
-    /// How long after the last refresh a resolve moves the expiry on again. Default: 1 day.
-    pub fn update_age(mut self, d: Duration) -> Self {
-        self.update_age = d;
-        self
-    }
-
-    /// At most this many live sessions per user; issuing one more revokes the oldest.
-    pub fn max_sessions_per_user(mut self, max: usize) -> Self {
-        self.max_per_user = Some(max.max(1));
-        self
-    }
+    lifetime_setters!();
 
     /// How long a command may wait for Redis' answer before it fails. Default: 1 s.
     pub fn response_timeout(mut self, timeout: Duration) -> Self {
@@ -114,10 +86,7 @@ impl RedisStoreBuilder {
                 conn,
                 prefix: self.prefix,
                 clock: self.clock,
-                expires_in: self.expires_in,
-                expires_in_short: self.expires_in_short,
-                update_age: self.update_age,
-                max_per_user: self.max_per_user,
+                lifetimes: self.lifetimes,
                 scripts: Scripts {
                     create: scripts::create(),
                     refresh: scripts::refresh(),
@@ -138,10 +107,7 @@ impl RedisStore<()> {
         RedisStoreBuilder {
             prefix: "tower-bearer:".into(),
             clock: Arc::new(SystemClock),
-            expires_in: 7 * DAY,
-            expires_in_short: DAY,
-            update_age: DAY,
-            max_per_user: None,
+            lifetimes: Lifetimes::default(),
             response_timeout: Duration::from_secs(1),
         }
     }

@@ -4,7 +4,6 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use redis::cluster_async::ClusterConnection;
@@ -14,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::lifetimes::Lifetimes;
 use super::token::generate_token;
 use super::{Clock, CreateOptions, Issued, Session, SessionStore, SessionToken, StoreError};
 use crate::{BearerToken, SessionResolver};
@@ -70,10 +70,7 @@ pub(super) struct Inner {
     conn: Conn,
     prefix: String,
     clock: Arc<dyn Clock>,
-    expires_in: Duration,
-    expires_in_short: Duration,
-    update_age: Duration,
-    max_per_user: Option<usize>,
+    lifetimes: Lifetimes,
     scripts: Scripts,
 }
 
@@ -142,14 +139,6 @@ where
         format!("{}{{{tag}}}u:", self.inner.prefix)
     }
 
-    fn lifetime(&self, remember_me: bool) -> Duration {
-        if remember_me {
-            self.inner.expires_in
-        } else {
-            self.inner.expires_in_short
-        }
-    }
-
     async fn invoke<T: FromRedisValue>(
         &self,
         invocation: ScriptInvocation<'_>,
@@ -210,9 +199,12 @@ where
             self.invoke::<i64>(revoke).await?;
             return Ok(None);
         }
-        let lifetime = self.lifetime(session.remember_me);
-        // better-auth's sliding refresh: due once `update_age` has passed since the last one.
-        if session.expires_at() - lifetime + self.inner.update_age <= now {
+        let lifetime = self.inner.lifetimes.lifetime(session.remember_me);
+        if self
+            .inner
+            .lifetimes
+            .refresh_due(session.expires_at(), lifetime, now)
+        {
             let expires = now + lifetime;
             session.refresh(now, expires);
             let index = format!("{}{}", self.index_base(tag), session.user_id);
@@ -241,7 +233,7 @@ where
         let random = generate_token()?;
         let token = SessionToken::new(format!("{tag}.{}", random.as_str()));
         let now = self.inner.clock.now();
-        let lifetime = self.lifetime(options.remember_me);
+        let lifetime = self.inner.lifetimes.lifetime(options.remember_me);
         let session = Session::new(user_id.into(), now, now + lifetime, options, data);
         let digest = digest_hex(token.as_str().as_bytes());
         let base = self.session_base(&tag);
@@ -256,7 +248,7 @@ where
             .arg(millis(lifetime))
             .arg(now.as_millis())
             .arg(&digest)
-            .arg(self.inner.max_per_user.unwrap_or(0))
+            .arg(self.inner.lifetimes.max_per_user.unwrap_or(0))
             .arg(&base)
             .arg(session.expires_at().as_millis())
             .arg(session.id.to_string())
