@@ -10,7 +10,9 @@ use schema::Dialect;
 pub use schema::Schema;
 
 use super::cache::{Cache, CacheSettings};
-use super::model::{expired, from_millis, to_millis, truncate_millis};
+#[cfg(any(feature = "better-auth-postgres", feature = "better-auth-mysql"))]
+use super::model::to_millis;
+use super::model::{expired, from_millis, truncate_millis};
 #[cfg(feature = "better-auth-sqlite")]
 use super::model::{parse_iso, to_iso};
 use super::{BetterAuthSession, Expiry, ResolveFuture, Session, SessionToken, Signatures, User};
@@ -240,33 +242,24 @@ impl Inner {
     }
 
     async fn fetch(&self, token: &str) -> Result<Option<BetterAuthSession>, BoxError> {
+        // The arms differ only in the pool's type and how dates come back.
+        macro_rules! fetch {
+            ($pool:expr, $date:expr) => {
+                sqlx::query(&self.select)
+                    .bind(token)
+                    .fetch_optional($pool)
+                    .await?
+                    .map(|row| decode(&row, $date))
+                    .transpose()
+            };
+        }
         match &self.pool {
             #[cfg(feature = "better-auth-postgres")]
-            Pool::Postgres(pool) => {
-                let row = sqlx::query(&self.select)
-                    .bind(token)
-                    .fetch_optional(pool)
-                    .await?;
-                row.map(|row| decode(&row, |row, i| Ok(from_millis(sqlx::Row::try_get(row, i)?))))
-                    .transpose()
-            }
+            Pool::Postgres(pool) => fetch!(pool, millis_date),
             #[cfg(feature = "better-auth-sqlite")]
-            Pool::Sqlite(pool) => {
-                let row = sqlx::query(&self.select)
-                    .bind(token)
-                    .fetch_optional(pool)
-                    .await?;
-                row.map(|row| decode(&row, sqlite_date)).transpose()
-            }
+            Pool::Sqlite(pool) => fetch!(pool, sqlite_date),
             #[cfg(feature = "better-auth-mysql")]
-            Pool::Mysql(pool) => {
-                let row = sqlx::query(&self.select)
-                    .bind(token)
-                    .fetch_optional(pool)
-                    .await?;
-                row.map(|row| decode(&row, |row, i| Ok(from_millis(sqlx::Row::try_get(row, i)?))))
-                    .transpose()
-            }
+            Pool::Mysql(pool) => fetch!(pool, millis_date),
         }
     }
 
@@ -277,34 +270,43 @@ impl Inner {
         expires_at: SystemTime,
         now: SystemTime,
     ) -> Result<bool, BoxError> {
+        // The arms differ only in the pool's type and how dates are written.
+        macro_rules! update {
+            ($pool:expr, $expires_at:expr, $now:expr) => {
+                sqlx::query(&self.update)
+                    .bind($expires_at)
+                    .bind($now)
+                    .bind(token)
+                    .execute($pool)
+                    .await?
+                    .rows_affected()
+            };
+        }
         let updated = match &self.pool {
             #[cfg(feature = "better-auth-postgres")]
-            Pool::Postgres(pool) => sqlx::query(&self.update)
-                .bind(to_millis(expires_at))
-                .bind(to_millis(now))
-                .bind(token)
-                .execute(pool)
-                .await?
-                .rows_affected(),
+            Pool::Postgres(pool) => update!(pool, to_millis(expires_at), to_millis(now)),
             #[cfg(feature = "better-auth-sqlite")]
-            Pool::Sqlite(pool) => sqlx::query(&self.update)
-                .bind(to_iso(expires_at).ok_or("expiry past 9999")?)
-                .bind(to_iso(now).ok_or("a clock past 9999")?)
-                .bind(token)
-                .execute(pool)
-                .await?
-                .rows_affected(),
+            Pool::Sqlite(pool) => update!(
+                pool,
+                to_iso(expires_at).ok_or("expiry past 9999")?,
+                to_iso(now).ok_or("a clock past 9999")?
+            ),
             #[cfg(feature = "better-auth-mysql")]
-            Pool::Mysql(pool) => sqlx::query(&self.update)
-                .bind(to_millis(expires_at))
-                .bind(to_millis(now))
-                .bind(token)
-                .execute(pool)
-                .await?
-                .rows_affected(),
+            Pool::Mysql(pool) => update!(pool, to_millis(expires_at), to_millis(now)),
         };
         Ok(updated > 0)
     }
+}
+
+/// PostgreSQL and MySQL dates, selected as epoch milliseconds.
+#[cfg(any(feature = "better-auth-postgres", feature = "better-auth-mysql"))]
+fn millis_date<R>(row: &R, i: usize) -> Result<Option<SystemTime>, sqlx::Error>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(from_millis(row.try_get(i)?))
 }
 
 /// SQLite has no date type: better-auth writes ISO-8601 text; other writers use epoch
