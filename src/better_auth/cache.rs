@@ -2,9 +2,6 @@
 //! that cross the network ([`HttpResolver`](super::HttpResolver),
 //! [`RedisStorageResolver`](super::RedisStorageResolver)).
 
-// Invalidation serves the Redis resolver only.
-#![cfg_attr(not(feature = "better-auth-redis"), allow(dead_code))]
-
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
