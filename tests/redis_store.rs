@@ -38,8 +38,9 @@ tower_bearer::store_conformance!(|clock: ManualClock| async move {
 
 #[tokio::test]
 async fn nothing_at_rest_holds_the_token() {
+    let prefix = prefix();
     let store: RedisStore = RedisStore::builder()
-        .prefix(prefix())
+        .prefix(&prefix)
         .connect(&shared().url())
         .await
         .unwrap();
@@ -48,7 +49,8 @@ async fn nothing_at_rest_holds_the_token() {
         .await
         .unwrap();
     let token = issued.token.as_str();
-    let keys = shared().cli(&["--scan", "--pattern", "test-*"]);
+    // This test's keys only: other tests share the server and make sessions of other lifetimes.
+    let keys = shared().cli(&["--scan", "--pattern", &format!("{prefix}*")]);
     let mut dump = keys.clone();
     for key in keys.lines() {
         dump.push_str(&shared().cli(&["HGETALL", key]));
