@@ -29,7 +29,7 @@ type Memory = Vec<Block>;
 /// The bound on concurrent password hashing.
 pub(crate) struct Hashing {
     /// One permit per hash that may run now.
-    running: Semaphore,
+    running: Arc<Semaphore>,
     /// One permit per hash that may run or wait; beyond it, [`Busy`].
     admitted: Arc<Semaphore>,
     /// Working memory, one buffer per running hash at most, allocated on first use.
@@ -40,7 +40,7 @@ impl Hashing {
     /// `parallel` hashes at once, and up to `queue` more waiting.
     pub(crate) fn new(parallel: usize, queue: usize) -> Self {
         Hashing {
-            running: Semaphore::new(parallel),
+            running: Arc::new(Semaphore::new(parallel)),
             admitted: Arc::new(Semaphore::new(parallel + queue)),
             memory: Arc::default(),
         }
@@ -48,18 +48,28 @@ impl Hashing {
 
     /// Runs `work` on the blocking pool with a working buffer once a slot is free, or answers
     /// [`Busy`] at once.
+    ///
+    /// Both permits move into the blocking closure and are released when the hash ends, not
+    /// when the caller stops waiting: a client that hangs up drops this future, but the hash
+    /// already running keeps its slot until it is done, so no more than `parallel` ever run.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Memory) -> T + Send + 'static,
     ) -> Result<T, Busy> {
-        let _admitted = self
+        let admitted = self
             .admitted
             .clone()
             .try_acquire_owned()
             .map_err(|_| Busy)?;
-        let _running = self.running.acquire().await.map_err(|_| Busy)?;
+        let running = self
+            .running
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Busy)?;
         let pool = self.memory.clone();
         tokio::task::spawn_blocking(move || {
+            let _permits = (admitted, running);
             let mut memory = pool.lock().unwrap().pop().unwrap_or_else(new_memory);
             let result = work(&mut memory);
             pool.lock().unwrap().push(memory);

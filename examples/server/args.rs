@@ -18,6 +18,8 @@ usage: server [OPTIONS]
   --max-sessions-per-user N      sign-in beyond N revokes the user's oldest session (default 20)
   --max-connections N            connections open at once (default 1024)
   --header-timeout SECONDS       time a client has to send a request head (default 10)
+  --body-timeout SECONDS         time a client has to send a request body once its head is in;
+                                 past it, 408 and the connection is closed (default 10)
   --redis URL                    sessions and users in Redis (feature redis), shared by every
                                  server started with the same URL";
 
@@ -30,6 +32,7 @@ pub(crate) struct Args {
     pub(crate) redis: Option<String>,
     max_connections: usize,
     header_timeout: Duration,
+    pub(crate) body_timeout: Duration,
 }
 
 impl Args {
@@ -42,6 +45,7 @@ impl Args {
             redis: None,
             max_connections: 1024,
             header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
         };
         while let Some(arg) = args.next() {
             let (name, inline) = match arg.split_once('=') {
@@ -75,16 +79,8 @@ impl Args {
                     parsed.max_sessions_per_user = number(&name, value()?)?
                 }
                 "--max-connections" => parsed.max_connections = number(&name, value()?)?,
-                "--header-timeout" => {
-                    let v = value()?;
-                    let seconds: f64 = v
-                        .parse()
-                        .map_err(|_| format!("{name} {v:?}: not a number"))?;
-                    parsed.header_timeout = Duration::try_from_secs_f64(seconds)
-                        .ok()
-                        .filter(|d| !d.is_zero())
-                        .ok_or_else(|| format!("{name} {v:?}: not a positive duration"))?;
-                }
+                "--header-timeout" => parsed.header_timeout = seconds(&name, value()?)?,
+                "--body-timeout" => parsed.body_timeout = seconds(&name, value()?)?,
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     std::process::exit(0);
@@ -109,6 +105,15 @@ fn number(name: &str, value: String) -> Result<usize, String> {
         .ok()
         .filter(|&n| n > 0)
         .ok_or_else(|| format!("{name} {value:?}: not a positive number"))
+}
+
+fn seconds(name: &str, value: String) -> Result<Duration, String> {
+    value
+        .parse()
+        .ok()
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{name} {value:?}: not a positive number of seconds"))
 }
 
 /// The curl walk-through printed at start-up.

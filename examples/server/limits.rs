@@ -2,18 +2,17 @@
 //! connections survive an early answer), better-auth's rate limits, and the connection loop's
 //! bounds (a header read timeout, a cap on open connections).
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroU32;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use serde_json::json;
@@ -28,41 +27,150 @@ pub(crate) const MAX_BODY: usize = 16 * 1024;
 
 /// Reads the whole request body before anything answers, so that no answer (a rejection
 /// included) leaves unread bytes on a keep-alive connection, which would make hyper close it.
-pub(crate) async fn read_body(req: Request, next: Next) -> Response {
+///
+/// hyper's header timeout ends once the head is in: a client that announces a body and never
+/// sends it would hold its connection (and a place in the connection cap) forever. The body
+/// must arrive within `timeout`; past it the answer is `408` with `Connection: close`, and
+/// hyper closes the connection after sending it.
+pub(crate) async fn read_body(
+    State(timeout): State<Duration>,
+    req: Request,
+    next: Next,
+) -> Response {
     let (parts, body) = req.into_parts();
-    match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(bytes) => {
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY)).await {
+        Ok(Ok(bytes)) => {
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await
         }
-        Err(_) => ApiError::new(
+        Ok(Err(_)) => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "PAYLOAD_TOO_LARGE",
             "body too large",
         )
         .into_response(),
+        Err(_) => {
+            let mut response = ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "REQUEST_TIMEOUT",
+                "the request body did not arrive in time",
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
     }
 }
 
-/// better-auth's rate limits: 100 requests per 10 s per client address and path, and 3 per
-/// 10 s for sign-in and sign-up. A GCRA (governor's): the full burst at once, then one more
-/// every 10 s / max.
+/// better-auth's rate limits, with better-auth's own semantics (its `rate-limiter`): per client
+/// address and route, at most `max` requests while less than `window` has passed since the last
+/// allowed one; an allowed request after a quiet `window` starts the count again at one. So
+/// exactly `max` pass in a burst (no GCRA-style second burst), then none until the window has
+/// passed since the last of them. 100 per 10 s in general, 3 per 10 s for sign-in and sign-up.
+///
+/// Memory is bounded: keys are the route *pattern* (`MatchedPath`, one shared key for unmatched
+/// paths), so a sweep of made-up paths costs one key per address; a key idle for a whole window
+/// is dropped, since its count would start again anyway; and the table holds at most
+/// [`MAX_KEYS`] keys. When that many addresses are active within one window, a new address is
+/// refused (`429`) rather than let through untracked: the limit protects sign-in from password
+/// guessing, and a flood of addresses must not switch it off.
 pub(crate) struct RateLimits {
-    general: DefaultKeyedRateLimiter<(IpAddr, String)>,
-    sign_in: DefaultKeyedRateLimiter<(IpAddr, String)>,
+    general: Limiter,
+    sign_in: Limiter,
+}
+
+/// The most keys one limiter tracks.
+pub(crate) const MAX_KEYS: usize = 100_000;
+
+type Key = (IpAddr, Box<str>);
+
+pub(crate) struct Limiter {
+    window: Duration,
+    max: u32,
+    cap: usize,
+    state: Mutex<Table>,
+}
+
+struct Table {
+    keys: HashMap<Key, Count>,
+    swept: Option<Instant>,
+}
+
+struct Count {
+    count: u32,
+    last: Instant,
+}
+
+impl Limiter {
+    pub(crate) fn new(window: Duration, max: u32, cap: usize) -> Self {
+        Limiter {
+            window,
+            max,
+            cap,
+            state: Mutex::new(Table {
+                keys: HashMap::new(),
+                swept: None,
+            }),
+        }
+    }
+
+    /// `Ok` if the request may pass (and counts), else how long until it may.
+    pub(crate) fn check(&self, key: Key, now: Instant) -> Result<(), Duration> {
+        let mut table = self.state.lock().unwrap();
+        if let Some(entry) = table.keys.get_mut(&key) {
+            let since = now.saturating_duration_since(entry.last);
+            if since < self.window && entry.count >= self.max {
+                return Err(self.window - since);
+            }
+            entry.count = if since > self.window {
+                1
+            } else {
+                entry.count + 1
+            };
+            entry.last = now;
+            return Ok(());
+        }
+        if table.keys.len() >= self.cap {
+            // At most one sweep per second: under a flood of new addresses each one would
+            // otherwise cost a walk of the whole table.
+            if table
+                .swept
+                .is_none_or(|at| now.saturating_duration_since(at) >= Duration::from_secs(1))
+            {
+                let window = self.window;
+                table
+                    .keys
+                    .retain(|_, c| now.saturating_duration_since(c.last) <= window);
+                table.swept = Some(now);
+            }
+            if table.keys.len() >= self.cap {
+                return Err(self.window);
+            }
+        }
+        table.keys.insert(
+            key,
+            Count {
+                count: 1,
+                last: now,
+            },
+        );
+        Ok(())
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.state.lock().unwrap().keys.len()
+    }
 }
 
 impl RateLimits {
     pub(crate) fn better_auth() -> Self {
-        let quota = |max: u32| {
-            let max = NonZeroU32::new(max).expect("a positive limit");
-            Quota::with_period(Duration::from_secs(10) / max.get())
-                .expect("a positive period")
-                .allow_burst(max)
-        };
+        let window = Duration::from_secs(10);
         RateLimits {
-            general: RateLimiter::dashmap(quota(100)),
-            sign_in: RateLimiter::dashmap(quota(3)),
+            general: Limiter::new(window, 100, MAX_KEYS),
+            sign_in: Limiter::new(window, 3, MAX_KEYS),
         }
     }
 }
@@ -77,15 +185,17 @@ pub(crate) async fn rate_limit(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-    let path = req.uri().path();
-    let limiter = if path.starts_with("/api/auth/sign-in") || path.starts_with("/api/auth/sign-up")
-    {
-        &limits.sign_in
-    } else {
-        &limits.general
-    };
-    if let Err(not_until) = limiter.check_key(&(ip, path.to_owned())) {
-        let wait = not_until.wait_time_from(governor::clock::Clock::now(limiter.clock()));
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("(unmatched)", MatchedPath::as_str);
+    let limiter =
+        if route.starts_with("/api/auth/sign-in") || route.starts_with("/api/auth/sign-up") {
+            &limits.sign_in
+        } else {
+            &limits.general
+        };
+    if let Err(wait) = limiter.check((ip, route.into()), Instant::now()) {
         let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let body = Json(json!({ "message": "Too many requests. Please try again later." }));
         let mut response = (StatusCode::TOO_MANY_REQUESTS, body).into_response();
@@ -140,5 +250,76 @@ pub(crate) async fn serve(listener: TcpListener, app: Router, limits: Connection
             }
             drop(permit);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(ip: u8, path: &str) -> Key {
+        (IpAddr::from([10, 0, 0, ip]), path.into())
+    }
+
+    /// better-auth's boundary: `max` pass, the next is refused until a whole window has passed
+    /// since the last allowed request, then the count starts again.
+    #[test]
+    fn exactly_max_per_window_as_better_auth() {
+        let limiter = Limiter::new(Duration::from_secs(10), 3, 100);
+        let t0 = Instant::now();
+        for i in 0..3 {
+            assert_eq!(
+                limiter.check(key(1, "/a"), t0 + Duration::from_secs(i)),
+                Ok(())
+            );
+        }
+        // The fourth, 1 s after the third: refused until 10 s after the third.
+        let refused = limiter.check(key(1, "/a"), t0 + Duration::from_secs(3));
+        assert_eq!(refused, Err(Duration::from_secs(9)));
+        assert!(limiter
+            .check(key(1, "/a"), t0 + Duration::from_millis(11_999))
+            .is_err());
+        // Another key has its own budget.
+        assert_eq!(limiter.check(key(2, "/a"), t0), Ok(()));
+        assert_eq!(limiter.check(key(1, "/b"), t0), Ok(()));
+        // A whole window after the last allowed one: a fresh count of `max`.
+        let later = t0 + Duration::from_millis(12_001);
+        for i in 0..3 {
+            assert_eq!(
+                limiter.check(key(1, "/a"), later + Duration::from_millis(i)),
+                Ok(()),
+                "{i}"
+            );
+        }
+        assert!(limiter
+            .check(key(1, "/a"), later + Duration::from_millis(3))
+            .is_err());
+    }
+
+    /// A sweep of a million distinct keys, spread over time, never holds more than the cap,
+    /// and idle keys are dropped so that new clients keep getting in.
+    #[test]
+    fn a_sweep_of_keys_leaves_the_table_bounded() {
+        let cap = 1_000;
+        let limiter = Limiter::new(Duration::from_secs(10), 100, cap);
+        let t0 = Instant::now();
+        let mut refused = 0;
+        for i in 0..1_000_000u32 {
+            // 1,000 new keys per simulated second: the cap's worth per window is exceeded
+            // tenfold, yet keys idle for a window are swept and newcomers get in.
+            let now = t0 + Duration::from_millis(u64::from(i));
+            let ip = IpAddr::from(i.to_be_bytes());
+            if limiter.check((ip, format!("/p{i}").into()), now).is_err() {
+                refused += 1;
+            }
+            assert!(limiter.len() <= cap);
+        }
+        // Each window brings ten times the cap: the excess is refused, and about the cap's worth
+        // of each of the hundred windows is admitted.
+        let admitted = 1_000_000 - refused;
+        assert!(
+            (90 * cap..=110 * cap).contains(&admitted),
+            "{admitted} admitted"
+        );
     }
 }

@@ -136,10 +136,13 @@ fn layered(mut app: Router, args: &Args) -> Router {
         let limits = Arc::new(RateLimits::better_auth());
         app = app.layer(middleware::from_fn_with_state(limits, limits::rate_limit));
     }
-    app.layer(middleware::from_fn(limits::read_body))
-        .layer(cors::layer(&args.trusted_origins))
-        // Request spans at debug level (`RUST_LOG=tower_http=debug`). The layer is outermost,
-        // yet sees no token: it logs no headers by default, and the bearer layer marks the
-        // `Authorization` header sensitive before the handlers.
-        .layer(TraceLayer::new_for_http())
+    app.layer(middleware::from_fn_with_state(
+        args.body_timeout,
+        limits::read_body,
+    ))
+    .layer(cors::layer(&args.trusted_origins))
+    // Request spans at debug level (`RUST_LOG=tower_http=debug`). The layer is outermost,
+    // yet sees no token: it logs no headers by default, and the bearer layer marks the
+    // `Authorization` header sensitive before the handlers.
+    .layer(TraceLayer::new_for_http())
 }

@@ -1,9 +1,11 @@
 //! Example programs run as users run them: the built binary, on a free port of 127.0.0.1.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A running example; killed when dropped.
@@ -21,6 +23,11 @@ impl Running {
     /// What the example wrote to stderr so far (its logs).
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// How many threads the process has now (`Threads` in `/proc/<pid>/status`).
+    pub fn threads(&self) -> u64 {
+        self.memory_kib("Threads")
     }
 
     /// A line of `/proc/<pid>/status` in KiB: `VmRSS` (resident now) or `VmHWM` (the peak).
@@ -44,6 +51,8 @@ impl Drop for Running {
 /// The crate features this test binary was built with, which the example must have too.
 fn features() -> Vec<&'static str> {
     [
+        ("store", cfg!(feature = "store")),
+        ("memory-store", cfg!(feature = "memory-store")),
         ("axum", cfg!(feature = "axum")),
         ("tonic", cfg!(feature = "tonic")),
         ("redis", cfg!(feature = "redis")),
@@ -64,29 +73,46 @@ fn features() -> Vec<&'static str> {
     .collect()
 }
 
-/// `target/<profile>/examples/<name>`, built by `cargo test` along with the examples (with the
-/// same features as the tests); built here when missing (a filtered test run).
+/// The example `name` built with this test's features plus `extra`: cargo builds it (or finds
+/// it fresh, which takes a moment) and names the executable, so a binary left by an earlier
+/// build with other features is never run by mistake. Once per test process and example.
 pub fn binary(name: &str, extra: &[&str]) -> PathBuf {
+    static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
     let mut features = features();
     features.extend_from_slice(extra);
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    if !bin.exists() {
-        let mut build = Command::new(env!("CARGO"));
-        build.args(["build", "--example", name]);
-        if !features.is_empty() {
-            build.args(["--features", &features.join(",")]);
-        }
-        let status = build
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "cargo build --example {name} failed");
+    let features = features.join(",");
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let key = format!("{name} {features}");
+    if let Some(path) = built.get(&key) {
+        return path.clone();
     }
-    bin
+    let mut build = Command::new(env!("CARGO"));
+    build.args([
+        "build",
+        "--example",
+        name,
+        "--message-format=json-render-diagnostics",
+    ]);
+    if !features.is_empty() {
+        build.args(["--features", &features]);
+    }
+    let output = build
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "cargo build --example {name} failed"
+    );
+    let path = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["target"]["name"] == name)
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo named no executable for example {name}"));
+    built.insert(key, path.clone());
+    path
 }
 
 /// Starts example `name` with `args` plus `--addr 127.0.0.1:0`, and waits for its
