@@ -131,10 +131,7 @@ fn resolvers(c: &mut Criterion) {
     let node_mysql = start(&mysql, None);
     let mysql_tokens = rt.block_on(sign_up(&node_mysql.1));
     let signatures = || Signatures::new([SECRET]);
-    let long = CacheSettings {
-        positive: std::time::Duration::from_secs(3600),
-        ..CacheSettings::default()
-    };
+    let long = CacheSettings::default().positive(std::time::Duration::from_secs(3600));
 
     // The peer: tower-bearer's own store, 64 sessions of its own.
     let memory = MemoryStore::new();

@@ -108,7 +108,7 @@ fn redis(c: &mut Criterion) {
     let _guard = rt.enter();
     let memory = MemoryStore::new();
     let redis: RedisStore = rt.block_on(RedisStore::builder().connect(&url)).unwrap();
-    let cached = CachedStore::new(redis.clone(), &url).unwrap();
+    let cached = rt.block_on(CachedStore::new(redis.clone(), &url)).unwrap();
     while !cached.is_live() {
         std::thread::sleep(Duration::from_millis(5));
     }

@@ -104,9 +104,13 @@ mod anonymous;
 #[cfg_attr(docsrs, doc(cfg(feature = "better-auth")))]
 pub mod better_auth;
 mod body;
+#[cfg(any(feature = "redis", feature = "better-auth"))]
+mod cache;
 mod challenge;
 pub mod client;
 mod decision;
+#[cfg(any(feature = "memory-store", feature = "redis", feature = "better-auth"))]
+mod digest;
 pub mod future;
 mod grpc;
 pub mod integrations;
@@ -114,6 +118,8 @@ mod layer;
 mod rejection;
 mod require;
 mod resolver;
+#[cfg(any(feature = "store", feature = "better-auth"))]
+mod secret;
 mod service;
 #[cfg(feature = "store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "store")))]
@@ -127,6 +133,9 @@ pub use layer::{BearerLayer, RequestHead};
 pub use rejection::{InsufficientScope, Rejection, RejectionKind};
 pub use require::{RequireSession, RequireSessionLayer};
 pub use resolver::{resolver_fn, BoxError, BoxResolver, ResolverFn, SessionResolver};
+#[cfg(any(feature = "store", feature = "better-auth"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "store", feature = "better-auth"))))]
+pub use secret::SessionToken;
 pub use service::Bearer;
 pub use token::{BearerToken, TokenChars, DEFAULT_MAX_TOKEN_LEN};
 

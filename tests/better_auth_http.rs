@@ -33,11 +33,7 @@ async fn get_session_matches_better_auth() {
         .unwrap();
     let window = Duration::from_millis(400);
     let cached = HttpResolver::builder(node.url())
-        .cache(CacheSettings {
-            positive: window,
-            negative: window,
-            ..CacheSettings::default()
-        })
+        .cache(CacheSettings::default().positive(window).negative(window))
         .build()
         .unwrap();
     let ada = node.sign_up("ada@example.com").await;

@@ -23,10 +23,7 @@ fn sqlite_url() -> String {
 async fn resolver(redis: &RedisServer, prefix: &str, cache: bool) -> RedisStorageResolver {
     let mut builder = RedisStorageResolver::builder(Signatures::new([SECRET])).prefix(prefix);
     if cache {
-        builder = builder.cache(CacheSettings {
-            positive: Duration::from_secs(60),
-            ..CacheSettings::default()
-        });
+        builder = builder.cache(CacheSettings::default().positive(Duration::from_secs(60)));
     }
     builder.connect(&redis.url()).await.unwrap()
 }

@@ -261,11 +261,7 @@ async fn the_cache_serves_until_its_entries_expire() {
     let node = BetterAuth::start(&url, &[]);
     let window = Duration::from_secs(1);
     let cached = SqlResolver::builder(signatures())
-        .cache(CacheSettings {
-            positive: window,
-            negative: window,
-            ..CacheSettings::default()
-        })
+        .cache(CacheSettings::default().positive(window).negative(window))
         .connect(&url)
         .await
         .unwrap();

@@ -20,7 +20,7 @@ async fn instance(redis: &RedisServer) -> CachedStore {
         .connect(&redis.url())
         .await
         .unwrap();
-    let cached = CachedStore::new(store, &redis.url()).unwrap();
+    let cached = CachedStore::new(store, &redis.url()).await.unwrap();
     let started = Instant::now();
     while !cached.is_live() {
         assert!(
@@ -238,4 +238,41 @@ async fn a_healthy_channel_keeps_entries_cached() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(b.cached(), 1);
+}
+
+/// `max_entries` bounds the cache: with ten times as many live sessions in rotation, it never
+/// holds more, keeps caching the newest, and every session still resolves (from Redis when not
+/// cached); and a revocation still reaches an entry cached after evictions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_cache_evicts_and_keeps_serving() {
+    let redis = RedisServer::start();
+    let store = RedisStore::builder().connect(&redis.url()).await.unwrap();
+    let cached = CachedStore::builder(store)
+        .max_entries(10)
+        .connect(&redis.url())
+        .await
+        .unwrap();
+    while !cached.is_live() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut sessions = Vec::new();
+    for i in 0..100 {
+        let user = format!("full-cache-{i}");
+        sessions.push(
+            cached
+                .create(&user, (), CreateOptions::default())
+                .await
+                .unwrap(),
+        );
+    }
+    for round in 0..3 {
+        for issued in &sessions {
+            assert!(resolve(&cached, issued).await.is_some(), "round {round}");
+            assert!(cached.cached() <= 10, "{} cached", cached.cached());
+        }
+    }
+    let last = sessions.last().unwrap();
+    warm(&cached, last).await;
+    assert!(cached.revoke_token(last.token.as_bearer()).await.unwrap());
+    assert!(resolve(&cached, last).await.is_none());
 }

@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 use support::redis::RedisServer;
 use tower::{service_fn, ServiceBuilder};
 use tower_bearer::store::{CreateOptions, ManualClock, RedisStore, Session, SessionStore};
-use tower_bearer::BearerLayer;
+use tower_bearer::{BearerLayer, SessionResolver};
 
 /// One server for the conformance cases; each case's store has a prefix of its own.
 fn shared() -> &'static RedisServer {
@@ -273,7 +273,7 @@ async fn faults_under_load_never_mix_up_live_and_revoked() {
         .connect(&redis.url())
         .await
         .unwrap();
-    let cached = CachedStore::new(store.clone(), &redis.url()).unwrap();
+    let cached = CachedStore::new(store.clone(), &redis.url()).await.unwrap();
     let live = store
         .create("alice", (), CreateOptions::default())
         .await
@@ -359,4 +359,35 @@ async fn faults_under_load_never_mix_up_live_and_revoked() {
         401,
         "a revoked session stays revoked"
     );
+}
+
+/// `len` counts with `SCAN`, never `KEYS` (which blocks a production Redis): it works on a
+/// server where `KEYS` is disabled, across several pages of keys.
+#[tokio::test]
+async fn len_scans_and_never_runs_keys() {
+    let redis = RedisServer::start_with(&["--rename-command", "KEYS", ""]);
+    let store: RedisStore = RedisStore::builder().connect(&redis.url()).await.unwrap();
+    for i in 0..2_500 {
+        store
+            .create(&format!("user-{}", i % 700), (), CreateOptions::default())
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.len().await.unwrap(), 2_500);
+}
+
+/// A Cluster that is not there at start-up: the store is made (lazily), and each request is
+/// an error (a 503 through the layer), never a panic nor "no such session".
+#[tokio::test]
+async fn a_cluster_down_at_start_up_is_an_error_per_request_not_a_failed_start() {
+    let port = support::redis::free_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let store: RedisStore = RedisStore::builder()
+        .response_timeout(Duration::from_millis(200))
+        .connect_cluster(&[url.as_str()])
+        .await
+        .expect("connects lazily");
+    let token = tower_bearer::BearerToken::new("0a1b.not-a-live-token");
+    assert!(store.resolve(token).await.is_err());
+    assert!(store.len().await.is_err());
 }

@@ -117,7 +117,9 @@ async fn redis_app(url: &str, args: &Args, hashing: Hashing) -> Router {
         .connect(url)
         .await
         .unwrap_or_else(|e| fail("--redis", &e));
-    let sessions = CachedStore::new(store, url).unwrap_or_else(|e| fail("--redis", &e));
+    let sessions = CachedStore::new(store, url)
+        .await
+        .unwrap_or_else(|e| fail("--redis", &e));
     let users = Users::redis(url, "tower-bearer-example:").unwrap_or_else(|e| fail("--redis", &e));
     app(sessions, Accounts::new(users, hashing)).await
 }

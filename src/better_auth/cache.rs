@@ -1,16 +1,28 @@
-//! A short-lived local cache of resolved sessions, positive and negative, for the resolvers
-//! that cross the network ([`HttpResolver`](super::HttpResolver),
-//! [`RedisStorageResolver`](super::RedisStorageResolver)).
+//! The better-auth resolvers' view of the crate's one [cache](crate::cache): answers keyed by
+//! the token's digest, positive and negative, for the resolvers that cross the network or a
+//! database ([`HttpResolver`](super::HttpResolver),
+//! [`RedisStorageResolver`](super::RedisStorageResolver), [`SqlResolver`](super::SqlResolver)).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
-
-use dashmap::DashMap;
+use std::time::{Duration, SystemTime};
 
 use super::model::expired;
 use super::BetterAuthSession;
+use crate::cache;
+use crate::digest::TokenDigest;
 
 /// How long answers are kept, and how many.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_bearer::better_auth::CacheSettings;
+///
+/// let settings = CacheSettings::default()
+///     .positive(Duration::from_secs(2))
+///     .negative(Duration::from_secs(1))
+///     .max_entries(10_000);
+/// assert_eq!(settings.positive, Duration::from_secs(2));
+/// ```
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CacheSettings {
     /// How long a live session is served from memory: the longest a revocation can go unseen
@@ -33,125 +45,112 @@ impl Default for CacheSettings {
     }
 }
 
-pub(crate) struct Cache {
-    entries: DashMap<String, Entry>,
-    settings: CacheSettings,
-    /// Bumped by every invalidation: a lookup that started before one is not cached.
-    generation: AtomicU64,
-    /// Hits are served only before this instant (milliseconds since `origin`): the invalidation
-    /// feed's last sign of life, plus its allowance. `u64::MAX` when nothing feeds it.
-    alive_until: AtomicU64,
-    origin: Instant,
+impl CacheSettings {
+    /// Sets [`positive`](Self::positive).
+    pub fn positive(mut self, ttl: Duration) -> Self {
+        self.positive = ttl;
+        self
+    }
+
+    /// Sets [`negative`](Self::negative).
+    pub fn negative(mut self, ttl: Duration) -> Self {
+        self.negative = ttl;
+        self
+    }
+
+    /// Sets [`max_entries`](Self::max_entries).
+    pub fn max_entries(mut self, max: usize) -> Self {
+        self.max_entries = max;
+        self
+    }
 }
 
-struct Entry {
-    value: Option<BetterAuthSession>,
-    until: Instant,
+pub(crate) struct Cache {
+    cache: cache::Cache<Option<BetterAuthSession>>,
+    digest: TokenDigest,
+    settings: CacheSettings,
 }
 
 impl Cache {
+    /// A cache whose entries end by their deadlines alone.
     pub(crate) fn new(settings: CacheSettings) -> Self {
-        Cache {
-            entries: DashMap::new(),
-            settings,
-            generation: AtomicU64::new(0),
-            alive_until: AtomicU64::new(u64::MAX),
-            origin: Instant::now(),
-        }
+        Self::over(cache::Cache::new(settings.max_entries), settings)
     }
 
     /// A cache whose hits need an invalidation feed that is alive (see [`Cache::alive_for`]).
     pub(crate) fn fed(settings: CacheSettings) -> Self {
-        let cache = Self::new(settings);
-        cache.alive_until.store(0, Ordering::Release);
-        cache
+        Self::over(cache::Cache::fed(settings.max_entries), settings)
+    }
+
+    fn over(cache: cache::Cache<Option<BetterAuthSession>>, settings: CacheSettings) -> Self {
+        Cache {
+            cache,
+            // As `HashMap::new`: the OS random source does not fail once the kernel's pool is
+            // initialised at boot.
+            digest: TokenDigest::new().expect("the OS random number generator failed"),
+            settings,
+        }
     }
 
     /// `Some(answer)` on a hit, `None` on a miss.
-    pub(crate) fn get(&self, key: &str) -> Option<Option<BetterAuthSession>> {
-        let now = Instant::now();
-        if self.millis(now) >= self.alive_until.load(Ordering::Acquire) {
-            return None;
-        }
-        let entry = self.entries.get(key)?;
-        if entry.until <= now {
-            return None;
-        }
-        match &entry.value {
+    pub(crate) fn get(&self, token: &str) -> Option<Option<BetterAuthSession>> {
+        match self.cache.get(self.digest.tag(token.as_bytes()))? {
             Some(found) if expired(&found.session, SystemTime::now()) => None,
-            value => Some(value.clone()),
+            value => Some(value),
         }
     }
 
     /// The generation to hand back to [`Cache::put`].
     pub(crate) fn start(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+        self.cache.start()
     }
 
-    /// Keeps an answer, unless something was invalidated since the lookup began.
-    pub(crate) fn put(&self, key: &str, value: Option<BetterAuthSession>, started: u64) {
-        let now = Instant::now();
-        let ttl = match value {
-            Some(_) => self.settings.positive,
+    /// Keeps an answer, unless something was invalidated since the lookup began; a live
+    /// session never past its own expiry.
+    pub(crate) fn put(&self, token: &str, value: Option<BetterAuthSession>, started: u64) {
+        let ttl = match &value {
+            Some(found) => {
+                let left = found
+                    .session
+                    .expires_at
+                    .duration_since(SystemTime::now())
+                    .unwrap_or_default();
+                self.settings.positive.min(left)
+            }
             None => self.settings.negative,
         };
-        if ttl.is_zero() {
-            return;
-        }
-        if self.entries.len() >= self.settings.max_entries {
-            self.entries.retain(|_, e| e.until > now);
-            if self.entries.len() >= self.settings.max_entries {
-                self.entries.clear();
-            }
-        }
-        let entry = Entry {
-            value,
-            until: now + ttl,
-        };
-        self.entries.insert(key.to_owned(), entry);
-        // Inserted, then checked: an invalidation that ran in between is not missed.
-        if self.generation.load(Ordering::Acquire) != started {
-            self.entries.remove(key);
-        }
+        let tag = self.digest.tag(token.as_bytes());
+        self.cache.put(tag, None, value, ttl, started);
     }
 
-    pub(crate) fn remove(&self, key: &str) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.entries.remove(key);
+    pub(crate) fn remove(&self, token: &str) {
+        self.cache.invalidate(self.digest.tag(token.as_bytes()));
     }
 
     /// Drops every entry of one user.
     pub(crate) fn remove_user(&self, user_id: &str) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.entries.retain(|_, e| {
-            e.value
+        self.cache.invalidate_where(|value| {
+            value
                 .as_ref()
-                .is_none_or(|found| found.session.user_id != user_id)
+                .is_some_and(|found| found.session.user_id == user_id)
         });
     }
 
     pub(crate) fn clear(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.entries.clear();
+        self.cache.clear();
     }
 
     /// The feed answered: hits may be served for `allowance` more.
     pub(crate) fn alive_for(&self, allowance: Duration) {
-        let until = self.millis(Instant::now()) + allowance.as_millis() as u64;
-        self.alive_until.store(until, Ordering::Release);
+        self.cache.alive_for(allowance);
     }
 
     /// The feed is lost: no hits, and nothing kept.
     pub(crate) fn dead(&self) {
-        self.alive_until.store(0, Ordering::Release);
-        self.clear();
+        self.cache.dead();
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    fn millis(&self, now: Instant) -> u64 {
-        now.duration_since(self.origin).as_millis() as u64
+        self.cache.len()
     }
 }

@@ -1,7 +1,6 @@
 //! better-auth's session and user, as its get-session answers them: `{ session, user }` with
 //! camelCase field names and ISO-8601 dates.
 
-use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -93,34 +92,23 @@ pub struct User {
     pub updated_at: SystemTime,
 }
 
-/// A session token: serialized as itself (better-auth's JSON has it), but never Debug-printed.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct SessionToken(String);
-
-impl SessionToken {
-    /// Wraps a token.
-    pub fn new(token: impl Into<String>) -> Self {
-        SessionToken(token.into())
-    }
-
-    /// The secret itself.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SessionToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+pub use crate::secret::SessionToken;
 
 /// better-auth's session lifetime settings: `session.expiresIn` and `session.updateAge`.
 ///
 /// A session whose `expiresAt − expiresIn + updateAge ≤ now` is due for a refresh: get-session
 /// moves its `expiresAt` to `now + expiresIn`. Resolvers that can write (SQL) do the same when
 /// asked to, so that traffic to Rust services keeps sessions alive.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_bearer::better_auth::Expiry;
+///
+/// let day = Duration::from_secs(86_400);
+/// let expiry = Expiry::new(30 * day, day);
+/// assert_eq!(expiry.expires_in, 30 * day);
+/// ```
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Expiry {
     /// `session.expiresIn`: default 7 days.
@@ -139,6 +127,14 @@ impl Default for Expiry {
 }
 
 impl Expiry {
+    /// better-auth's `session: { expiresIn, updateAge }`.
+    pub fn new(expires_in: Duration, update_age: Duration) -> Self {
+        Expiry {
+            expires_in,
+            update_age,
+        }
+    }
+
     /// Whether better-auth would refresh a session that expires at `expires_at`, at `now`.
     pub fn due(&self, expires_at: SystemTime, now: SystemTime) -> bool {
         // expiresAt - expiresIn + updateAge <= now, without going below the epoch.

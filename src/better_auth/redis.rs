@@ -10,7 +10,7 @@ use redis::{ProtocolVersion, PushKind, Value};
 use super::cache::{Cache, CacheSettings};
 use super::model::{expired, to_millis};
 use super::{BetterAuthSession, ResolveFuture, Signatures};
-use crate::store::redis::Conn;
+use crate::store::redis::{Conn, LazyCluster};
 use crate::{BearerToken, BoxError, SessionResolver};
 
 #[cfg(any(
@@ -174,14 +174,14 @@ impl RedisStorageResolverBuilder {
         Ok(self.build(Conn::Single(conn), cache))
     }
 
-    /// A resolver on a Redis Cluster, given some of its nodes (without a cache).
+    /// A resolver on a Redis Cluster, given some of its nodes (without a cache). It connects
+    /// lazily: a Cluster that is down at start-up gives `503`s until it is up.
     pub async fn connect_cluster(self, urls: &[&str]) -> Result<RedisStorageResolver, BoxError> {
         let client = redis::cluster::ClusterClientBuilder::new(urls.iter().copied())
             .response_timeout(self.response_timeout)
             .connection_timeout(self.response_timeout)
             .build()?;
-        let conn = client.get_async_connection().await?;
-        Ok(self.build(Conn::Cluster(conn), None))
+        Ok(self.build(Conn::Cluster(LazyCluster::new(client)), None))
     }
 
     fn build(self, conn: Conn, cache: Option<Arc<Cache>>) -> RedisStorageResolver {
@@ -382,7 +382,7 @@ impl fmt::Debug for RedisStorageResolver {
         f.debug_struct("RedisStorageResolver")
             .field("prefix", &self.inner.prefix)
             .field("signatures", &self.inner.signatures)
-            .field("cluster", &matches!(self.inner.conn, Conn::Cluster(_)))
+            .field("cluster", &self.inner.conn.is_cluster())
             .field("cached", &self.inner.cache.as_ref().map(|c| c.len()))
             .finish()
     }

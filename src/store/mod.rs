@@ -25,8 +25,6 @@ mod memory;
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 mod session;
-#[cfg(any(feature = "memory-store", feature = "redis"))]
-mod token;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 #[cfg(feature = "memory-store")]
@@ -34,7 +32,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use memory::{MemoryStore, MemoryStoreBuilder};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use redis::{CachedStore, RedisStore, RedisStoreBuilder};
+pub use redis::{CachedStore, CachedStoreBuilder, RedisStore, RedisStoreBuilder};
 pub use session::{CreateOptions, Issued, Session, SessionToken, Timestamp};
 
 /// A failing store backend. Its message never contains a token.

@@ -362,32 +362,7 @@ impl CreateOptions {
     }
 }
 
-/// A secret session token. `Debug` prints `SessionToken(***)`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SessionToken(String);
-
-impl SessionToken {
-    /// Wraps a token string.
-    pub fn new(token: impl Into<String>) -> Self {
-        SessionToken(token.into())
-    }
-
-    /// The secret itself, to send to the client.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The secret as a [`BearerToken`](crate::BearerToken), to resolve or revoke it.
-    pub fn as_bearer(&self) -> crate::BearerToken<'_> {
-        crate::BearerToken::new(&self.0)
-    }
-}
-
-impl fmt::Debug for SessionToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SessionToken(***)")
-    }
-}
+pub use crate::secret::SessionToken;
 
 /// A newly issued session and its token: the only time a store hands the token out.
 #[derive(Debug, Clone)]
@@ -442,11 +417,5 @@ mod tests {
         let back: Session = serde_json::from_value(v).unwrap();
         assert_eq!(back.id, s.id);
         assert_eq!(back.expires_at(), s.expires_at());
-    }
-
-    #[test]
-    fn token_debug_is_redacted() {
-        let t = SessionToken::new("very-secret");
-        assert_eq!(format!("{t:?}"), "SessionToken(***)");
     }
 }

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
-use siphasher::sip128::SipHasher13;
 
 use super::{Inner, MemoryStore};
+use crate::digest::TokenDigest;
 use crate::store::lifetimes::{lifetime_setters, Lifetimes};
 use crate::store::{Clock, SystemClock};
 
@@ -51,13 +51,10 @@ impl MemoryStoreBuilder {
     /// If the OS random number generator fails, as `std`'s `HashMap::new` does; on Linux that
     /// cannot happen once the kernel's pool is initialised at boot.
     pub fn build<D>(self) -> MemoryStore<D> {
-        let mut key = [0u8; 16];
-        getrandom::fill(&mut key).expect("the OS random number generator failed");
-        let key = u128::from_le_bytes(key);
         MemoryStore {
             inner: Arc::new(Inner {
                 tokens: DashMap::default(),
-                tagger: SipHasher13::new_with_keys(key as u64, (key >> 64) as u64),
+                tagger: TokenDigest::new().expect("the OS random number generator failed"),
                 users: DashMap::new(),
                 user_hasher: RandomState::new(),
                 clock: self.clock,

@@ -3,11 +3,10 @@
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::future::{ready, Ready};
-use std::hash::{BuildHasher, BuildHasherDefault};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use dashmap::DashMap;
-use siphasher::sip128::SipHasher13;
 use uuid::Uuid;
 
 use super::lifetimes::Lifetimes;
@@ -19,10 +18,11 @@ mod index;
 #[cfg(test)]
 mod tests;
 
-use super::token::generate_token;
+use crate::digest::{Tag, TagBuildHasher, TokenDigest};
+use crate::secret::generate_token;
 pub use builder::MemoryStoreBuilder;
 use builder::StoreClock;
-use index::{Indexed, Tag, TagHasher, UserSessions};
+use index::{Indexed, UserSessions};
 
 /// The in-memory session store: the crate's embedded default, for servers on one machine.
 ///
@@ -66,9 +66,9 @@ pub struct MemoryStore<D = ()> {
 
 pub(super) struct Inner<D> {
     /// Sessions by their token's tag.
-    tokens: DashMap<Tag, Arc<Session<D>>, BuildHasherDefault<TagHasher>>,
+    tokens: DashMap<Tag, Arc<Session<D>>, TagBuildHasher>,
     /// SipHash keyed with the store's secret: every tag is computed from it.
-    tagger: SipHasher13,
+    tagger: TokenDigest,
     /// Sessions by a keyed 64-bit hash of their user id. Two users may share a bucket, so every
     /// read filters on `user_id`; the narrow key keeps the index small.
     users: DashMap<u64, UserSessions<D>>,
@@ -99,8 +99,7 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
     /// The token's tag under this store's key.
     #[inline]
     fn tag(&self, token: &[u8]) -> Tag {
-        // The one-shot `hash`: whole words straight from the slice, no streaming buffer.
-        Tag(self.inner.tagger.hash(token).as_u128())
+        self.inner.tagger.tag(token)
     }
 
     fn user_key(&self, user_id: &str) -> u64 {
@@ -114,7 +113,7 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
         data: D,
         options: CreateOptions,
     ) -> Result<Issued<D>, StoreError> {
-        let token = generate_token()?;
+        let token = generate_token().map_err(|e| StoreError::new(e.to_string()))?;
         let tag = self.tag(token.as_str().as_bytes());
         let now = self.inner.clock.now();
         let user_key = self.user_key(user_id);

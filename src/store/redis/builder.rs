@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 
-use super::{scripts, Conn, Inner, RedisStore, Scripts};
+use super::{scripts, Conn, Inner, LazyCluster, RedisStore, Scripts};
 use crate::store::lifetimes::{lifetime_setters, Lifetimes};
 use crate::store::{Clock, StoreError, SystemClock};
 
@@ -66,18 +66,16 @@ impl RedisStoreBuilder {
         Ok(self.build(Conn::Single(conn)))
     }
 
-    /// A store on a Redis Cluster, given some of its nodes.
+    /// A store on a Redis Cluster, given some of its nodes. It connects lazily, as
+    /// [`connect`](Self::connect) does: a Cluster that is down at start-up gives `503`s until
+    /// it is up. Only a malformed URL is an error here.
     pub async fn connect_cluster<D>(self, urls: &[&str]) -> Result<RedisStore<D>, StoreError> {
         let client = redis::cluster::ClusterClientBuilder::new(urls.iter().copied())
             .response_timeout(self.response_timeout)
             .connection_timeout(self.response_timeout)
             .build()
             .map_err(StoreError::new)?;
-        let conn = client
-            .get_async_connection()
-            .await
-            .map_err(StoreError::new)?;
-        Ok(self.build(Conn::Cluster(conn)))
+        Ok(self.build(Conn::Cluster(LazyCluster::new(client))))
     }
 
     fn build<D>(self, conn: Conn) -> RedisStore<D> {
@@ -93,7 +91,6 @@ impl RedisStoreBuilder {
                     list: scripts::list(),
                     revoke_token: scripts::revoke_token(),
                     revoke_user: scripts::revoke_user(),
-                    count: scripts::count(),
                 },
             }),
             _data: PhantomData,

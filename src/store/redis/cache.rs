@@ -2,20 +2,18 @@
 //! every instance when a session is revoked anywhere.
 
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use dashmap::DashMap;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use siphasher::sip128::SipHasher13;
 use uuid::Uuid;
 
 use super::{digest_hex, RedisStore};
-use crate::store::{Clock, CreateOptions, Issued, Session, SessionStore, StoreError, SystemClock};
+use crate::cache::Cache;
+use crate::digest::TokenDigest;
+use crate::store::{CreateOptions, Issued, Session, SessionStore, StoreError};
 use crate::{BearerToken, SessionResolver};
 
 /// A [`RedisStore`] with a local cache in front: a hit is answered from memory, with no
@@ -28,20 +26,30 @@ use crate::{BearerToken, SessionResolver};
 /// serves an entry for long after it could have been invalidated:
 ///
 /// - it pings the channel's connection every `max_stale / 4`, and serves hits only while the
-///   last answer is younger than `max_stale` (default 250 ms); past that, requests go to Redis;
+///   last answer is younger than `max_stale` (default 250 ms, on a monotonic clock); past
+///   that, requests go to Redis;
 /// - when the channel's connection is lost or re-established, it clears itself;
 /// - a lookup whose answer races an invalidation is not cached;
 /// - an entry lives at most `max_age` (default 30 s), so the sliding refresh still happens in
 ///   Redis, and never past its session's expiry;
-/// - it holds at most `max_entries` sessions (default 100,000).
+/// - it holds at most `max_entries` sessions (default 100,000): a full cache drops expired
+///   entries first, then a tenth of the rest.
+///
+/// The listener is a tokio task, spawned by [`connect`](CachedStoreBuilder::connect) on the
+/// current runtime (so call it inside one); it ends when the last clone of the store is
+/// dropped.
 ///
 /// ```no_run
+/// use std::time::Duration;
 /// use tower_bearer::store::{CachedStore, RedisStore};
 /// use tower_bearer::BearerLayer;
 ///
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn run() -> Result<(), tower_bearer::BoxError> {
 /// let store: RedisStore = RedisStore::builder().connect("redis://127.0.0.1:6379").await?;
-/// let cached = CachedStore::new(store, "redis://127.0.0.1:6379")?;
+/// let cached = CachedStore::builder(store)
+///     .max_age(Duration::from_secs(10))
+///     .connect("redis://127.0.0.1:6379")
+///     .await?;
 /// let layer = BearerLayer::new(cached.clone());
 /// # let _ = layer;
 /// # Ok(())
@@ -49,124 +57,76 @@ use crate::{BearerToken, SessionResolver};
 /// ```
 pub struct CachedStore<D = ()> {
     store: RedisStore<D>,
-    cache: Arc<Cache<D>>,
+    cache: Arc<Shared<D>>,
 }
 
-struct Cache<D> {
-    entries: DashMap<u128, Entry<D>, BuildHasherDefault<TagHasher>>,
-    /// Token digest (as Redis publishes it) to the entry's tag.
-    digests: DashMap<String, u128>,
-    tagger: SipHasher13,
-    /// Bumped by every invalidation and every reset: a lookup that started before is not cached.
-    generation: AtomicU64,
-    /// Until when (wall clock, ms) the channel is known alive.
-    alive_until: AtomicU64,
+struct Shared<D> {
+    /// Sessions by their token's tag; the alias is the tag of the token's SHA-256, which is
+    /// what Redis publishes when the session is removed.
+    cache: Cache<Arc<Session<D>>>,
+    digest: TokenDigest,
     max_stale: Duration,
     max_age: Duration,
-    max_entries: usize,
 }
 
-struct Entry<D> {
-    session: Arc<Session<D>>,
-    /// When (wall clock, ms) the entry stops being served.
-    stale_at: u64,
-}
-
-/// Tags are pseudo-random already: hashing them again would be waste.
-#[derive(Default)]
-struct TagHasher(u64);
-
-impl Hasher for TagHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u128(&mut self, n: u128) {
-        self.0 ^= n as u64;
-    }
-}
-
-impl<D> Cache<D> {
-    /// The wall clock in ms: the coarse one on Linux (about 10 ns a read; `Instant::elapsed`
-    /// costs about 25), read once per hit.
-    fn now_ms(&self) -> u64 {
-        u64::try_from(SystemClock.now().as_millis()).unwrap_or(0)
-    }
-
-    fn tag(&self, token: &[u8]) -> u128 {
-        self.tagger.hash(token).as_u128()
-    }
-
-    fn alive(&self) -> bool {
-        self.alive_at(self.now_ms())
-    }
-
-    fn alive_at(&self, now_ms: u64) -> bool {
-        now_ms < self.alive_until.load(Ordering::Acquire)
-    }
-
-    fn invalidate(&self, digest: &str) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        if let Some((_, tag)) = self.digests.remove(digest) {
-            self.entries.remove(&tag);
-        }
+impl<D> Shared<D> {
+    fn invalidate(&self, sha256_hex: &str) {
+        self.cache
+            .invalidate_alias(self.digest.tag(sha256_hex.as_bytes()));
     }
 
     fn invalidate_all(&self, digests: &[String]) {
         digests.iter().for_each(|digest| self.invalidate(digest));
     }
-
-    fn reset(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.entries.clear();
-        self.digests.clear();
-    }
 }
 
-impl<D: Send + Sync + 'static> CachedStore<D>
+/// Builds a [`CachedStore`]: `CachedStore::builder(store)`, its bounds, then
+/// [`connect`](Self::connect).
+#[derive(Debug)]
+pub struct CachedStoreBuilder<D = ()> {
+    store: RedisStore<D>,
+    max_stale: Duration,
+    max_age: Duration,
+    max_entries: usize,
+}
+
+impl<D> CachedStoreBuilder<D>
 where
-    D: Serialize + DeserializeOwned + Clone,
+    D: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
-    /// A cache in front of `store`, listening for invalidations on the Redis at `pubsub_url`
-    /// (the store's server, or any node of its Cluster). Spawns the listener on the current
-    /// tokio runtime; it ends when the last clone of the store is dropped.
-    pub fn new(store: RedisStore<D>, pubsub_url: &str) -> Result<Self, StoreError> {
-        Self::with_limits(
-            store,
-            pubsub_url,
-            Duration::from_millis(250),
-            Duration::from_secs(30),
-            100_000,
-        )
+    /// How long hits go on without a sign of life from the invalidation channel: the longest
+    /// a revocation made elsewhere can go unseen while the channel is silently lost. Default
+    /// 250 ms.
+    pub fn max_stale(mut self, max_stale: Duration) -> Self {
+        self.max_stale = max_stale;
+        self
     }
 
-    /// [`new`](Self::new) with its bounds: `max_stale` (how long hits go on without a sign of
-    /// life from the channel), `max_age` (an entry's longest life) and `max_entries`.
-    pub fn with_limits(
-        store: RedisStore<D>,
-        pubsub_url: &str,
-        max_stale: Duration,
-        max_age: Duration,
-        max_entries: usize,
-    ) -> Result<Self, StoreError> {
+    /// An entry's longest life. Default 30 s.
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = max_age;
+        self
+    }
+
+    /// The most sessions held. Default 100,000.
+    pub fn max_entries(mut self, max_entries: usize) -> Self {
+        self.max_entries = max_entries;
+        self
+    }
+
+    /// The cache, listening for invalidations on the Redis at `pubsub_url` (the store's
+    /// server, or any node of its Cluster). Spawns the listener on the current tokio runtime.
+    /// Connects lazily: until the channel answers, requests go to Redis.
+    pub async fn connect(self, pubsub_url: &str) -> Result<CachedStore<D>, StoreError> {
         let client = redis::Client::open(pubsub_url).map_err(StoreError::new)?;
-        let mut key = [0u8; 16];
-        getrandom::fill(&mut key).map_err(|e| StoreError::new(e.to_string()))?;
-        let key = u128::from_le_bytes(key);
-        let cache = Arc::new(Cache {
-            entries: DashMap::default(),
-            digests: DashMap::new(),
-            tagger: SipHasher13::new_with_keys(key as u64, (key >> 64) as u64),
-            generation: AtomicU64::new(0),
-            alive_until: AtomicU64::new(0),
-            max_stale,
-            max_age,
-            max_entries,
+        let digest = TokenDigest::new().map_err(|e| StoreError::new(e.to_string()))?;
+        let cache = Arc::new(Shared {
+            cache: Cache::fed(self.max_entries),
+            digest,
+            max_stale: self.max_stale,
+            max_age: self.max_age,
         });
+        let store = self.store;
         let marker = format!("{}cache:{}", store.inner.prefix, Uuid::new_v4().simple());
         tokio::spawn(listen(
             client,
@@ -177,15 +137,36 @@ where
         ));
         Ok(CachedStore { store, cache })
     }
+}
+
+impl<D: Send + Sync + 'static> CachedStore<D>
+where
+    D: Serialize + DeserializeOwned + Clone,
+{
+    /// A cache in front of `store` with the default bounds, listening for invalidations on the
+    /// Redis at `pubsub_url`: `CachedStore::builder(store).connect(pubsub_url)`.
+    pub async fn new(store: RedisStore<D>, pubsub_url: &str) -> Result<Self, StoreError> {
+        Self::builder(store).connect(pubsub_url).await
+    }
+
+    /// A builder, to set the cache's bounds.
+    pub fn builder(store: RedisStore<D>) -> CachedStoreBuilder<D> {
+        CachedStoreBuilder {
+            store,
+            max_stale: Duration::from_millis(250),
+            max_age: Duration::from_secs(30),
+            max_entries: 100_000,
+        }
+    }
 
     /// Whether hits are served from memory now: the channel answered within `max_stale`.
     pub fn is_live(&self) -> bool {
-        self.cache.alive()
+        self.cache.cache.is_live()
     }
 
     /// How many sessions are cached.
     pub fn cached(&self) -> usize {
-        self.cache.entries.len()
+        self.cache.cache.len()
     }
 
     /// The store behind the cache.
@@ -204,7 +185,7 @@ async fn listen<D>(
     store: RedisStore<D>,
     channel: String,
     marker: String,
-    cache: Weak<Cache<D>>,
+    cache: Weak<Shared<D>>,
 ) where
     D: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
@@ -233,10 +214,9 @@ async fn listen<D>(
         }
         // A fresh subscription: whatever was published while there was none is unknown.
         match cache.upgrade() {
-            Some(cache) => {
-                cache.reset();
-                let until = cache.now_ms() + millis(max_stale);
-                cache.alive_until.store(until, Ordering::Release);
+            Some(shared) => {
+                shared.cache.clear();
+                shared.cache.alive_for(max_stale);
             }
             None => return,
         }
@@ -248,7 +228,7 @@ async fn listen<D>(
                     let Some(cache) = cache.upgrade() else { return };
                     match std::str::from_utf8(message.get_payload_bytes()) {
                         Ok(digest) => cache.invalidate(digest),
-                        Err(_) => cache.reset(),
+                        Err(_) => cache.cache.clear(),
                     }
                 }
                 _ = ping.tick() => {
@@ -260,13 +240,10 @@ async fn listen<D>(
                     let answered = tokio::time::timeout(max_stale, checks).await;
                     let Some(cache) = cache.upgrade() else { return };
                     match answered {
-                        Ok(Ok(true)) => {
-                            let until = cache.now_ms() + millis(max_stale);
-                            cache.alive_until.store(until, Ordering::Release);
-                        }
+                        Ok(Ok(true)) => cache.cache.alive_for(max_stale),
                         // Flushed: forget everything, mark again.
                         Ok(Ok(false)) => {
-                            cache.reset();
+                            cache.cache.clear();
                             if store.set_marker(&marker).await.is_err() {
                                 break;
                             }
@@ -277,15 +254,10 @@ async fn listen<D>(
             }
         }
         // The channel is lost: stop serving, forget everything, reconnect.
-        if let Some(cache) = cache.upgrade() {
-            cache.alive_until.store(0, Ordering::Release);
-            cache.reset();
+        if let Some(shared) = cache.upgrade() {
+            shared.cache.dead();
         }
     }
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl<D> Clone for CachedStore<D> {
@@ -301,7 +273,7 @@ impl<D> fmt::Debug for CachedStore<D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CachedStore")
             .field("store", &self.store)
-            .field("cached", &self.cache.entries.len())
+            .field("cached", &self.cache.cache.len())
             .finish_non_exhaustive()
     }
 }
@@ -315,28 +287,23 @@ where
     type Future = <RedisStore<D> as SessionResolver>::Future;
 
     fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
-        let cache = self.cache.clone();
-        let generation = cache.generation.load(Ordering::Acquire);
-        let tag = cache.tag(token.as_bytes());
-        let digest = digest_hex(token.as_bytes());
+        let shared = self.cache.clone();
+        let started = shared.cache.start();
+        let tag = shared.digest.tag(token.as_bytes());
+        let alias = shared.digest.tag(digest_hex(token.as_bytes()).as_bytes());
+        let clock = self.store.inner.clock.clone();
         let lookup = self.store.resolve(token);
         Box::pin(async move {
             let found = lookup.await?;
             if let Some(session) = &found {
-                let unchanged = cache.generation.load(Ordering::Acquire) == generation;
-                if unchanged && cache.alive() && cache.entries.len() < cache.max_entries {
-                    let stale_at = cache.now_ms() + millis(cache.max_age);
-                    cache.digests.insert(digest, tag);
-                    let entry = Entry {
-                        session: session.clone(),
-                        stale_at,
-                    };
-                    cache.entries.insert(tag, entry);
-                    // An invalidation that arrived meanwhile wins.
-                    if cache.generation.load(Ordering::Acquire) != generation {
-                        cache.entries.remove(&tag);
-                    }
-                }
+                // Never past the session's own expiry.
+                let left = session.expires_at().as_millis() - clock.now().as_millis();
+                let ttl = shared
+                    .max_age
+                    .min(Duration::from_millis(u64::try_from(left).unwrap_or(0)));
+                shared
+                    .cache
+                    .put(tag, Some(alias), session.clone(), ttl, started);
             }
             Ok(found)
         })
@@ -346,14 +313,10 @@ where
         &self,
         token: BearerToken<'_>,
     ) -> Option<Result<Option<Self::Session>, Self::Error>> {
-        let cache = &self.cache;
-        let now = cache.now_ms();
-        if !cache.alive_at(now) {
-            return None;
-        }
-        let entry = cache.entries.get(&cache.tag(token.as_bytes()))?;
-        let fresh = now < entry.stale_at && !entry.session.is_expired(self.store.inner.clock.now());
-        fresh.then(|| Ok(Some(entry.session.clone())))
+        let shared = &self.cache;
+        let session = shared.cache.get(shared.digest.tag(token.as_bytes()))?;
+        let fresh = !session.is_expired(self.store.inner.clock.now());
+        fresh.then_some(Ok(Some(session)))
     }
 }
 

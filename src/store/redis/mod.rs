@@ -5,26 +5,25 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use redis::aio::ConnectionManager;
-use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{AggregateOp, MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo};
 use redis::{FromRedisValue, Script, ScriptInvocation};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use uuid::Uuid;
 
 use super::lifetimes::Lifetimes;
-use super::token::generate_token;
 use super::{Clock, CreateOptions, Issued, Session, SessionStore, SessionToken, StoreError};
+use crate::secret::generate_token;
 use crate::{BearerToken, SessionResolver};
 
 mod builder;
 mod cache;
+mod conn;
 mod keys;
 mod scripts;
 
 pub use builder::RedisStoreBuilder;
-pub use cache::CachedStore;
+pub use cache::{CachedStore, CachedStoreBuilder};
+pub(crate) use conn::{Conn, LazyCluster};
 use keys::{digest_hex, millis, token_tag, user_tag};
 
 /// Sessions in Redis, with [`MemoryStore`](super::MemoryStore)'s semantics: better-auth's
@@ -80,24 +79,6 @@ pub(super) struct Scripts {
     list: Script,
     revoke_token: Script,
     revoke_user: Script,
-    count: Script,
-}
-
-/// A connection to one Redis server, or to a Cluster.
-#[derive(Clone)]
-pub(crate) enum Conn {
-    Single(ConnectionManager),
-    Cluster(ClusterConnection),
-}
-
-impl Conn {
-    /// Runs one command.
-    pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> redis::RedisResult<T> {
-        match self {
-            Conn::Single(conn) => cmd.query_async(&mut conn.clone()).await,
-            Conn::Cluster(conn) => cmd.query_async(&mut conn.clone()).await,
-        }
-    }
 }
 
 impl<D> Clone for RedisStore<D> {
@@ -113,7 +94,7 @@ impl<D> fmt::Debug for RedisStore<D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
             .field("prefix", &self.inner.prefix)
-            .field("cluster", &matches!(self.inner.conn, Conn::Cluster(_)))
+            .field("cluster", &self.inner.conn.is_cluster())
             .finish_non_exhaustive()
     }
 }
@@ -143,11 +124,11 @@ where
         &self,
         invocation: ScriptInvocation<'_>,
     ) -> Result<T, StoreError> {
-        let result = match &self.inner.conn {
-            Conn::Single(conn) => invocation.invoke_async(&mut conn.clone()).await,
-            Conn::Cluster(conn) => invocation.invoke_async(&mut conn.clone()).await,
-        };
-        result.map_err(StoreError::new)
+        self.inner
+            .conn
+            .invoke(invocation)
+            .await
+            .map_err(StoreError::new)
     }
 
     fn encode(session: &Session<D>) -> Result<String, StoreError> {
@@ -164,23 +145,12 @@ where
             return Ok(None);
         };
         let key = format!("{}{}", self.session_base(tag), digest_hex(&token));
-        let json: Option<String> = match &self.inner.conn {
-            Conn::Single(conn) => {
-                redis::cmd("HGET")
-                    .arg(&key)
-                    .arg("json")
-                    .query_async(&mut conn.clone())
-                    .await
-            }
-            Conn::Cluster(conn) => {
-                redis::cmd("HGET")
-                    .arg(&key)
-                    .arg("json")
-                    .query_async(&mut conn.clone())
-                    .await
-            }
-        }
-        .map_err(StoreError::new)?;
+        let json: Option<String> = self
+            .inner
+            .conn
+            .query(redis::cmd("HGET").arg(&key).arg("json"))
+            .await
+            .map_err(StoreError::new)?;
         let Some(json) = json else {
             return Ok(None);
         };
@@ -230,7 +200,7 @@ where
         options: CreateOptions,
     ) -> Result<(Issued<D>, Vec<String>), StoreError> {
         let tag = user_tag(user_id);
-        let random = generate_token()?;
+        let random = generate_token().map_err(|e| StoreError::new(e.to_string()))?;
         let token = SessionToken::new(format!("{tag}.{}", random.as_str()));
         let now = self.inner.clock.now();
         let lifetime = self.inner.lifetimes.lifetime(options.remember_me);
@@ -355,25 +325,11 @@ where
 
     async fn count(&self) -> Result<usize, StoreError> {
         let pattern = format!("{}{{*}}s:*", self.inner.prefix);
-        let count: i64 = match &self.inner.conn {
-            Conn::Single(conn) => {
-                let mut count = self.inner.scripts.count.prepare_invoke();
-                count.arg(&pattern);
-                count.invoke_async(&mut conn.clone()).await
-            }
-            Conn::Cluster(conn) => {
-                let mut cmd = redis::cmd("EVAL");
-                cmd.arg(scripts::COUNT).arg(0).arg(&pattern);
-                let routing = RoutingInfo::MultiNode((
-                    MultipleNodeRoutingInfo::AllMasters,
-                    Some(ResponsePolicy::Aggregate(AggregateOp::Sum)),
-                ));
-                let value = conn.clone().route_command(cmd, routing).await;
-                value.and_then(|v| Ok(i64::from_redis_value(v)?))
-            }
-        }
-        .map_err(StoreError::new)?;
-        Ok(usize::try_from(count).unwrap_or(0))
+        self.inner
+            .conn
+            .count(&pattern)
+            .await
+            .map_err(StoreError::new)
     }
 }
 

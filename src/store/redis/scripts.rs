@@ -122,11 +122,3 @@ return removed
 "#,
     )
 }
-
-/// How many session keys this node holds; on Cluster, routed to every primary and summed.
-/// ARGV: pattern.
-pub(super) const COUNT: &str = "return #redis.call('KEYS', ARGV[1])";
-
-pub(super) fn count() -> Script {
-    Script::new(COUNT)
-}

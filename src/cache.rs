@@ -1,0 +1,388 @@
+//! The one cache of resolved tokens, shared by every backend that keeps answers in memory:
+//! [`CachedStore`](crate::store::CachedStore) and the better-auth resolvers.
+//!
+//! - Keys are [`Tag`]s, the keyed digest of the token: no token is held in memory.
+//! - Expiry reads a monotonic clock (coarse on Linux, a few nanoseconds a read), so a wall-clock
+//!   step never keeps an entry alive or kills it early. Each entry has its own deadline; callers
+//!   bound it by what they know (a session's expiry, a JWT's `exp`).
+//! - A generation counter guards the race between a miss and an invalidation: an answer whose
+//!   lookup started before an invalidation is not kept, whatever the order of the two.
+//! - A *fed* cache (one an invalidation feed keeps honest) serves hits only while the feed has
+//!   shown a sign of life recently; when the feed is lost, it forgets everything.
+//! - At most `max_entries`: a full cache first drops expired entries, then a tenth of the rest.
+//! - An entry may also be found by an alias, a second tag for invalidations that name it another
+//!   way (Redis publishes a revoked token's SHA-256, not its tag).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use dashmap::DashMap;
+
+use crate::digest::{Tag, TagBuildHasher};
+
+/// Milliseconds on a monotonic clock: `CLOCK_MONOTONIC_COARSE` on Linux.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[inline]
+pub(crate) fn now_ms() -> u64 {
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+    ts.tv_sec as u64 * 1_000 + ts.tv_nsec as u64 / 1_000_000
+}
+
+/// Milliseconds on a monotonic clock: since the first read.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn now_ms() -> u64 {
+    static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    // Starts at one hour, so that `now - allowance` never underflows in practice.
+    3_600_000
+        + ORIGIN
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_millis() as u64
+}
+
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+pub(crate) struct Cache<V> {
+    entries: DashMap<Tag, Entry<V>, TagBuildHasher>,
+    aliases: DashMap<Tag, Tag, TagBuildHasher>,
+    max_entries: usize,
+    /// Bumped by every invalidation: a lookup that started before one is not kept.
+    generation: AtomicU64,
+    /// Hits are served only before this instant (ms, [`now_ms`]): the feed's last sign of life
+    /// plus its allowance; `u64::MAX` for a cache nothing feeds.
+    alive_until: AtomicU64,
+}
+
+struct Entry<V> {
+    value: V,
+    /// Served until this instant (ms, [`now_ms`]).
+    until: u64,
+    alias: Option<Tag>,
+}
+
+impl<V: Clone> Cache<V> {
+    /// A cache that is always live: its entries end by their deadlines alone.
+    pub(crate) fn new(max_entries: usize) -> Self {
+        Cache {
+            entries: DashMap::default(),
+            aliases: DashMap::default(),
+            max_entries,
+            generation: AtomicU64::new(0),
+            alive_until: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// A cache that serves hits only while its feed is alive (see [`Cache::alive_for`]); dead
+    /// until the feed first answers.
+    pub(crate) fn fed(max_entries: usize) -> Self {
+        let cache = Self::new(max_entries);
+        cache.alive_until.store(0, Ordering::Release);
+        cache
+    }
+
+    /// The value under `tag`, if its entry is within its deadline and the cache is live.
+    #[inline]
+    pub(crate) fn get(&self, tag: Tag) -> Option<V> {
+        let now = now_ms();
+        if now >= self.alive_until.load(Ordering::Acquire) {
+            return None;
+        }
+        let entry = self.entries.get(&tag)?;
+        (now < entry.until).then(|| entry.value.clone())
+    }
+
+    /// Where a lookup starts: hand it back to [`Cache::put`].
+    pub(crate) fn start(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Keeps `value` under `tag` (and `alias`) for `ttl`, unless an invalidation ran since
+    /// `started` or the cache is not live. Whether it was kept.
+    pub(crate) fn put(
+        &self,
+        tag: Tag,
+        alias: Option<Tag>,
+        value: V,
+        ttl: Duration,
+        started: u64,
+    ) -> bool {
+        let now = now_ms();
+        if ttl.is_zero() || self.max_entries == 0 || now >= self.alive_until.load(Ordering::Acquire)
+        {
+            return false;
+        }
+        self.make_room(now);
+        let until = now.saturating_add(millis(ttl));
+        let entry = Entry {
+            value,
+            until,
+            alias,
+        };
+        let replaced = self.entries.insert(tag, entry).and_then(|old| old.alias);
+        if let Some(old_alias) = replaced.filter(|&old| Some(old) != alias) {
+            self.aliases.remove(&old_alias);
+        }
+        if let Some(alias) = alias {
+            self.aliases.insert(alias, tag);
+        }
+        // Inserted, then checked: an invalidation that ran in between is not missed, since it
+        // bumps the generation before it removes.
+        if self.generation.load(Ordering::Acquire) != started {
+            self.remove(tag);
+            return false;
+        }
+        true
+    }
+
+    /// Room for one more: expired entries go first, then a tenth of the rest (in the map's
+    /// order, which the keyed tags make arbitrary).
+    fn make_room(&self, now: u64) {
+        if self.entries.len() < self.max_entries {
+            return;
+        }
+        let aliases = &self.aliases;
+        let drop_entry = |entry: &Entry<V>| {
+            if let Some(alias) = entry.alias {
+                aliases.remove(&alias);
+            }
+            false
+        };
+        self.entries
+            .retain(|_, entry| entry.until > now || drop_entry(entry));
+        let excess = self.entries.len().saturating_sub(self.max_entries * 9 / 10);
+        if excess > 0 {
+            let mut evicted = 0;
+            self.entries.retain(|_, entry| {
+                evicted += 1;
+                evicted > excess || drop_entry(entry)
+            });
+        }
+    }
+
+    fn remove(&self, tag: Tag) {
+        if let Some((_, entry)) = self.entries.remove(&tag) {
+            if let Some(alias) = entry.alias {
+                self.aliases.remove(&alias);
+            }
+        }
+    }
+
+    /// Drops the entry under `tag`; a lookup under way is not kept.
+    pub(crate) fn invalidate(&self, tag: Tag) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.remove(tag);
+    }
+
+    /// Drops the entry found by `alias`; a lookup under way is not kept.
+    pub(crate) fn invalidate_alias(&self, alias: Tag) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        if let Some((_, tag)) = self.aliases.remove(&alias) {
+            self.remove(tag);
+        }
+    }
+
+    /// Drops every entry whose value `stale` says so; a lookup under way is not kept.
+    pub(crate) fn invalidate_where(&self, stale: impl Fn(&V) -> bool) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let aliases = &self.aliases;
+        self.entries.retain(|_, entry| {
+            if !stale(&entry.value) {
+                return true;
+            }
+            if let Some(alias) = entry.alias {
+                aliases.remove(&alias);
+            }
+            false
+        });
+    }
+
+    /// Drops everything; a lookup under way is not kept.
+    pub(crate) fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.entries.clear();
+        self.aliases.clear();
+    }
+
+    /// The feed answered: hits may be served for `allowance` more.
+    pub(crate) fn alive_for(&self, allowance: Duration) {
+        let until = now_ms().saturating_add(millis(allowance));
+        self.alive_until.store(until, Ordering::Release);
+    }
+
+    /// The feed is lost: no hits, and nothing kept.
+    pub(crate) fn dead(&self) {
+        self.alive_until.store(0, Ordering::Release);
+        self.clear();
+    }
+
+    /// Whether hits are served now.
+    pub(crate) fn is_live(&self) -> bool {
+        now_ms() < self.alive_until.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    #[cfg(test)]
+    fn aliases(&self) -> usize {
+        self.aliases.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::TokenDigest;
+
+    const LONG: Duration = Duration::from_secs(60);
+
+    fn tag(n: u32) -> Tag {
+        Tag(u128::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835))
+    }
+
+    #[test]
+    fn hits_misses_and_deadlines() {
+        let cache = Cache::new(10);
+        assert_eq!(cache.get(tag(1)), None);
+        assert!(cache.put(tag(1), None, "one", LONG, cache.start()));
+        assert_eq!(cache.get(tag(1)), Some("one"));
+        assert_eq!(cache.get(tag(2)), None);
+        // A deadline already past (a session expiring now) is never served.
+        assert!(cache.put(tag(2), None, "two", Duration::from_nanos(1), cache.start()));
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(cache.get(tag(2)), None);
+        assert!(!cache.put(tag(3), None, "zero", Duration::ZERO, cache.start()));
+        assert_eq!(cache.get(tag(3)), None);
+    }
+
+    /// The race guard: an answer whose lookup started before an invalidation is not kept,
+    /// whether the invalidation lands before the put or between its insert and its check.
+    #[test]
+    fn a_lookup_that_races_an_invalidation_is_not_kept() {
+        let cache = Cache::new(10);
+        let started = cache.start();
+        cache.invalidate(tag(1));
+        assert!(!cache.put(tag(1), Some(tag(100)), "revoked", LONG, started));
+        assert_eq!(cache.get(tag(1)), None);
+        assert_eq!((cache.len(), cache.aliases()), (0, 0), "nothing leaks");
+
+        let started = cache.start();
+        cache.invalidate_alias(tag(200));
+        assert!(!cache.put(tag(2), Some(tag(200)), "revoked", LONG, started));
+        assert_eq!(cache.get(tag(2)), None);
+        assert_eq!((cache.len(), cache.aliases()), (0, 0), "nothing leaks");
+
+        // Concurrently: a thousand lookups racing a thousand invalidations of their own keys.
+        // Every lookup whose key was invalidated after it started must end absent.
+        let cache = std::sync::Arc::new(Cache::new(10_000));
+        let handles: Vec<_> = (0..4u32)
+            .map(|t| {
+                let cache = cache.clone();
+                std::thread::spawn(move || {
+                    for i in 0..1_000 {
+                        let key = tag(t * 1_000 + i);
+                        let started = cache.start();
+                        if i % 2 == 0 {
+                            cache.invalidate_alias(Tag(key.0 ^ 1));
+                        }
+                        let kept = cache.put(key, Some(Tag(key.0 ^ 1)), i, LONG, started);
+                        if i % 2 == 0 {
+                            assert!(!kept);
+                            assert_eq!(cache.get(key), None);
+                        }
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().for_each(|h| h.join().unwrap());
+        assert_eq!(
+            cache.len(),
+            cache.aliases(),
+            "every entry has its alias, no more"
+        );
+    }
+
+    #[test]
+    fn invalidation_by_tag_alias_predicate_and_clear() {
+        let cache = Cache::new(10);
+        for n in 1..=4 {
+            assert!(cache.put(tag(n), Some(tag(100 + n)), n, LONG, cache.start()));
+        }
+        cache.invalidate(tag(1));
+        cache.invalidate_alias(tag(102));
+        assert_eq!((cache.get(tag(1)), cache.get(tag(2))), (None, None));
+        assert_eq!(cache.get(tag(3)), Some(3));
+        cache.invalidate_where(|&n| n == 3);
+        assert_eq!((cache.get(tag(3)), cache.get(tag(4))), (None, Some(4)));
+        assert_eq!((cache.len(), cache.aliases()), (1, 1));
+        cache.clear();
+        assert_eq!((cache.len(), cache.aliases()), (0, 0));
+    }
+
+    /// Never more than `max_entries`, expired entries first, and aliases go with their entries.
+    #[test]
+    fn a_full_cache_evicts_and_stays_bounded() {
+        let cache = Cache::new(100);
+        for n in 0..50 {
+            cache.put(
+                tag(n),
+                Some(tag(10_000 + n)),
+                n,
+                Duration::from_nanos(1),
+                cache.start(),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        for n in 50..150 {
+            assert!(cache.put(tag(n), Some(tag(10_000 + n)), n, LONG, cache.start()));
+        }
+        // The expired fifty went first; the newest is always kept.
+        assert!(cache.len() <= 100 && cache.len() >= 90, "{}", cache.len());
+        assert_eq!(cache.get(tag(149)), Some(149));
+        for n in 150..100_000 {
+            cache.put(tag(n), Some(tag(1_000_000 + n)), n, LONG, cache.start());
+            assert!(cache.len() <= 100);
+        }
+        assert_eq!(cache.len(), cache.aliases());
+        assert_eq!(cache.get(tag(99_999)), Some(99_999));
+    }
+
+    #[test]
+    fn a_fed_cache_serves_only_while_its_feed_lives() {
+        let cache = Cache::fed(10);
+        assert!(!cache.is_live());
+        assert!(
+            !cache.put(tag(1), None, 1, LONG, cache.start()),
+            "not kept while dead"
+        );
+        cache.alive_for(Duration::from_secs(5));
+        assert!(cache.put(tag(1), None, 1, LONG, cache.start()));
+        assert_eq!(cache.get(tag(1)), Some(1));
+        cache.alive_for(Duration::ZERO);
+        assert_eq!(
+            cache.get(tag(1)),
+            None,
+            "no hits once the allowance ran out"
+        );
+        cache.alive_for(Duration::from_secs(5));
+        cache.dead();
+        assert_eq!((cache.get(tag(1)), cache.len()), (None, 0));
+    }
+
+    #[test]
+    fn the_clock_is_monotonic() {
+        let mut last = now_ms();
+        for _ in 0..1_000 {
+            let now = now_ms();
+            assert!(now >= last);
+            last = now;
+        }
+        let digest = TokenDigest::new().unwrap();
+        let cache = Cache::new(1);
+        assert!(cache.put(digest.tag(b"t"), None, (), LONG, cache.start()));
+        assert_eq!(cache.get(digest.tag(b"t")), Some(()));
+    }
+}
