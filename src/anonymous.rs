@@ -13,6 +13,13 @@ pub(crate) trait Refuse: Send + Sync {
     fn refuse(&self, rejection: Rejection, headers: &HeaderMap) -> Response<Bytes>;
 }
 
+/// In the extensions of an authenticated request when its layer has a realm or an
+/// `on_rejection` shape of its own, so that a later [`RequireSession`](crate::RequireSession)
+/// refuses in that shape. A layer with neither inserts nothing: the default shape needs no
+/// marker, and the hit path stays as it was.
+#[derive(Clone)]
+pub(crate) struct LayerShape(pub(crate) Arc<dyn Refuse>);
+
 /// In the extensions of every request that [`BearerLayer`](crate::BearerLayer) let through
 /// without a session: an optional layer's anonymous requests, exempt requests, and (when
 /// allowed) CORS preflights.

@@ -9,11 +9,11 @@ use bytes::Bytes;
 use http::header::{HeaderValue, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, WWW_AUTHENTICATE};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 
-use crate::anonymous::{Anonymous, Refuse};
+use crate::anonymous::{Anonymous, LayerShape, Refuse};
 use crate::body::ResponseBody;
-use crate::challenge::{Challenges, Reason};
 use crate::grpc::Grpc;
-use crate::layer::RequestHead;
+use crate::head::RequestHead;
+use crate::reason::{Challenges, Reason};
 use crate::rejection::{InsufficientScope, Rejection, RejectionKind};
 use crate::resolver::BoxError;
 use crate::token::{self, BearerToken, Malformed, TokenChars};
@@ -21,6 +21,7 @@ use crate::token::{self, BearerToken, Malformed, TokenChars};
 pub(crate) type AuthorizeFn<T> = dyn Fn(&T) -> Result<(), InsufficientScope> + Send + Sync;
 pub(crate) type ExemptFn = dyn Fn(&RequestHead<'_>) -> bool + Send + Sync;
 pub(crate) type RejectionFn = dyn Fn(&Rejection) -> Response<Bytes> + Send + Sync;
+pub(crate) type PreflightFn = dyn Fn(&RequestHead<'_>) -> Response<Bytes> + Send + Sync;
 
 /// Which requests may pass without a session. Set with
 /// [`BearerLayer::mode`](crate::BearerLayer::mode).
@@ -50,10 +51,13 @@ pub(crate) struct Config<T> {
     pub(crate) token_chars: TokenChars,
     pub(crate) timeout: Option<Duration>,
     pub(crate) mode: Mode,
-    pub(crate) allow_preflight: bool,
+    /// Answers CORS preflights in the layer, when set.
+    pub(crate) preflight: Option<Arc<PreflightFn>>,
     pub(crate) authorize: Option<Arc<AuthorizeFn<T>>>,
     pub(crate) exempt: Vec<Arc<ExemptFn>>,
     pub(crate) on_rejection: Option<Arc<RejectionFn>>,
+    /// A realm or an `on_rejection` handler is set: sessions travel with a [`LayerShape`].
+    pub(crate) custom_shape: bool,
 }
 
 impl<T> Clone for Config<T> {
@@ -64,10 +68,11 @@ impl<T> Clone for Config<T> {
             token_chars: self.token_chars,
             timeout: self.timeout,
             mode: self.mode,
-            allow_preflight: self.allow_preflight,
+            preflight: self.preflight.clone(),
             authorize: self.authorize.clone(),
             exempt: self.exempt.clone(),
             on_rejection: self.on_rejection.clone(),
+            custom_shape: self.custom_shape,
         }
     }
 }
@@ -76,6 +81,8 @@ impl<T> Clone for Config<T> {
 pub(crate) enum Start<'a> {
     /// Exempt: passes without authentication.
     Exempt,
+    /// A CORS preflight, answered by the layer: it never reaches the inner service.
+    Preflight(Response<Bytes>),
     /// A well-formed token to resolve.
     Resolve(BearerToken<'a>),
     /// One of the layer's own reasons to refuse (which the mode may let pass).
@@ -88,7 +95,8 @@ pub(crate) enum Refusal {
     /// response is built where it is returned, in `poll`, rather than built in `call` and moved
     /// through the future.
     Challenge(StatusCode, HeaderValue),
-    /// A response built already: gRPC, a 403 or 503, or an `on_rejection` handler's.
+    /// A response built already: gRPC, a 403 or 503, an `on_rejection` handler's, or the
+    /// answer to a preflight.
     Response(Response<Bytes>),
 }
 
@@ -121,6 +129,12 @@ impl<T> Config<T> {
     /// Exempt, a token to resolve, or a reason to refuse.
     #[inline]
     pub(crate) fn start<'r, B>(&self, req: &'r mut Request<B>) -> Start<'r> {
+        if let Some(respond) = &self.preflight {
+            if is_preflight(req) {
+                token::mark_sensitive(req.headers_mut());
+                return Start::Preflight(respond(&RequestHead::of(req)));
+            }
+        }
         if self.is_exempt(req) {
             return Start::Exempt;
         }
@@ -134,18 +148,13 @@ impl<T> Config<T> {
         }
     }
 
-    fn is_exempt<B>(&self, req: &Request<B>) -> bool {
-        if self.allow_preflight && is_preflight(req) {
-            return true;
-        }
+    fn is_exempt<B>(&self, req: &mut Request<B>) -> bool {
         if self.exempt.is_empty() {
             return false;
         }
-        let head = RequestHead {
-            method: req.method(),
-            uri: req.uri(),
-            headers: req.headers(),
-        };
+        // Before any predicate sees the head: one that logs it must print no token.
+        token::mark_sensitive(req.headers_mut());
+        let head = RequestHead::of(req);
         self.exempt.iter().any(|exempt| exempt(&head))
     }
 
@@ -164,7 +173,7 @@ impl<T> Config<T> {
     pub(crate) fn reject(&self, rejection: Rejection, grpc: Option<Grpc>) -> Response<Bytes> {
         let rejection = rejection.or_realm(self.challenges.realm());
         match (&self.on_rejection, grpc) {
-            (_, Some(grpc)) => grpc.response(&rejection),
+            (_, Some(grpc)) => rejection.to_grpc(grpc),
             (None, None) => rejection.into_http(),
             (Some(custom), None) => {
                 let mut response = custom(&rejection);
@@ -205,6 +214,9 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
             Ok(Some(session)) => match self.authorize.as_ref().map(|check| check(&session)) {
                 Some(Err(refusal)) => Rejection::from_scope(refusal),
                 Some(Ok(())) | None => {
+                    if self.custom_shape {
+                        request.extensions_mut().insert(LayerShape(self.clone()));
+                    }
                     request.extensions_mut().insert(session);
                     return Ok(());
                 }

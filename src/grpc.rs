@@ -5,8 +5,6 @@ use bytes::Bytes;
 use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use http::Response;
 
-use crate::rejection::Rejection;
-
 /// The gRPC flavour of a request, read from its `content-type`.
 ///
 /// gRPC-Web calls get a gRPC status too: tonic-web answers a failed call trailers-only (the
@@ -51,17 +49,14 @@ impl Grpc {
         })
     }
 
-    /// The trailers-only answer to a refused call: HTTP 200 with `grpc-status` and a
+    /// The trailers-only answer with status `code`: HTTP 200 with `grpc-status` and a
     /// percent-encoded `grpc-message`, as `tonic::Status::into_http` builds it.
-    pub(crate) fn response(self, rejection: &Rejection) -> Response<Bytes> {
+    pub(crate) fn status(self, code: u16, message: &str) -> Response<Bytes> {
         let mut response = Response::new(Bytes::new());
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, self.content_type());
-        headers.insert(
-            "grpc-status",
-            HeaderValue::from(rejection.kind().grpc_code()),
-        );
-        if let Ok(message) = HeaderValue::from_str(&percent_encode(rejection.message())) {
+        headers.insert("grpc-status", HeaderValue::from(code));
+        if let Ok(message) = HeaderValue::from_str(&percent_encode(message)) {
             headers.insert("grpc-message", message);
         }
         response
@@ -89,7 +84,6 @@ pub(crate) fn percent_encode(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::RejectionKind;
 
     fn flavour(content_type: &str) -> Option<Grpc> {
         let mut headers = HeaderMap::new();
@@ -135,17 +129,16 @@ mod tests {
 
     #[test]
     fn response_is_trailers_only_with_the_flavours_content_type() {
-        let r = Rejection::new(RejectionKind::InvalidToken).with_description("100% bad é");
         for (grpc, ct) in [
             (Grpc::Native, "application/grpc"),
             (Grpc::Web, "application/grpc-web+proto"),
             (Grpc::WebText, "application/grpc-web-text+proto"),
         ] {
-            let response = grpc.response(&r);
+            let response = grpc.status(16, "100% bad é");
             assert_eq!(response.status(), 200);
             assert_eq!(response.headers()["content-type"], ct);
             assert_eq!(response.headers()["grpc-status"], "16");
-            assert_eq!(response.headers()["grpc-message"], "100%25%20bad%20");
+            assert_eq!(response.headers()["grpc-message"], "100%25%20bad%20%C3%A9");
             assert!(response.headers().get("www-authenticate").is_none());
             assert!(response.body().is_empty());
         }

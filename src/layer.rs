@@ -5,67 +5,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{HeaderName, AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
-use http::{HeaderMap, Method, Response, Uri};
+use http::Response;
 use tower_layer::Layer;
 
-use crate::challenge::{sanitize_realm, Challenges};
+use crate::challenge::sanitize_realm;
 use crate::decision::{Config, Mode};
+use crate::head::RequestHead;
+use crate::reason::Challenges;
 use crate::rejection::{InsufficientScope, Rejection};
 use crate::resolver::SessionResolver;
 use crate::service::Bearer;
 use crate::token::{TokenChars, DEFAULT_MAX_TOKEN_LEN};
-
-/// The parts of a request an [`exempt`](BearerLayer::exempt) predicate may look at.
-///
-/// Its `Debug` output shows the header names, with the values of `authorization`,
-/// `proxy-authorization` and `cookie` replaced by `***`.
-#[derive(Clone, Copy)]
-pub struct RequestHead<'a> {
-    pub(crate) method: &'a Method,
-    pub(crate) uri: &'a Uri,
-    pub(crate) headers: &'a HeaderMap,
-}
-
-impl<'a> RequestHead<'a> {
-    /// The request method.
-    pub fn method(&self) -> &'a Method {
-        self.method
-    }
-
-    /// The request target.
-    pub fn uri(&self) -> &'a Uri {
-        self.uri
-    }
-
-    /// The request headers. The `Authorization` header is among them: do not log it.
-    pub fn headers(&self) -> &'a HeaderMap {
-        self.headers
-    }
-}
-
-impl fmt::Debug for RequestHead<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        struct Redacted<'a>(&'a HeaderMap);
-        impl fmt::Debug for Redacted<'_> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                let secret =
-                    |name: &HeaderName| [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE].contains(name);
-                f.debug_map()
-                    .entries(self.0.iter().map(|(name, value)| {
-                        let value: &dyn fmt::Debug = if secret(name) { &"***" } else { value };
-                        (name, value)
-                    }))
-                    .finish()
-            }
-        }
-        f.debug_struct("RequestHead")
-            .field("method", self.method)
-            .field("uri", self.uri)
-            .field("headers", &Redacted(self.headers))
-            .finish()
-    }
-}
 
 /// Authenticates requests by bearer token; builds [`Bearer`] services.
 ///
@@ -114,10 +64,11 @@ impl<R: SessionResolver> BearerLayer<R> {
                 token_chars: TokenChars::B64Token,
                 timeout: None,
                 mode: Mode::Required,
-                allow_preflight: false,
+                preflight: None,
                 authorize: None,
                 exempt: Vec::new(),
                 on_rejection: None,
+                custom_shape: false,
             }),
         }
     }
@@ -128,7 +79,9 @@ impl<R: SessionResolver> BearerLayer<R> {
 
     /// The `realm` every challenge names. Characters RFC 6750 does not allow are dropped.
     pub fn realm(mut self, realm: impl AsRef<str>) -> Self {
-        self.config_mut().challenges = Challenges::new(Some(sanitize_realm(realm.as_ref())));
+        let config = self.config_mut();
+        config.challenges = Challenges::new(Some(sanitize_realm(realm.as_ref())));
+        config.custom_shape = true;
         self
     }
 
@@ -165,10 +118,11 @@ impl<R: SessionResolver> BearerLayer<R> {
         self
     }
 
-    /// Whether a CORS preflight passes through unauthenticated. Default: `false`.
+    /// Answers CORS preflights in the layer with `respond`'s response. Default: preflights
+    /// are authenticated like any request.
     ///
     /// Browsers send preflights without credentials, so a preflight must be answered before
-    /// authentication. The way to do that is a CORS layer *outside* this one, which answers
+    /// authentication. The usual way is a CORS layer *outside* this one, which answers
     /// preflights itself and never passes them on:
     ///
     /// ```
@@ -190,14 +144,36 @@ impl<R: SessionResolver> BearerLayer<R> {
     /// # let _ = stack;
     /// ```
     ///
-    /// With `allow(true)`, a request passes only when it is a real preflight: method `OPTIONS`,
-    /// with both `Origin` and `Access-Control-Request-Method`, and no gRPC content type. The
-    /// inner service then receives that unauthenticated `OPTIONS` request (with [`Anonymous`]
-    /// in its extensions), and must not treat it as anything but a preflight.
+    /// Where the CORS answer must come from inside, `answer_preflight` builds it here. Only a
+    /// real preflight is answered (method `OPTIONS`, with both `Origin` and
+    /// `Access-Control-Request-Method`, and no gRPC content type), and it is answered by the
+    /// layer: no unauthenticated request ever reaches the inner service this way. (Passing
+    /// preflights on would let an `OPTIONS` request run a tonic handler: tonic ignores the
+    /// method.)
     ///
-    /// [`Anonymous`]: crate::Anonymous
-    pub fn allow_preflight(mut self, allow: bool) -> Self {
-        self.config_mut().allow_preflight = allow;
+    /// ```
+    /// use bytes::Bytes;
+    /// use http::{Response, StatusCode};
+    /// use tower_bearer::{store::MemoryStore, BearerLayer};
+    ///
+    /// let layer = BearerLayer::new(MemoryStore::new()).answer_preflight(|head| {
+    ///     let origin = head.headers().get("origin").cloned();
+    ///     let mut response = Response::new(Bytes::new());
+    ///     *response.status_mut() = StatusCode::NO_CONTENT;
+    ///     if let Some(origin) = origin.filter(|o| o == "https://app.example") {
+    ///         let headers = response.headers_mut();
+    ///         headers.insert("access-control-allow-origin", origin);
+    ///         headers.insert("access-control-allow-headers", "authorization".parse().unwrap());
+    ///     }
+    ///     response
+    /// });
+    /// # let _ = layer;
+    /// ```
+    pub fn answer_preflight<F>(mut self, respond: F) -> Self
+    where
+        F: Fn(&RequestHead<'_>) -> Response<Bytes> + Send + Sync + 'static,
+    {
+        self.config_mut().preflight = Some(Arc::new(respond));
         self
     }
 
@@ -236,11 +212,23 @@ impl<R: SessionResolver> BearerLayer<R> {
         self
     }
 
-    /// Exempts requests whose path starts with `prefix`; for tonic's health service,
-    /// `"/grpc.health.v1.Health/"`. Adds to the other exemptions, like [`exempt`](Self::exempt).
+    /// Exempts the path `prefix` and every path below it: `"/metrics"` exempts `/metrics` and
+    /// `/metrics/…`, never `/metricsadmin`. A prefix ending in `/` exempts what is below it;
+    /// for tonic's health service, `"/grpc.health.v1.Health/"`. Adds to the other exemptions,
+    /// like [`exempt`](Self::exempt).
+    ///
+    /// Paths are compared as they arrive, without percent-decoding: `/%6Detrics` is not
+    /// `/metrics` here, so an encoded path is authenticated (the safe side). A router that
+    /// decodes paths before matching would still route it to the same handler, authenticated.
+    ///
+    /// ```
+    /// # use tower_bearer::{store::MemoryStore, BearerLayer};
+    /// let layer = BearerLayer::new(MemoryStore::new()).exempt_path_prefix("/metrics");
+    /// # let _ = layer;
+    /// ```
     pub fn exempt_path_prefix(self, prefix: impl Into<String>) -> Self {
         let prefix = prefix.into();
-        self.exempt(move |head| head.uri().path().starts_with(&prefix))
+        self.exempt(move |head| is_below(head.uri().path(), &prefix))
     }
 
     /// Builds the HTTP answer for a rejection (a JSON error body, say). The layer keeps the
@@ -268,7 +256,9 @@ impl<R: SessionResolver> BearerLayer<R> {
     where
         F: Fn(&Rejection) -> Response<Bytes> + Send + Sync + 'static,
     {
-        self.config_mut().on_rejection = Some(Arc::new(f));
+        let config = self.config_mut();
+        config.on_rejection = Some(Arc::new(f));
+        config.custom_shape = true;
         self
     }
 
@@ -309,11 +299,19 @@ impl<T> fmt::Debug for Config<T> {
             .field("token_chars", &self.token_chars)
             .field("timeout", &self.timeout)
             .field("mode", &self.mode)
-            .field("allow_preflight", &self.allow_preflight)
+            .field("preflight", &self.preflight.is_some())
             .field("authorize", &self.authorize.is_some())
             .field("exemptions", &self.exempt.len())
             .field("on_rejection", &self.on_rejection.is_some())
             .finish()
+    }
+}
+
+/// Whether `path` is `prefix` or below it, at a segment boundary.
+fn is_below(path: &str, prefix: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || prefix.ends_with('/') || rest.starts_with('/'),
+        None => false,
     }
 }
 
@@ -330,24 +328,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn request_head_debug_redacts_credentials() {
-        let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, "Bearer s3cr3t-token".parse().unwrap());
-        headers.insert(PROXY_AUTHORIZATION, "Basic cHJveHk=".parse().unwrap());
-        headers.insert(COOKIE, "sid=c00kie".parse().unwrap());
-        headers.insert("x-request-id", "42".parse().unwrap());
-        let head = RequestHead {
-            method: &Method::GET,
-            uri: &"/a?b=c".parse().unwrap(),
-            headers: &headers,
-        };
-        let printed = format!("{head:?}");
-        for secret in ["s3cr3t", "cHJveHk", "c00kie"] {
-            assert!(!printed.contains(secret), "{printed}");
+    fn exempt_prefixes_end_at_a_segment_boundary() {
+        for (path, prefix, below) in [
+            ("/metrics", "/metrics", true),
+            ("/metrics/", "/metrics", true),
+            ("/metrics/cpu", "/metrics", true),
+            ("/metricsadmin", "/metrics", false),
+            ("/metrics-secret", "/metrics", false),
+            ("/metric", "/metrics", false),
+            ("/%6Detrics", "/metrics", false),
+            (
+                "/grpc.health.v1.Health/Check",
+                "/grpc.health.v1.Health/",
+                true,
+            ),
+            ("/grpc.health.v1.Health", "/grpc.health.v1.Health/", false),
+            ("/anything", "/", true),
+        ] {
+            assert_eq!(is_below(path, prefix), below, "{path} under {prefix}");
         }
-        assert_eq!(
-            printed,
-            r#"RequestHead { method: GET, uri: /a?b=c, headers: {"authorization": "***", "proxy-authorization": "***", "cookie": "***", "x-request-id": "42"} }"#
-        );
     }
 }

@@ -21,7 +21,7 @@
 //! [optional mode](BearerLayer::mode) lets anonymous requests through, marked
 //! [`Anonymous`]; [`on_rejection`](BearerLayer::on_rejection) shapes the rejection's body.
 //! CORS preflights are authenticated like any request: serve them with a CORS layer outside
-//! this one (see [`allow_preflight`](BearerLayer::allow_preflight)).
+//! this one, or answer them in it (see [`answer_preflight`](BearerLayer::answer_preflight)).
 //!
 //! The `Authorization` header reaches the inner service marked sensitive, so tower-http's
 //! `TraceLayer` and any `Debug` of the headers print `Sensitive` instead of the token.
@@ -113,8 +113,10 @@ mod decision;
 mod digest;
 pub mod future;
 mod grpc;
+mod head;
 pub mod integrations;
 mod layer;
+mod reason;
 mod rejection;
 mod require;
 mod resolver;
@@ -129,7 +131,8 @@ mod token;
 pub use anonymous::Anonymous;
 pub use body::ResponseBody;
 pub use decision::Mode;
-pub use layer::{BearerLayer, RequestHead};
+pub use head::RequestHead;
+pub use layer::BearerLayer;
 pub use rejection::{InsufficientScope, Rejection, RejectionKind};
 pub use require::{RequireSession, RequireSessionLayer};
 pub use resolver::{resolver_fn, BoxError, BoxResolver, ResolverFn, SessionResolver};

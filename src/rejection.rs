@@ -10,6 +10,7 @@ use http::header::{HeaderValue, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 
 use crate::challenge::{self, is_description_char, is_scope_char, sanitize, sanitize_realm};
+use crate::grpc::Grpc;
 
 /// Why the layer refused a request.
 #[non_exhaustive]
@@ -136,7 +137,7 @@ pub struct Rejection {
     pub(crate) realm: Option<Arc<str>>,
     pub(crate) description: Option<Cow<'static, str>>,
     scope: Option<Cow<'static, str>>,
-    /// The challenge, when the layer built it ahead of time (see `challenge::Challenges`).
+    /// The challenge, when the layer built it ahead of time (see `reason::Challenges`).
     pub(crate) cached: Option<HeaderValue>,
 }
 
@@ -262,7 +263,12 @@ impl Rejection {
     /// The gRPC answer: a trailers-only response, HTTP 200 with `grpc-status` and a
     /// percent-encoded `grpc-message`, as `tonic::Status::into_http` builds it.
     pub fn to_grpc_response(&self) -> Response<Bytes> {
-        crate::grpc::Grpc::Native.response(self)
+        self.to_grpc(Grpc::Native)
+    }
+
+    /// The trailers-only answer in a gRPC flavour.
+    pub(crate) fn to_grpc(&self, grpc: Grpc) -> Response<Bytes> {
+        grpc.status(self.kind().grpc_code(), self.message())
     }
 }
 

@@ -14,7 +14,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::anonymous::Anonymous;
+use crate::anonymous::{Anonymous, LayerShape};
 use crate::body::ResponseBody;
 use crate::grpc::Grpc;
 use crate::rejection::{InsufficientScope, Rejection};
@@ -68,11 +68,13 @@ use crate::rejection::{InsufficientScope, Rejection};
 ///
 /// - A request with a session of type `T` that passes `check` reaches the inner service.
 /// - One whose session fails `check`: `403 insufficient_scope` with the `scope` the check
-///   names, as [`BearerLayer::authorize`](crate::BearerLayer::authorize) answers (a gRPC status
-///   for a gRPC call).
+///   names, exactly as the outer layer's own
+///   [`authorize`](crate::BearerLayer::authorize) answers: its realm, its
+///   [`on_rejection`](crate::BearerLayer::on_rejection) shape, a gRPC status for a gRPC call.
 /// - An anonymous request (the outer layer is optional, or the path exempt): the outer layer's
 ///   own `401`, in its shape, through [`Anonymous`].
-/// - No session and no outer layer: `500`, a server misconfiguration logged to `tracing`.
+/// - No session and no outer layer: `500` (gRPC `INTERNAL` for a gRPC call), a server
+///   misconfiguration logged to `tracing`.
 pub struct RequireSessionLayer<T, F> {
     check: Arc<F>,
     _session: PhantomData<fn(&T)>,
@@ -181,8 +183,12 @@ pub(crate) fn refusal<T: Send + Sync + 'static>(
     if let Some(session) = extensions.get::<T>() {
         let scope = check(session).err()?;
         let rejection = Rejection::from_scope(scope);
+        // In the outer layer's shape (its realm, its `on_rejection`), as its own 403 would be.
+        if let Some(LayerShape(layer)) = extensions.get::<LayerShape>() {
+            return Some(layer.refuse(rejection, headers));
+        }
         return Some(match Grpc::of(headers) {
-            Some(grpc) => grpc.response(&rejection),
+            Some(grpc) => rejection.to_grpc(grpc),
             None => rejection.into_http(),
         });
     }
@@ -194,9 +200,18 @@ pub(crate) fn refusal<T: Send + Sync + 'static>(
          session type, in front of this route?",
         std::any::type_name::<T>()
     );
+    Some(internal_error(headers))
+}
+
+/// A server misconfiguration: `500`, or gRPC `INTERNAL` (13) for a gRPC call, which cannot read
+/// an HTTP status.
+pub(crate) fn internal_error(headers: &http::HeaderMap) -> Response<Bytes> {
+    if let Some(grpc) = Grpc::of(headers) {
+        return grpc.status(13, "internal error");
+    }
     let mut response = Response::new(Bytes::from_static(b"Internal Server Error"));
     *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-    Some(response)
+    response
 }
 
 impl<S, T, F, ReqBody, ResBody> Service<Request<ReqBody>> for RequireSession<S, T, F>

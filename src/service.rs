@@ -9,7 +9,7 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use crate::body::ResponseBody;
-use crate::decision::{Config, Start};
+use crate::decision::{Config, Refusal, Start};
 use crate::future::ResponseFuture;
 use crate::layer::BearerLayer;
 use crate::resolver::SessionResolver;
@@ -116,6 +116,7 @@ where
                 config.pass(&mut req);
                 Ok(())
             }
+            Start::Preflight(answer) => Err(Refusal::Response(answer)),
             Start::Refuse(reason) => config.refuse(reason, &mut req),
             Start::Resolve(token) => match self.resolver.resolve_ready(token) {
                 // The answer is at hand: settled here, without parking the request.

@@ -288,10 +288,11 @@ mod per_route {
             assert_eq!(res.status, 200, "{path}");
             let res = fetch(addr, path, &[bob.as_bytes()]).await;
             assert_eq!(res.status, 403, "{path}");
+            // The outer layer's realm, as its own 403 would carry.
             assert_eq!(
                 res.header("www-authenticate"),
                 Some(
-                    r#"Bearer error="insufficient_scope", error_description="insufficient scope", scope="admin""#
+                    r#"Bearer realm="api", error="insufficient_scope", error_description="insufficient scope", scope="admin""#
                 ),
                 "{path}"
             );

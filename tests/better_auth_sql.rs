@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use support::better_auth::{self as ba, agree_with_better_auth, resolve, BetterAuth, SECRET};
 use tower_bearer::better_auth::{Expiry, Signatures, SqlResolver};
+use tower_bearer::{BearerToken, SessionResolver};
 
 fn signatures() -> Signatures {
     Signatures::new([SECRET])
@@ -277,4 +278,37 @@ async fn the_cache_serves_until_its_entries_expire() {
     );
     tokio::time::sleep(window + Duration::from_millis(50)).await;
     assert!(resolve(&cached, &ada.signed).await.unwrap().is_none());
+}
+
+/// A database that hangs (here, a table locked by another transaction) cannot hold a lookup
+/// forever: past the resolver's timeout it is an error, which the layer answers `503`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_database_is_an_error_after_the_timeout() {
+    use sqlx::Connection as _;
+    let url = ba::postgres_database().await;
+    let mut locker = sqlx::PgConnection::connect(&url).await.unwrap();
+    for statement in [
+        r#"CREATE TABLE "user" (id text)"#,
+        r#"CREATE TABLE "session" (id text)"#,
+        "BEGIN",
+        r#"LOCK TABLE "session" IN ACCESS EXCLUSIVE MODE"#,
+    ] {
+        sqlx::query(statement).execute(&mut locker).await.unwrap();
+    }
+    let resolver = SqlResolver::builder(signatures())
+        .timeout(Duration::from_millis(300))
+        .connect(&url)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let answer = resolver.resolve(BearerToken::new("some-token")).await;
+    let took = started.elapsed();
+    assert!(answer.is_err(), "an error, not a session nor None");
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+    drop(locker);
+    ba::drop_database(&url).await;
 }

@@ -338,7 +338,7 @@ async fn grpc_calls_get_grpc_statuses() {
 }
 
 #[tokio::test]
-async fn cors_preflights_are_authenticated_unless_allowed() {
+async fn cors_preflights_are_authenticated_or_answered_by_the_layer() {
     let preflight: &[&[u8]] = &[
         b"origin: http://app.test",
         b"access-control-request-method: GET",
@@ -349,10 +349,33 @@ async fn cors_preflights_are_authenticated_unless_allowed() {
     assert_eq!(res.status, 401);
     assert_eq!(res.header("x-inner"), None);
 
-    // Allowed: only a real preflight passes.
-    let (addr, _) = server(|l| l.allow_preflight(true)).await;
+    // Answered in the layer: only a real preflight, and it never reaches the inner service.
+    let (addr, _) = server(|l| {
+        l.answer_preflight(|head| {
+            let mut response = Response::new(Bytes::new());
+            *response.status_mut() = http::StatusCode::NO_CONTENT;
+            let origin = head.headers()["origin"].clone();
+            response
+                .headers_mut()
+                .insert("access-control-allow-origin", origin);
+            response
+        })
+    })
+    .await;
     let res = request(addr, "OPTIONS", "/", preflight, b"").await;
-    assert_eq!((res.status, res.body_str()), (200, "anonymous"));
+    assert_eq!(res.status, 204);
+    assert_eq!(
+        res.header("access-control-allow-origin"),
+        Some("http://app.test")
+    );
+    assert_eq!(
+        res.header("x-inner"),
+        None,
+        "the inner service never sees it"
+    );
+    // A preflight with a body (a unary RPC's message, say) is answered the same way.
+    let res = request(addr, "OPTIONS", "/", preflight, b"\0\0\0\0\0").await;
+    assert_eq!((res.status, res.header("x-inner")), (204, None));
     let not_preflights: [&[&[u8]]; 4] = [
         &[],
         &[b"access-control-request-method: GET"],
@@ -365,6 +388,7 @@ async fn cors_preflights_are_authenticated_unless_allowed() {
     ];
     for lines in not_preflights {
         let res = request(addr, "OPTIONS", "/", lines, b"").await;
+        assert_ne!(res.status, 204, "{lines:?}");
         assert_eq!(res.header("x-inner"), None, "{lines:?}");
     }
     // The same headers on a GET are no preflight either.
@@ -659,5 +683,54 @@ async fn answers_at_once_and_after_waiting_are_the_same() {
             0,
             "{name}: a future was built"
         );
+    }
+}
+
+/// An `exempt` predicate sees the `Authorization` header already marked sensitive, so one that
+/// logs the head prints no token; and `exempt_path_prefix` ends at a segment boundary.
+#[tokio::test]
+async fn exempt_predicates_see_credentials_marked_sensitive_and_prefixes_are_segments() {
+    use std::sync::atomic::AtomicBool;
+    use tower::ServiceExt;
+
+    let sensitive = Arc::new(AtomicBool::new(false));
+    let seen = sensitive.clone();
+    let layer = BearerLayer::new(TestResolver {
+        calls: Arc::default(),
+        at_once: true,
+    })
+    .exempt(move |head| {
+        let value = &head.headers()["authorization"];
+        seen.store(value.is_sensitive(), Ordering::SeqCst);
+        assert!(!format!("{:?}", head.headers()).contains("s3cr3t"));
+        false
+    })
+    .exempt_path_prefix("/metrics");
+    let svc = ServiceBuilder::new()
+        .layer(layer)
+        .service(service_fn(|_: Request<()>| async {
+            Ok::<_, Infallible>(Response::new(()))
+        }));
+    let req = |path: &str| {
+        Request::builder()
+            .uri(path)
+            .header("authorization", "Bearer s3cr3t")
+            .body(())
+            .unwrap()
+    };
+    let res = svc.clone().oneshot(req("/")).await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(
+        sensitive.load(Ordering::SeqCst),
+        "marked before the predicate ran"
+    );
+    for (path, status) in [
+        ("/metrics", 200),
+        ("/metrics/cpu", 200),
+        ("/metricsadmin", 401),
+        ("/metrics-private", 401),
+    ] {
+        let res = svc.clone().oneshot(req(path)).await.unwrap();
+        assert_eq!(res.status(), status, "{path}");
     }
 }

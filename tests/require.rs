@@ -13,7 +13,9 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use support::get;
 use tower::{service_fn, ServiceBuilder};
-use tower_bearer::{resolver_fn, BearerLayer, InsufficientScope, Mode, RequireSessionLayer};
+use tower_bearer::{
+    resolver_fn, BearerLayer, BearerToken, InsufficientScope, Mode, RequireSessionLayer,
+};
 
 #[derive(Clone)]
 struct User {
@@ -65,7 +67,7 @@ async fn a_session_that_meets_the_requirement_passes_and_one_that_does_not_is_40
     assert_eq!(
         res.header("www-authenticate"),
         Some(
-            r#"Bearer error="insufficient_scope", error_description="admins only", scope="admin""#
+            r#"Bearer realm="api", error="insufficient_scope", error_description="admins only", scope="admin""#
         )
     );
     assert!(res.body.is_empty());
@@ -110,4 +112,52 @@ async fn without_an_outer_layer_it_is_a_generic_500() {
     let addr = support::serve(svc).await;
     let res = get(addr, "/admin", &[b"authorization: Bearer root"]).await;
     assert_eq!((res.status, res.body_str()), (500, "Internal Server Error"));
+    // A gRPC client cannot read an HTTP 500: it gets INTERNAL, trailers-only.
+    let grpc: &[&[u8]] = &[
+        b"authorization: Bearer root",
+        b"content-type: application/grpc",
+    ];
+    let res = get(addr, "/admin", grpc).await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("grpc-status"), Some("13"));
+    assert_eq!(res.header("content-type"), Some("application/grpc"));
+}
+
+/// The requirement's 403 has the outer layer's `on_rejection` shape, as the layer's own
+/// `authorize` 403 does.
+#[tokio::test]
+async fn the_requirements_403_has_the_outer_layers_shape() {
+    let resolver = resolver_fn(|token: BearerToken<'_>| {
+        let user = token.matches("guest").then_some(User { admin: false });
+        async move { Ok::<_, Infallible>(user) }
+    });
+    let svc = ServiceBuilder::new()
+        .layer(
+            BearerLayer::new(resolver)
+                .realm("api")
+                .on_rejection(|rejection| {
+                    let body = format!(
+                        r#"{{"error":"{}"}}"#,
+                        rejection.kind().error_code().unwrap_or("none")
+                    );
+                    Response::builder()
+                        .status(rejection.status())
+                        .header("content-type", "application/json")
+                        .body(Bytes::from(body))
+                        .unwrap()
+                }),
+        )
+        .layer(RequireSessionLayer::new(admin_only))
+        .service(service_fn(inner));
+    let addr = support::serve(svc).await;
+    let res = get(addr, "/admin", &[b"authorization: Bearer guest"]).await;
+    assert_eq!(res.status, 403);
+    assert_eq!(res.header("content-type"), Some("application/json"));
+    assert_eq!(res.body_str(), r#"{"error":"insufficient_scope"}"#);
+    assert_eq!(
+        res.header("www-authenticate"),
+        Some(
+            r#"Bearer realm="api", error="insufficient_scope", error_description="admins only", scope="admin""#
+        )
+    );
 }

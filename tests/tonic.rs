@@ -260,8 +260,13 @@ async fn a_grpc_call_sent_as_options_gets_no_answer_from_the_service() {
             .serve_with_incoming(incoming),
     );
     let server_wide_default = server_wide(layer()).await;
-    // Even where the user allows preflights, a gRPC content type is no preflight.
-    let server_wide_allowing = server_wide(layer().allow_preflight(true)).await;
+    // Even where the layer answers preflights, a gRPC content type is no preflight.
+    let server_wide_allowing = server_wide(layer().answer_preflight(|_| {
+        let mut response = http::Response::new(bytes::Bytes::new());
+        *response.status_mut() = http::StatusCode::NO_CONTENT;
+        response
+    }))
+    .await;
 
     for addr in [per_service, server_wide_default, server_wide_allowing] {
         for method in [http::Method::OPTIONS, http::Method::POST] {
@@ -281,4 +286,67 @@ async fn a_grpc_call_sent_as_options_gets_no_answer_from_the_service() {
             assert!(trailers.is_none(), "{addr} {method}: {trailers:?}");
         }
     }
+}
+
+/// No configuration lets an unauthenticated request run an RPC: with preflights answered by
+/// the layer, `OPTIONS` requests shaped as preflights (no content type, empty or with a
+/// message in the body, unary or streaming paths) to a real tonic server never reach a
+/// service, which counts every call it gets.
+#[tokio::test]
+async fn preflights_answered_by_the_layer_never_run_a_tonic_handler() {
+    use http_body_util::Full;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let calls = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let counting = tower::layer::layer_fn(move |inner| {
+        let counted = counted.clone();
+        tower::util::MapRequest::new(inner, move |req: http::Request<tonic::body::Body>| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            req
+        })
+    });
+    let (addr, incoming) = listen().await;
+    let (_, health) = tonic_health::server::health_reporter();
+    let answering = layer().answer_preflight(|_| {
+        let mut response = http::Response::new(bytes::Bytes::new());
+        *response.status_mut() = http::StatusCode::NO_CONTENT;
+        response
+            .headers_mut()
+            .insert("x-preflight", "answered".parse().unwrap());
+        response
+    });
+    tokio::spawn(
+        Server::builder()
+            .layer(answering)
+            .layer(counting)
+            .add_service(health)
+            .serve_with_incoming(incoming),
+    );
+    for path in [
+        "/grpc.health.v1.Health/Check",
+        "/grpc.health.v1.Health/Watch",
+    ] {
+        for body in [&b""[..], &[0, 0, 0, 0, 0]] {
+            let req = http::Request::builder()
+                .method(http::Method::OPTIONS)
+                .uri(format!("http://{addr}{path}"))
+                .header("origin", "http://evil.test")
+                .header("access-control-request-method", "POST")
+                .body(Full::new(bytes::Bytes::copy_from_slice(body)))
+                .unwrap();
+            let (head, body, _) = support::h2_request(addr, req).await;
+            assert_eq!(head.status, 204, "{path}");
+            assert_eq!(head.headers["x-preflight"], "answered");
+            assert!(body.is_empty());
+        }
+    }
+    // The same server does serve an authenticated call: the counter counts.
+    let mut client = client(addr).await;
+    check(&mut client, Some("alice")).await.unwrap();
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "only the authenticated call ran"
+    );
 }

@@ -53,6 +53,7 @@ struct Inner {
     update: String,
     refresh: Option<Expiry>,
     cache: Option<Cache>,
+    timeout: Duration,
 }
 
 enum Pool {
@@ -73,11 +74,12 @@ pub struct SqlResolverBuilder {
     cache: Option<CacheSettings>,
     max_connections: u32,
     acquire_timeout: Duration,
+    timeout: Duration,
 }
 
 impl SqlResolver {
     /// Settings, starting from better-auth's defaults: its table names, no refresh, a pool of
-    /// 10 connections, 3 s to get one.
+    /// 10 connections, 3 s to get one, 5 s for a whole lookup.
     pub fn builder(signatures: Signatures) -> SqlResolverBuilder {
         SqlResolverBuilder {
             signatures,
@@ -86,6 +88,7 @@ impl SqlResolver {
             cache: None,
             max_connections: 10,
             acquire_timeout: Duration::from_secs(3),
+            timeout: Duration::from_secs(5),
         }
     }
 
@@ -127,6 +130,15 @@ impl SqlResolverBuilder {
     /// How long a lookup waits for a connection before it fails (a `503`). Default: 3 s.
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = timeout;
+        self
+    }
+
+    /// How long one lookup (getting a connection, the query, a refresh's write) may take;
+    /// past it the lookup is an error, which the layer answers `503`. Default 5 s, so that a
+    /// database that hangs (a lock, a stalled network) cannot hold requests forever, whether
+    /// or not the layer has a [`timeout`](crate::BearerLayer::timeout) of its own.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
         self
     }
 
@@ -200,6 +212,7 @@ impl SqlResolverBuilder {
                 update: self.schema.update(dialect),
                 refresh: self.refresh,
                 cache: self.cache.map(Cache::new),
+                timeout: self.timeout,
             }),
         }
     }
@@ -368,7 +381,12 @@ impl SessionResolver for SqlResolver {
             return Box::pin(std::future::ready(Ok(None)));
         };
         let (inner, token) = (self.inner.clone(), token.into_owned());
-        Box::pin(async move { inner.find(&token).await })
+        Box::pin(async move {
+            match tokio::time::timeout(inner.timeout, inner.find(&token)).await {
+                Ok(found) => found,
+                Err(_) => Err("the better-auth database did not answer in time".into()),
+            }
+        })
     }
 }
 
