@@ -176,6 +176,7 @@ impl<V: Clone> Cache<V> {
     }
 
     /// Drops the entry found by `alias`; a lookup under way is not kept.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn invalidate_alias(&self, alias: Tag) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         if let Some((_, tag)) = self.aliases.remove(&alias) {
@@ -218,6 +219,7 @@ impl<V: Clone> Cache<V> {
     }
 
     /// Whether hits are served now.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn is_live(&self) -> bool {
         now_ms() < self.alive_until.load(Ordering::Acquire)
     }

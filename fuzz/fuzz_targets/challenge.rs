@@ -81,7 +81,79 @@ fuzz_target!(|data: &[u8]| {
         .scope()
         .bytes()
         .all(|b| b == b' ' || (0x21..0x7f).contains(&b)));
+    // Through a layer with an `on_rejection` handler that writes the rejection in its own
+    // shape: the layer keeps the challenge, and the handler's body is what the client gets.
+    on_rejection(realm, &refusal);
 });
+
+/// A layer over a resolver whose session fails an `authorize` check naming `scope`, with an
+/// `on_rejection` handler: the 403 keeps the challenge, the handler's body and headers.
+fn on_rejection(realm: &str, refusal: &InsufficientScope) {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+    use tower_service::Service;
+
+    let refused = refusal.clone();
+    let resolver = tower_bearer::resolver_fn(|_: tower_bearer::BearerToken<'_>| {
+        std::future::ready(Ok::<_, std::convert::Infallible>(Some(())))
+    });
+    let layer = tower_bearer::BearerLayer::new(resolver)
+        .realm(realm)
+        .authorize(move |_: &()| Err(refused.clone()))
+        .on_rejection(|rejection| {
+            let mut response =
+                http::Response::new(bytes::Bytes::from(rejection.message().to_owned()));
+            *response.status_mut() = rejection.status();
+            response
+        });
+    #[derive(Clone)]
+    struct Ok200;
+    impl Service<http::Request<()>> for Ok200 {
+        type Response = http::Response<()>;
+        type Error = std::convert::Infallible;
+        type Future = std::future::Ready<Result<http::Response<()>, Self::Error>>;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, _: http::Request<()>) -> Self::Future {
+            std::future::ready(Ok(http::Response::new(())))
+        }
+    }
+    let mut service = layer.build(Ok200);
+    let req = http::Request::builder()
+        .header("authorization", "Bearer t")
+        .body(())
+        .unwrap();
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut future = pin!(service.call(req));
+    let Poll::Ready(Ok(response)) = future.as_mut().poll(&mut cx) else {
+        panic!("answered at once");
+    };
+    assert_eq!(response.status(), 403);
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .expect("ASCII");
+    let pairs = parse(challenge);
+    assert!(
+        pairs
+            .iter()
+            .any(|(n, v)| n == "error" && v == "insufficient_scope"),
+        "{pairs:?}"
+    );
+    if !refusal.scope().is_empty() {
+        let scope = pairs
+            .iter()
+            .find(|(n, _)| n == "scope")
+            .map(|(_, v)| v.as_str());
+        assert_eq!(scope, Some(refusal.scope()), "{pairs:?}");
+    }
+    assert_eq!(
+        pairs.first().map(|(n, _)| n.as_str()),
+        Some("realm"),
+        "{pairs:?}"
+    );
+}
 
 fn check(rejection: &Rejection) {
     match rejection.challenge() {
