@@ -282,7 +282,22 @@ async fn faults_under_load_never_mix_up_live_and_revoked() {
         .create("alice", (), CreateOptions::default())
         .await
         .unwrap();
-    store.revoke_token(revoked.token.as_bearer()).await.unwrap();
+    // Both sessions in the cache's memory first, so that a stale entry of the revoked one
+    // would be served from there under the faults if invalidation failed.
+    eventually("the cache is live", async || cached.is_live()).await;
+    for issued in [&live, &revoked] {
+        eventually("cached", async || {
+            let token = issued.token.as_bearer();
+            cached.resolve(token).await.unwrap().is_some() && cached.resolve_ready(token).is_some()
+        })
+        .await;
+    }
+    // Revoked through the other instance: only the published invalidation reaches the cache.
+    assert!(store.revoke_token(revoked.token.as_bearer()).await.unwrap());
+    eventually("the invalidation reached the cache", async || {
+        cached.resolve_ready(revoked.token.as_bearer()).is_none()
+    })
+    .await;
     let svc = ServiceBuilder::new()
         .layer(BearerLayer::new(cached))
         .service(service_fn(|_: Request<Incoming>| async {

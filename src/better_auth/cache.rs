@@ -155,4 +155,8 @@ impl Cache {
     pub(crate) fn len(&self) -> usize {
         self.cache.len()
     }
+
+    pub(crate) fn is_live(&self) -> bool {
+        self.cache.is_live()
+    }
 }

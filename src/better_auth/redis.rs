@@ -104,6 +104,12 @@ impl RedisStorageResolver {
     pub fn cached(&self) -> usize {
         self.inner.cache.as_ref().map_or(0, |c| c.len())
     }
+
+    /// Whether hits are served from memory now: there is a cache and its tracking connection
+    /// answered recently. Until then (and without a cache) every lookup goes to Redis.
+    pub fn is_live(&self) -> bool {
+        self.inner.cache.as_ref().is_some_and(|c| c.is_live())
+    }
 }
 
 impl RedisStorageResolverBuilder {
