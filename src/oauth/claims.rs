@@ -1,0 +1,178 @@
+//! [`Claims`]: a verified token's payload, the registered claims typed and the rest through
+//! serde.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeOwned, Deserializer};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The claims of a verified JWT: what handlers get (as `Arc<Claims<T>>`) in the request's
+/// extensions.
+///
+/// The registered claims (RFC 7519 §4.1, RFC 9068, RFC 8693's `scope` and `client_id`) are
+/// typed; every other claim goes to `extra`, a JSON object by default, or your own type, for
+/// example better-auth's user record, which its `jwt` plugin puts at the top level of the
+/// payload:
+///
+/// ```
+/// use serde::Deserialize;
+/// use tower_bearer::oauth::Claims;
+///
+/// #[derive(Clone, Deserialize)]
+/// struct User { email: String, name: String }
+///
+/// let claims: Claims<User> = serde_json::from_str(
+///     r#"{"sub":"u1","exp":2000000000,"email":"ada@example.com","name":"Ada","scope":"read write"}"#,
+/// ).unwrap();
+/// assert_eq!(claims.sub.as_deref(), Some("u1"));
+/// assert_eq!(claims.extra.email, "ada@example.com");
+/// assert!(claims.has_scope("write"));
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(bound(deserialize = "T: DeserializeOwned", serialize = "T: Serialize"))]
+pub struct Claims<T = Map<String, Value>> {
+    /// `sub`: whom the token is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// `iss`: who issued it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// `aud`: whom it is for, a string or a list.
+    #[serde(default, skip_serializing_if = "Audience::is_empty")]
+    pub aud: Audience,
+    /// `exp`: when it expires, in seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// `nbf`: not valid before, in seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// `iat`: when it was issued, in seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// `jti`: the token's own id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// `client_id`: the OAuth client the token was issued to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The granted scopes, from `scope` (space-separated, RFC 8693) or `scp` (a list, as
+    /// Entra ID and Okta write it).
+    #[serde(
+        default,
+        rename = "scope",
+        alias = "scp",
+        deserialize_with = "scopes",
+        serialize_with = "join_scopes",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub scopes: Vec<String>,
+    /// Every other claim.
+    #[serde(flatten)]
+    pub extra: T,
+}
+
+impl<T> Claims<T> {
+    /// Whether the token grants `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+/// `Debug` shows the registered claims and the type of the rest, never their values: a token's
+/// claims are personal data.
+impl<T> fmt::Debug for Claims<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Claims")
+            .field("sub", &self.sub)
+            .field("iss", &self.iss)
+            .field("aud", &self.aud)
+            .field("exp", &self.exp)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `aud`: one audience or several.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    /// No `aud` claim.
+    #[default]
+    #[serde(skip)]
+    None,
+    /// One audience, as a string.
+    One(String),
+    /// A list of audiences.
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// Whether `audience` is among them.
+    pub fn contains(&self, audience: &str) -> bool {
+        match self {
+            Audience::None => false,
+            Audience::One(one) => one == audience,
+            Audience::Many(many) => many.iter().any(|a| a == audience),
+        }
+    }
+
+    /// Whether there is no `aud` claim.
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Audience::None)
+    }
+}
+
+fn scopes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scope {
+        Spaced(String),
+        List(Vec<String>),
+    }
+    Ok(
+        match Scope::deserialize(d)
+            .map_err(|_| de::Error::custom("scope is neither a string nor a list of strings"))?
+        {
+            Scope::Spaced(s) => s
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            Scope::List(list) => list,
+        },
+    )
+}
+
+fn join_scopes<S: serde::Serializer>(scopes: &[String], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&scopes.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registered_claims_are_typed_and_the_rest_kept() {
+        let c: Claims = serde_json::from_str(
+            r#"{"sub":"u","iss":"https://i","aud":["a","b"],"exp":10,"nbf":1,"iat":2,"jti":"j","client_id":"c","scp":["x","y"],"email":"e"}"#,
+        )
+        .unwrap();
+        assert_eq!(c.aud, Audience::Many(vec!["a".into(), "b".into()]));
+        assert!(c.aud.contains("b") && !c.aud.contains("c"));
+        assert_eq!(c.scopes, ["x", "y"]);
+        assert_eq!(c.extra["email"], "e");
+        assert!(
+            c.extra.get("sub").is_none(),
+            "registered claims are not repeated in extra"
+        );
+        let c: Claims = serde_json::from_str(r#"{"aud":"a","scope":"read  write"}"#).unwrap();
+        assert_eq!(c.aud, Audience::One("a".into()));
+        assert_eq!(c.scopes, ["read", "write"]);
+        assert!(serde_json::from_str::<Claims>(r#"{"exp":"soon"}"#).is_err());
+        assert!(serde_json::from_str::<Claims>(r#"{"aud":7}"#).is_err());
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("email"));
+    }
+}

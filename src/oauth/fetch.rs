@@ -1,0 +1,155 @@
+//! [`JwksFetcher`]: how a JWKS document is fetched, and [`HttpFetcher`], the plain-HTTP one.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, USER_AGENT};
+use http::{Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use crate::BoxError;
+
+/// A fetched JWKS document, and how long its server says it may be cached.
+#[derive(Clone, Debug)]
+pub struct Fetched {
+    /// The document.
+    pub body: Bytes,
+    /// `Cache-Control: max-age`, when the server sent one.
+    pub max_age: Option<Duration>,
+}
+
+/// Fetches the JWKS. Implement it to bring your own HTTP client (HTTPS with your TLS stack, a
+/// proxy, a file); [`HttpFetcher`] speaks plain HTTP/1.1.
+///
+/// ```
+/// use std::future::Future;
+/// use std::pin::Pin;
+/// use tower_bearer::oauth::{Fetched, JwksFetcher};
+/// use tower_bearer::BoxError;
+///
+/// /// Keys from a file, read on every fetch.
+/// struct FromFile(std::path::PathBuf);
+///
+/// impl JwksFetcher for FromFile {
+///     fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<Fetched, BoxError>> + Send>> {
+///         let path = self.0.clone();
+///         Box::pin(async move {
+///             let body = std::fs::read(path)?.into();
+///             Ok(Fetched { body, max_age: None })
+///         })
+///     }
+/// }
+/// ```
+pub trait JwksFetcher: Send + Sync + 'static {
+    /// Fetches the document once. Timeouts and retries are the cache's business.
+    fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<Fetched, BoxError>> + Send>>;
+}
+
+/// The largest JWKS document read: far beyond any real key set.
+const MAX_DOCUMENT: usize = 512 * 1024;
+
+/// Fetches over plain HTTP/1.1 (hyper's pooled client): for an issuer on loopback or a private
+/// network. For HTTPS, implement [`JwksFetcher`] over the client your service already uses.
+#[derive(Clone)]
+pub struct HttpFetcher {
+    client: Client<HttpConnector, Empty<Bytes>>,
+    uri: Uri,
+}
+
+impl HttpFetcher {
+    /// A fetcher of `url`, which must be `http://`.
+    pub fn new(url: &str) -> Result<Self, BoxError> {
+        let uri: Uri = url.parse()?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                return Err(
+                    "HttpFetcher speaks plain HTTP; for https, implement JwksFetcher \
+                            over your HTTPS client"
+                        .into(),
+                )
+            }
+            _ => return Err(format!("not an http URL: {url}").into()),
+        }
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        let client = Client::builder(TokioExecutor::new()).build(connector);
+        Ok(HttpFetcher { client, uri })
+    }
+}
+
+impl fmt::Debug for HttpFetcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpFetcher")
+            .field("uri", &self.uri)
+            .finish()
+    }
+}
+
+impl JwksFetcher for HttpFetcher {
+    fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<Fetched, BoxError>> + Send>> {
+        let (client, uri) = (self.client.clone(), self.uri.clone());
+        Box::pin(async move {
+            let request = Request::get(uri.clone())
+                .header(USER_AGENT, "tower-bearer")
+                .body(Empty::new())?;
+            let response = client
+                .request(request)
+                .await
+                .map_err(|e| format!("JWKS {uri}: {e} ({:?})", std::error::Error::source(&e)))?;
+            if response.status() != StatusCode::OK {
+                return Err(format!("JWKS {uri}: status {}", response.status()).into());
+            }
+            let max_age = max_age(response.headers());
+            let body = Limited::new(response.into_body(), MAX_DOCUMENT)
+                .collect()
+                .await
+                .map_err(|e| format!("JWKS {uri}: {e}"))?
+                .to_bytes();
+            Ok(Fetched { body, max_age })
+        })
+    }
+}
+
+/// `Cache-Control: max-age=N`; `no-store` and `no-cache` count as zero.
+fn max_age(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get(CACHE_CONTROL)?.to_str().ok()?;
+    let mut age = None;
+    for directive in value.split(',').map(str::trim) {
+        let lower = directive.to_ascii_lowercase();
+        if lower == "no-store" || lower == "no-cache" {
+            return Some(Duration::ZERO);
+        }
+        if let Some(n) = lower.strip_prefix("max-age=") {
+            age = n.trim_matches('"').parse().ok().map(Duration::from_secs);
+        }
+    }
+    age
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_control_max_age() {
+        let read = |v: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert(CACHE_CONTROL, v.parse().unwrap());
+            max_age(&h)
+        };
+        assert_eq!(read("public, max-age=600"), Some(Duration::from_secs(600)));
+        assert_eq!(read("Max-Age=\"30\""), Some(Duration::from_secs(30)));
+        assert_eq!(read("no-store"), Some(Duration::ZERO));
+        assert_eq!(read("public"), None);
+        assert_eq!(max_age(&http::HeaderMap::new()), None);
+        assert!(HttpFetcher::new("https://issuer.example/jwks").is_err());
+        assert!(HttpFetcher::new("http://127.0.0.1:1/jwks").is_ok());
+    }
+}

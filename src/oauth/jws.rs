@@ -1,0 +1,139 @@
+//! The JWS compact serialization (RFC 7515 §7.1): `header.payload.signature`, each segment
+//! base64url without padding. Strict: anything else is not a JWS here.
+
+use base64ct::{Base64UrlUnpadded, Encoding as _};
+use serde_json::Value;
+
+use super::json;
+use super::key::Algorithm;
+
+/// A compact JWS whose header names an algorithm this crate verifies; not yet verified.
+#[derive(Debug)]
+pub(crate) struct Jws<'a> {
+    pub(crate) alg: Algorithm,
+    pub(crate) kid: Option<String>,
+    pub(crate) typ: Option<String>,
+    /// `header.payload`, what the signature covers.
+    pub(crate) signing_input: &'a [u8],
+    pub(crate) payload: Vec<u8>,
+    pub(crate) signature: Vec<u8>,
+}
+
+/// Whether `token` has the shape of a compact JWS (three base64url segments): the cheap test
+/// that routes a token to the JWT resolver rather than to an opaque-token one.
+pub fn looks_like_jwt(token: &str) -> bool {
+    let mut parts = token.split('.');
+    let shaped = |p: Option<&str>| {
+        p.is_some_and(|p| {
+            p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+    };
+    let (h, p, s) = (parts.next(), parts.next(), parts.next());
+    parts.next().is_none()
+        && h.is_some_and(|h| h.starts_with("eyJ"))
+        && shaped(h)
+        && shaped(p)
+        && shaped(s)
+}
+
+fn segment(text: &str) -> Result<Vec<u8>, &'static str> {
+    Base64UrlUnpadded::decode_vec(text).map_err(|_| "a segment is not unpadded base64url")
+}
+
+/// Parses a compact JWS. Refused: not three segments; a segment that is not strict unpadded
+/// base64url; a header that is not a JSON object, has a duplicate member, names `none`, an
+/// unknown algorithm, or a `crit` extension (none is understood here, RFC 7515 §4.1.11).
+pub(crate) fn parse(token: &str) -> Result<Jws<'_>, &'static str> {
+    let mut parts = token.splitn(4, '.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err("not three segments");
+    };
+    if header.is_empty() || signature.is_empty() {
+        return Err("an empty header or signature");
+    }
+    let header_json = json::parse(&segment(header)?).map_err(|_| "the header is not JSON")?;
+    let Value::Object(header_json) = header_json else {
+        return Err("the header is not a JSON object");
+    };
+    let alg = header_json
+        .get("alg")
+        .and_then(Value::as_str)
+        .and_then(Algorithm::from_name)
+        .ok_or("no algorithm this crate verifies")?;
+    if header_json.contains_key("crit") {
+        return Err("a critical extension");
+    }
+    let string = |name: &str| match header_json.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err("a header member of the wrong type"),
+    };
+    let (kid, typ) = (string("kid")?, string("typ")?);
+    Ok(Jws {
+        alg,
+        kid,
+        typ,
+        signing_input: &token.as_bytes()[..header.len() + 1 + payload.len()],
+        payload: segment(payload)?,
+        signature: segment(signature)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(s: &str) -> String {
+        Base64UrlUnpadded::encode_string(s.as_bytes())
+    }
+
+    fn token(header: &str, payload: &str) -> String {
+        format!("{}.{}.c2ln", b64(header), b64(payload))
+    }
+
+    #[test]
+    fn a_well_formed_token_parses() {
+        let t = token(
+            r#"{"alg":"ES256","kid":"k1","typ":"at+jwt"}"#,
+            r#"{"sub":"u"}"#,
+        );
+        let jws = parse(&t).unwrap();
+        assert_eq!(jws.alg, Algorithm::ES256);
+        assert_eq!(jws.kid.as_deref(), Some("k1"));
+        assert_eq!(jws.typ.as_deref(), Some("at+jwt"));
+        assert_eq!(jws.payload, br#"{"sub":"u"}"#);
+        assert_eq!(jws.signature, b"sig");
+        assert_eq!(jws.signing_input, t.rsplit_once('.').unwrap().0.as_bytes());
+        assert!(looks_like_jwt(&t));
+    }
+
+    #[test]
+    fn everything_else_is_refused() {
+        let p = r#"{"sub":"u"}"#;
+        for bad in [
+            token(r#"{"alg":"none"}"#, p),
+            token(r#"{"alg":"HS1"}"#, p),
+            token(r#"{"kid":"k"}"#, p),
+            token(r#"{"alg":"ES256","alg":"none"}"#, p),
+            token(r#"{"alg":"ES256","crit":["exp"],"exp":1}"#, p),
+            token(r#"{"alg":"ES256","kid":7}"#, p),
+            token(r#"["alg"]"#, p),
+            format!("{}.{}.c2ln=", b64(r#"{"alg":"ES256"}"#), b64(p)),
+            format!("{}.{}.c2ln.x", b64(r#"{"alg":"ES256"}"#), b64(p)),
+            format!("{}.{}", b64(r#"{"alg":"ES256"}"#), b64(p)),
+            format!("{}.{}.", b64(r#"{"alg":"ES256"}"#), b64(p)),
+            format!("{}.{}.c2l+", b64(r#"{"alg":"ES256"}"#), b64(p)),
+            // Non-canonical trailing bits: `c2k` is "si"; `c2l` differs only in bits that
+            // base64url leaves zero.
+            format!("{}.{}.c2l", b64(r#"{"alg":"ES256"}"#), b64(p)),
+        ] {
+            assert!(parse(&bad).is_err(), "{bad}");
+        }
+        assert!(!looks_like_jwt("opaque-session-token"));
+        assert!(!looks_like_jwt("abc.def"));
+        assert!(!looks_like_jwt("eyJ.a.b.c"));
+    }
+}

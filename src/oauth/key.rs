@@ -1,0 +1,431 @@
+//! Verification keys: [`Algorithm`], [`Key`] (from a JWK, or an HMAC secret you configure) and
+//! [`KeySet`]. Which algorithm a key verifies follows from the key itself (its `kty`, `crv` and
+//! `alg`), never from a token's header alone: a token whose `alg` does not fit the key is
+//! refused, which closes `alg: none` and the HMAC-with-a-public-key confusion.
+
+use std::fmt;
+
+use base64ct::{Base64UrlUnpadded, Encoding as _};
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::{Digest, Sha256, Sha384, Sha512};
+
+/// A JWS signature algorithm this crate verifies (RFC 7518, RFC 8037).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum Algorithm {
+    /// Ed25519 (RFC 8037).
+    EdDSA,
+    /// ECDSA on P-256 with SHA-256.
+    ES256,
+    /// ECDSA on P-384 with SHA-384.
+    ES384,
+    /// ECDSA on P-521 with SHA-512.
+    ES512,
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// RSASSA-PSS with SHA-384.
+    PS384,
+    /// RSASSA-PSS with SHA-512.
+    PS512,
+    /// HMAC with SHA-256; only with a secret you configure.
+    HS256,
+    /// HMAC with SHA-384; only with a secret you configure.
+    HS384,
+    /// HMAC with SHA-512; only with a secret you configure.
+    HS512,
+}
+
+impl Algorithm {
+    const ALL: [Algorithm; 13] = [
+        Algorithm::EdDSA,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::ES512,
+        Algorithm::RS256,
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
+        Algorithm::HS256,
+        Algorithm::HS384,
+        Algorithm::HS512,
+    ];
+
+    /// The name in a JOSE header (`"ES256"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::EdDSA => "EdDSA",
+            Algorithm::ES256 => "ES256",
+            Algorithm::ES384 => "ES384",
+            Algorithm::ES512 => "ES512",
+            Algorithm::RS256 => "RS256",
+            Algorithm::RS384 => "RS384",
+            Algorithm::RS512 => "RS512",
+            Algorithm::PS256 => "PS256",
+            Algorithm::PS384 => "PS384",
+            Algorithm::PS512 => "PS512",
+            Algorithm::HS256 => "HS256",
+            Algorithm::HS384 => "HS384",
+            Algorithm::HS512 => "HS512",
+        }
+    }
+
+    /// The algorithm a JOSE header names; `None` for `none` and anything unknown.
+    pub fn from_name(name: &str) -> Option<Algorithm> {
+        Self::ALL.into_iter().find(|alg| alg.name() == name)
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Clone)]
+enum Kind {
+    Ed25519(ed25519_dalek::VerifyingKey),
+    P256(p256::ecdsa::VerifyingKey),
+    P384(p384::ecdsa::VerifyingKey),
+    P521(Box<p521::ecdsa::VerifyingKey>),
+    Rsa(Box<rsa::RsaPublicKey>),
+    Hmac(Box<[u8]>),
+}
+
+/// One verification key: what it verifies with, its `kid` and, when it names one, its `alg`.
+///
+/// ```
+/// use serde_json::json;
+/// use tower_bearer::oauth::{Algorithm, Key};
+///
+/// let jwk = json!({
+///     "kty": "OKP", "crv": "Ed25519", "kid": "k1",
+///     "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+/// });
+/// let key = Key::from_jwk(&jwk).unwrap();
+/// assert_eq!(key.kid(), Some("k1"));
+/// assert!(key.fits(Algorithm::EdDSA));
+/// assert!(!key.fits(Algorithm::HS256), "a public key never verifies HMAC");
+/// ```
+#[derive(Clone)]
+pub struct Key {
+    kid: Option<String>,
+    alg: Option<Algorithm>,
+    kind: Kind,
+}
+
+/// Why a JWK or a secret cannot be a verification key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyError(String);
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unusable key: {}", self.0)
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+fn bad(why: impl Into<String>) -> KeyError {
+    KeyError(why.into())
+}
+
+/// A base64url member of a JWK, decoded strictly (no padding, canonical).
+fn member(jwk: &Value, name: &str) -> Result<Vec<u8>, KeyError> {
+    let text = jwk[name]
+        .as_str()
+        .ok_or_else(|| bad(format!("no {name}")))?;
+    Base64UrlUnpadded::decode_vec(text).map_err(|_| bad(format!("{name} is not base64url")))
+}
+
+/// An uncompressed SEC1 point from a JWK's `x` and `y`, each exactly `len` bytes.
+fn point(jwk: &Value, len: usize) -> Result<Vec<u8>, KeyError> {
+    let (x, y) = (member(jwk, "x")?, member(jwk, "y")?);
+    if x.len() != len || y.len() != len {
+        return Err(bad("x or y has the wrong length for the curve"));
+    }
+    Ok([&[4][..], &x, &y].concat())
+}
+
+impl Key {
+    /// A key from one JWK (RFC 7517): `OKP`/`Ed25519`, `EC` on `P-256`, `P-384` or `P-521`,
+    /// or `RSA` of at least 2048 bits. A JWK with `use` other than `sig`, `key_ops` without
+    /// `verify`, an `alg` that does not fit its key type, or private members is refused, and so
+    /// is `oct`: HMAC secrets come from your configuration ([`Key::hmac`]), never a JWKS.
+    pub fn from_jwk(jwk: &Value) -> Result<Key, KeyError> {
+        if !jwk.is_object() {
+            return Err(bad("not a JSON object"));
+        }
+        if jwk.get("use").is_some_and(|u| u != "sig") {
+            return Err(bad("use is not sig"));
+        }
+        if let Some(ops) = jwk.get("key_ops") {
+            let verifies = ops
+                .as_array()
+                .is_some_and(|ops| ops.iter().any(|op| op == "verify"));
+            if !verifies {
+                return Err(bad("key_ops has no verify"));
+            }
+        }
+        if ["d", "p", "q", "k"].iter().any(|m| jwk.get(m).is_some()) {
+            return Err(bad("private key material in a public JWK"));
+        }
+        let kind = match (jwk["kty"].as_str(), jwk["crv"].as_str()) {
+            (Some("OKP"), Some("Ed25519")) => {
+                let x: [u8; 32] = member(jwk, "x")?
+                    .try_into()
+                    .map_err(|_| bad("x is not 32 bytes"))?;
+                let key = ed25519_dalek::VerifyingKey::from_bytes(&x)
+                    .map_err(|_| bad("not an Ed25519 point"))?;
+                Kind::Ed25519(key)
+            }
+            (Some("EC"), Some("P-256")) => Kind::P256(
+                p256::ecdsa::VerifyingKey::from_sec1_bytes(&point(jwk, 32)?)
+                    .map_err(|_| bad("not a P-256 point"))?,
+            ),
+            (Some("EC"), Some("P-384")) => Kind::P384(
+                p384::ecdsa::VerifyingKey::from_sec1_bytes(&point(jwk, 48)?)
+                    .map_err(|_| bad("not a P-384 point"))?,
+            ),
+            (Some("EC"), Some("P-521")) => Kind::P521(Box::new(
+                p521::ecdsa::VerifyingKey::from_sec1_bytes(&point(jwk, 66)?)
+                    .map_err(|_| bad("not a P-521 point"))?,
+            )),
+            (Some("RSA"), _) => {
+                let n = rsa::BigUint::from_bytes_be(&member(jwk, "n")?);
+                let e = rsa::BigUint::from_bytes_be(&member(jwk, "e")?);
+                let key = rsa::RsaPublicKey::new(n, e).map_err(|e| bad(e.to_string()))?;
+                if rsa::traits::PublicKeyParts::size(&key) < 256 {
+                    return Err(bad("RSA keys under 2048 bits are refused (RFC 7518 §3.3)"));
+                }
+                Kind::Rsa(Box::new(key))
+            }
+            (Some("oct"), _) => return Err(bad("symmetric keys are not taken from a JWK")),
+            (kty, crv) => return Err(bad(format!("unsupported kty {kty:?} / crv {crv:?}"))),
+        };
+        let alg = match jwk.get("alg") {
+            None => None,
+            Some(Value::String(name)) => {
+                Some(Algorithm::from_name(name).ok_or_else(|| bad(format!("unknown alg {name}")))?)
+            }
+            Some(_) => return Err(bad("alg is not a string")),
+        };
+        let key = Key {
+            kid: jwk["kid"].as_str().map(str::to_owned),
+            alg: None,
+            kind,
+        };
+        if let Some(alg) = alg {
+            if !key.kind_fits(alg) {
+                return Err(bad(format!("alg {alg} does not fit the key type")));
+            }
+        }
+        Ok(Key { alg, ..key })
+    }
+
+    /// An HMAC secret for `alg` (`HS256`, `HS384` or `HS512`), with an optional `kid`. The
+    /// secret should be at least as long as the hash (32, 48 or 64 bytes).
+    pub fn hmac(
+        secret: impl AsRef<[u8]>,
+        alg: Algorithm,
+        kid: Option<String>,
+    ) -> Result<Key, KeyError> {
+        if !matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
+            return Err(bad(format!("{alg} is not an HMAC algorithm")));
+        }
+        if secret.as_ref().is_empty() {
+            return Err(bad("an empty HMAC secret"));
+        }
+        Ok(Key {
+            kid,
+            alg: Some(alg),
+            kind: Kind::Hmac(secret.as_ref().into()),
+        })
+    }
+
+    /// The key's `kid`.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The `alg` the key names, if it names one.
+    pub fn algorithm(&self) -> Option<Algorithm> {
+        self.alg
+    }
+
+    /// Whether this key verifies tokens signed with `alg`: the key type must fit, and so must
+    /// the key's own `alg` when it names one.
+    pub fn fits(&self, alg: Algorithm) -> bool {
+        self.kind_fits(alg) && self.alg.is_none_or(|own| own == alg)
+    }
+
+    fn kind_fits(&self, alg: Algorithm) -> bool {
+        use Algorithm::*;
+        match self.kind {
+            Kind::Ed25519(_) => alg == EdDSA,
+            Kind::P256(_) => alg == ES256,
+            Kind::P384(_) => alg == ES384,
+            Kind::P521(_) => alg == ES512,
+            Kind::Rsa(_) => matches!(alg, RS256 | RS384 | RS512 | PS256 | PS384 | PS512),
+            Kind::Hmac(_) => matches!(alg, HS256 | HS384 | HS512),
+        }
+    }
+
+    /// Whether `signature` is this key's signature of `input` under `alg`; `false` whenever
+    /// the key does not fit `alg`.
+    pub(crate) fn verify(&self, alg: Algorithm, input: &[u8], signature: &[u8]) -> bool {
+        use signature_verify as v;
+        if !self.fits(alg) {
+            return false;
+        }
+        match (&self.kind, alg) {
+            (Kind::Ed25519(key), _) => ed25519_dalek::Signature::from_slice(signature)
+                .is_ok_and(|sig| key.verify_strict(input, &sig).is_ok()),
+            (Kind::P256(key), _) => v::ecdsa::<p256::ecdsa::Signature, _>(key, input, signature),
+            (Kind::P384(key), _) => v::ecdsa::<p384::ecdsa::Signature, _>(key, input, signature),
+            (Kind::P521(key), _) => v::ecdsa::<p521::ecdsa::Signature, _>(&**key, input, signature),
+            (Kind::Rsa(key), alg) => v::rsa(key, alg, input, signature),
+            (Kind::Hmac(secret), alg) => v::hmac(secret, alg, input, signature),
+        }
+    }
+}
+
+/// The primitives' verify calls, each refusing a malformed signature as a bad one.
+mod signature_verify {
+    use super::*;
+    use p256::ecdsa::signature::Verifier;
+
+    pub(super) fn ecdsa<S, K>(key: &K, input: &[u8], signature: &[u8]) -> bool
+    where
+        S: for<'a> TryFrom<&'a [u8]>,
+        K: Verifier<S>,
+    {
+        S::try_from(signature).is_ok_and(|sig| key.verify(input, &sig).is_ok())
+    }
+
+    pub(super) fn rsa(
+        key: &rsa::RsaPublicKey,
+        alg: Algorithm,
+        input: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        use rsa::{Pkcs1v15Sign, Pss};
+        let result = match alg {
+            Algorithm::RS256 => key.verify(
+                Pkcs1v15Sign::new::<Sha256>(),
+                &Sha256::digest(input),
+                signature,
+            ),
+            Algorithm::RS384 => key.verify(
+                Pkcs1v15Sign::new::<Sha384>(),
+                &Sha384::digest(input),
+                signature,
+            ),
+            Algorithm::RS512 => key.verify(
+                Pkcs1v15Sign::new::<Sha512>(),
+                &Sha512::digest(input),
+                signature,
+            ),
+            Algorithm::PS256 => key.verify(Pss::new::<Sha256>(), &Sha256::digest(input), signature),
+            Algorithm::PS384 => key.verify(Pss::new::<Sha384>(), &Sha384::digest(input), signature),
+            Algorithm::PS512 => key.verify(Pss::new::<Sha512>(), &Sha512::digest(input), signature),
+            _ => return false,
+        };
+        result.is_ok()
+    }
+
+    /// Compared in constant time (`Mac::verify_slice`).
+    pub(super) fn hmac(secret: &[u8], alg: Algorithm, input: &[u8], signature: &[u8]) -> bool {
+        fn check<M: Mac + hmac::digest::KeyInit>(secret: &[u8], input: &[u8], sig: &[u8]) -> bool {
+            let Ok(mut mac) = <M as hmac::digest::KeyInit>::new_from_slice(secret) else {
+                return false;
+            };
+            mac.update(input);
+            mac.verify_slice(sig).is_ok()
+        }
+        match alg {
+            Algorithm::HS256 => check::<Hmac<Sha256>>(secret, input, signature),
+            Algorithm::HS384 => check::<Hmac<Sha384>>(secret, input, signature),
+            Algorithm::HS512 => check::<Hmac<Sha512>>(secret, input, signature),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            Kind::Ed25519(_) => "Ed25519",
+            Kind::P256(_) => "P-256",
+            Kind::P384(_) => "P-384",
+            Kind::P521(_) => "P-521",
+            Kind::Rsa(_) => "RSA",
+            // Never the secret.
+            Kind::Hmac(_) => "HMAC (secret)",
+        };
+        f.debug_struct("Key")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("kind", &kind)
+            .finish()
+    }
+}
+
+/// The keys a token may be verified with: a JWKS, or keys you configure.
+#[derive(Clone, Debug, Default)]
+pub struct KeySet {
+    keys: Vec<Key>,
+}
+
+impl KeySet {
+    /// A set of these keys.
+    pub fn new(keys: impl IntoIterator<Item = Key>) -> Self {
+        KeySet {
+            keys: keys.into_iter().collect(),
+        }
+    }
+
+    /// The keys of a JWKS document (`{"keys": [...]}`). Keys this crate cannot use (another
+    /// `kty`, `use: enc`, an `alg` that does not fit) are left out, as RFC 7517 §5 allows; a
+    /// document that is not a JWKS at all is an error.
+    pub fn from_jwks(document: &[u8]) -> Result<Self, KeyError> {
+        let value = super::json::parse(document).map_err(|e| bad(format!("JWKS: {e}")))?;
+        let keys = value["keys"]
+            .as_array()
+            .ok_or_else(|| bad("JWKS: no keys array"))?;
+        Ok(KeySet::new(
+            keys.iter().filter_map(|jwk| Key::from_jwk(jwk).ok()),
+        ))
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> &[Key] {
+        &self.keys
+    }
+
+    /// Whether the set holds a key with this `kid`.
+    pub fn has_kid(&self, kid: &str) -> bool {
+        self.keys.iter().any(|k| k.kid() == Some(kid))
+    }
+
+    /// The keys that may verify a token with this header: the ones with its `kid` (any key
+    /// when it names none) that fit its `alg`.
+    pub(crate) fn candidates<'a>(
+        &'a self,
+        kid: Option<&'a str>,
+        alg: Algorithm,
+    ) -> impl Iterator<Item = &'a Key> + 'a {
+        self.keys
+            .iter()
+            .filter(move |k| kid.is_none_or(|kid| k.kid() == Some(kid)) && k.fits(alg))
+    }
+}
