@@ -25,6 +25,7 @@ pub fn ensure_packages() {
         "pg",
         "ioredis",
         "@better-auth/redis-storage",
+        "jose",
     ]
     .iter()
     .all(|p| {

@@ -1,0 +1,314 @@
+//! JwtResolver against an independent JOSE implementation (panva's `jose`, in Node): every
+//! algorithm, every refusal; and the JWKS cache against a local JWKS server that counts its
+//! fetches and can fail, hang or be down.
+#![cfg(feature = "jwt")]
+
+mod support;
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use serde_json::Value;
+use support::node;
+use tower::{service_fn, ServiceBuilder};
+use tower_bearer::oauth::{Claims, JwksSettings, JwtResolver, KeySet};
+use tower_bearer::{BearerLayer, BearerToken, SessionResolver};
+
+/// `node tests/interop/jose-tokens.mjs ALG…` with `KID_PREFIX`.
+fn jose(kid_prefix: &str, algs: &[&str]) -> Value {
+    node::ensure_packages();
+    let output = std::process::Command::new("node")
+        .arg(node::interop_dir().join("jose-tokens.mjs"))
+        .args(algs)
+        .env("KID_PREFIX", kid_prefix)
+        .output()
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn token(case: &Value) -> BearerToken<'_> {
+    BearerToken::new(case["token"].as_str().unwrap())
+}
+
+async fn resolve(resolver: &JwtResolver, token: BearerToken<'_>) -> Option<Arc<Claims>> {
+    let ready = resolver.resolve_ready(token).map(|a| a.unwrap());
+    let waited = resolver.resolve(token).await.unwrap();
+    if let Some(ready) = &ready {
+        assert_eq!(
+            ready.is_some(),
+            waited.is_some(),
+            "resolve_ready and resolve agree"
+        );
+    }
+    waited
+}
+
+#[tokio::test]
+async fn every_algorithm_and_every_refusal_as_jose_writes_them() {
+    let doc = jose("kid-", &[]);
+    let jwks = serde_json::to_vec(&doc["jwks"]).unwrap();
+    let keys = KeySet::from_jwks(&jwks).unwrap();
+    assert_eq!(keys.keys().len(), 10, "every published key is usable");
+    let resolver: JwtResolver = JwtResolver::builder()
+        .issuer(doc["issuer"].as_str().unwrap())
+        .audience(doc["audience"].as_str().unwrap())
+        .keys(keys);
+    let mut matrix = std::collections::BTreeMap::<String, (u32, u32)>::new();
+    for case in doc["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let found = resolve(&resolver, token(case)).await;
+        let accept = case["accept"].as_bool().unwrap();
+        assert_eq!(found.is_some(), accept, "{name}");
+        if let Some(claims) = found {
+            assert_eq!(claims.sub.as_deref(), case["sub"].as_str(), "{name}");
+            assert_eq!(claims.scopes, ["read", "write"]);
+            // Again: from the verified-token cache, the same answer.
+            assert!(resolver
+                .resolve_ready(token(case))
+                .unwrap()
+                .unwrap()
+                .is_some());
+        }
+        let entry = matrix
+            .entry(case["alg"].as_str().unwrap().to_owned())
+            .or_default();
+        if accept {
+            entry.0 += 1
+        } else {
+            entry.1 += 1
+        }
+    }
+    eprintln!("(algorithm: accepted, refused) {matrix:?}");
+}
+
+/// Through the layer on a real socket: 200 with the claims for a valid token, 401 with
+/// `error="invalid_token"` for a refused one.
+#[tokio::test]
+async fn through_the_layer_valid_is_200_and_refused_is_401() {
+    let doc = jose("kid-", &["ES256"]);
+    let keys = KeySet::from_jwks(&serde_json::to_vec(&doc["jwks"]).unwrap()).unwrap();
+    let resolver: JwtResolver = JwtResolver::builder()
+        .issuer(doc["issuer"].as_str().unwrap())
+        .audience(doc["audience"].as_str().unwrap())
+        .keys(keys);
+    let svc = ServiceBuilder::new()
+        .layer(BearerLayer::new(resolver))
+        .service(service_fn(|req: Request<Incoming>| async move {
+            let claims = req.extensions().get::<Arc<Claims>>().unwrap();
+            let body = claims.sub.clone().unwrap_or_default();
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
+        }));
+    let addr = support::serve(svc).await;
+    for case in doc["cases"].as_array().unwrap() {
+        let auth = format!("authorization: Bearer {}", case["token"].as_str().unwrap());
+        let res = support::get(addr, "/", &[auth.as_bytes()]).await;
+        if case["accept"].as_bool().unwrap() {
+            assert_eq!(res.status, 200, "{}", case["name"]);
+            assert_eq!(res.body_str(), case["sub"].as_str().unwrap());
+        } else if case["token"].as_str().unwrap().contains('=') {
+            // Outside RFC 6750's grammar before it reaches the resolver.
+            assert_eq!(res.status, 400, "{}", case["name"]);
+        } else {
+            assert_eq!(res.status, 401, "{}", case["name"]);
+            assert!(res
+                .header("www-authenticate")
+                .unwrap()
+                .contains(r#"error="invalid_token""#));
+        }
+    }
+}
+
+/// What the local JWKS server does.
+#[derive(Clone)]
+enum Jwks {
+    Serve(Value),
+    Fail,
+    Hang,
+}
+
+struct JwksServer {
+    addr: std::net::SocketAddr,
+    mode: Arc<Mutex<Jwks>>,
+    fetches: Arc<AtomicUsize>,
+}
+
+impl JwksServer {
+    async fn start(mode: Jwks) -> JwksServer {
+        let (mode, fetches) = (Arc::new(Mutex::new(mode)), Arc::new(AtomicUsize::new(0)));
+        let (m, f) = (mode.clone(), fetches.clone());
+        let svc = service_fn(move |_: Request<Incoming>| {
+            let (m, f) = (m.clone(), f.clone());
+            async move {
+                f.fetch_add(1, Ordering::SeqCst);
+                let mode = m.lock().unwrap().clone();
+                let response = match mode {
+                    Jwks::Serve(doc) => Response::new(Full::new(Bytes::from(doc.to_string()))),
+                    Jwks::Fail => {
+                        let mut r = Response::new(Full::new(Bytes::new()));
+                        *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                        r
+                    }
+                    Jwks::Hang => {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                        Response::new(Full::new(Bytes::new()))
+                    }
+                };
+                Ok::<_, Infallible>(response)
+            }
+        });
+        JwksServer {
+            addr: support::serve(svc).await,
+            mode,
+            fetches,
+        }
+    }
+
+    fn set(&self, mode: Jwks) {
+        *self.mode.lock().unwrap() = mode;
+    }
+
+    fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+
+    fn resolver(&self, settings: JwksSettings) -> JwtResolver {
+        JwtResolver::builder()
+            .jwks_settings(settings)
+            .jwks_url(&format!("http://{}/jwks", self.addr))
+            .unwrap()
+    }
+}
+
+fn first_valid(doc: &Value) -> BearerToken<'_> {
+    token(&doc["cases"][0])
+}
+
+/// A token whose header names `kid` and whose signature is garbage: enough to ask the cache
+/// for a key.
+fn with_kid(kid: &str) -> String {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let header =
+        Base64UrlUnpadded::encode_string(format!(r#"{{"alg":"ES256","kid":"{kid}"}}"#).as_bytes());
+    format!("{header}.e30.c2ln")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_key_is_accepted_on_its_first_request_and_concurrent_requests_share_one_fetch() {
+    let (a, b) = (jose("a-", &["ES256"]), jose("b-", &["ES256"]));
+    let server = JwksServer::start(Jwks::Serve(a["jwks"].clone())).await;
+    let resolver = server.resolver(JwksSettings::default().cooldown(Duration::from_secs(1)));
+    assert_eq!(server.fetches(), 0, "nothing fetched at start-up");
+    assert!(resolve(&resolver, first_valid(&a)).await.is_some());
+    assert_eq!(server.fetches(), 1);
+    // Rotation: both keys published; B's first token is accepted at once, after the cooldown.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let both = serde_json::json!({ "keys": [a["jwks"]["keys"][0], b["jwks"]["keys"][0]] });
+    server.set(Jwks::Serve(both));
+    let started = Instant::now();
+    let b_token = b["cases"][0]["token"].as_str().unwrap().to_owned();
+    let concurrent: Vec<_> = (0..50)
+        .map(|_| {
+            let (resolver, t) = (resolver.clone(), b_token.clone());
+            tokio::spawn(async move { resolver.resolve(BearerToken::new(&t)).await.unwrap() })
+        })
+        .collect();
+    for task in concurrent {
+        assert!(
+            task.await.unwrap().is_some(),
+            "B accepted on its first request"
+        );
+    }
+    eprintln!("rotated key accepted after {:?}", started.elapsed());
+    assert_eq!(server.fetches(), 2, "fifty requests, one fetch");
+    // A's tokens still verify, from the cache.
+    assert!(resolve(&resolver, first_valid(&a)).await.is_some());
+    assert_eq!(server.fetches(), 2);
+}
+
+#[tokio::test]
+async fn a_flood_of_made_up_kids_costs_one_fetch_per_cooldown() {
+    let a = jose("a-", &["ES256"]);
+    let server = JwksServer::start(Jwks::Serve(a["jwks"].clone())).await;
+    let resolver = server.resolver(JwksSettings::default().cooldown(Duration::from_secs(1)));
+    let started = Instant::now();
+    let mut refused = 0;
+    while started.elapsed() < Duration::from_millis(2_500) {
+        let t = with_kid(&format!("made-up-{refused}"));
+        if resolver
+            .resolve(BearerToken::new(&t))
+            .await
+            .unwrap()
+            .is_none()
+        {
+            refused += 1;
+        }
+    }
+    let fetches = server.fetches();
+    eprintln!("{refused} made-up kids in 2.5 s: {fetches} fetches");
+    assert!(refused > 100);
+    assert!((2..=4).contains(&fetches), "{fetches} fetches");
+    // A real token is unaffected.
+    assert!(resolve(&resolver, first_valid(&a)).await.is_some());
+}
+
+#[tokio::test]
+async fn an_unreachable_jwks_is_503_never_401_and_cached_keys_decide_on_their_own() {
+    let a = jose("a-", &["ES256"]);
+    // Down at start-up: the resolver is made, tokens are 503 (errors), then 200 once it is up.
+    let server = JwksServer::start(Jwks::Fail).await;
+    let settings = JwksSettings::default()
+        .cooldown(Duration::from_secs(1))
+        .timeout(Duration::from_millis(300));
+    let resolver = server.resolver(settings);
+    assert!(resolver.resolve(first_valid(&a)).await.is_err());
+    // Within the cooldown after a failed fetch: still an error, not a 401, and no new fetch.
+    assert!(resolver
+        .resolve(BearerToken::new(&with_kid("x")))
+        .await
+        .is_err());
+    assert_eq!(server.fetches(), 1);
+    server.set(Jwks::Serve(a["jwks"].clone()));
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert!(
+        resolve(&resolver, first_valid(&a)).await.is_some(),
+        "200 without a restart"
+    );
+
+    // The JWKS fails, or hangs: a cached kid is verified at once; an unknown kid is an error.
+    for mode in [Jwks::Fail, Jwks::Hang] {
+        server.set(mode);
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        let started = Instant::now();
+        let unknown = resolver
+            .resolve(BearerToken::new(&with_kid("rotated?")))
+            .await;
+        assert!(unknown.is_err(), "cannot be decided: 503");
+        let known = resolver.resolve_ready(first_valid(&a)).unwrap().unwrap();
+        assert!(known.is_some(), "a cached kid decides on its own");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    // Never reachable at all: a port with nothing behind it.
+    let nowhere = JwtResolver::<serde_json::Map<String, Value>>::builder()
+        .jwks_url(&format!(
+            "http://127.0.0.1:{}/jwks",
+            support::redis::free_port()
+        ))
+        .unwrap();
+    assert!(nowhere.resolve(first_valid(&a)).await.is_err());
+}
