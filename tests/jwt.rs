@@ -312,3 +312,36 @@ async fn an_unreachable_jwks_is_503_never_401_and_cached_keys_decide_on_their_ow
         .unwrap();
     assert!(nowhere.resolve(first_valid(&a)).await.is_err());
 }
+
+/// Scopes feed the 403 path: a layer-wide requirement and a per-route one.
+#[tokio::test]
+async fn scopes_refuse_with_403_insufficient_scope() {
+    use tower_bearer::RequireSessionLayer;
+    let doc = jose("kid-", &["ES256"]);
+    let keys = KeySet::from_jwks(&serde_json::to_vec(&doc["jwks"]).unwrap()).unwrap();
+    let resolver: JwtResolver = JwtResolver::builder().keys(keys);
+    let svc = ServiceBuilder::new()
+        .layer(
+            BearerLayer::new(resolver)
+                .authorize(|claims: &Arc<Claims>| claims.require_scopes(&["read"])),
+        )
+        .layer(RequireSessionLayer::new(|claims: &Arc<Claims>| {
+            claims.require_scopes(&["read", "admin"])
+        }))
+        .service(service_fn(|_: Request<Incoming>| async {
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+        }));
+    let addr = support::serve(svc).await;
+    let auth = format!(
+        "authorization: Bearer {}",
+        doc["cases"][0]["token"].as_str().unwrap()
+    );
+    let res = support::get(addr, "/", &[auth.as_bytes()]).await;
+    assert_eq!(res.status, 403);
+    assert_eq!(
+        res.header("www-authenticate"),
+        Some(
+            r#"Bearer error="insufficient_scope", error_description="insufficient scope", scope="read admin""#
+        )
+    );
+}

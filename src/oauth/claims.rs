@@ -7,6 +7,8 @@ use serde::de::{self, DeserializeOwned, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::InsufficientScope;
+
 /// The claims of a verified JWT: what handlers get (as `Arc<Claims<T>>`) in the request's
 /// extensions.
 ///
@@ -77,6 +79,32 @@ impl<T> Claims<T> {
     /// Whether the token grants `scope`.
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// `Ok` when the token grants every one of `scopes`; else the refusal that names them all,
+    /// which the layer answers `403 insufficient_scope, scope="…"`. For
+    /// [`BearerLayer::authorize`](crate::BearerLayer::authorize),
+    /// [`RequireSessionLayer`](crate::RequireSessionLayer) and axum's `Requirement`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tower_bearer::oauth::{Claims, JwtResolver, KeySet};
+    /// use tower_bearer::{BearerLayer, RequireSessionLayer};
+    ///
+    /// let resolver: JwtResolver = JwtResolver::builder().keys(KeySet::default());
+    /// // Every route: `orders:read`; one route: `orders:write` too.
+    /// let layer = BearerLayer::new(resolver)
+    ///     .authorize(|claims: &Arc<Claims>| claims.require_scopes(&["orders:read"]));
+    /// let write = RequireSessionLayer::new(|claims: &Arc<Claims>| {
+    ///     claims.require_scopes(&["orders:read", "orders:write"])
+    /// });
+    /// # let _ = (layer, write);
+    /// ```
+    pub fn require_scopes(&self, scopes: &[&str]) -> Result<(), InsufficientScope> {
+        match scopes.iter().all(|scope| self.has_scope(scope)) {
+            true => Ok(()),
+            false => Err(InsufficientScope::new(scopes.join(" "))),
+        }
     }
 }
 

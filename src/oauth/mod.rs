@@ -26,7 +26,8 @@
 //!   is accepted on its first request. Concurrent requests share one fetch, and fetches for
 //!   unknown `kid`s are at most one per cooldown (default 5 s, 1–30 s): a flood of made-up
 //!   `kid`s costs one fetch per cooldown. Within the cooldown after a successful fetch, an
-//!   unknown `kid` is `401`.
+//!   unknown `kid` is `401`: a key published less than a cooldown after the last fetch is
+//!   refused until the cooldown ends (issuers rotate over days; keep the cooldown short).
 //! - A fetch times out after 5 s. Keys already fetched keep verifying through an outage for up
 //!   to an hour past their freshness. A token nothing at hand can decide while the JWKS is
 //!   unreachable gets `503`, never `401`, including within the cooldown after a failed fetch.
@@ -57,6 +58,7 @@ mod jwks;
 mod jws;
 mod key;
 mod resolver;
+mod route;
 mod validation;
 
 pub use claims::{Audience, Claims};
@@ -65,3 +67,4 @@ pub use jwks::JwksSettings;
 pub use jws::looks_like_jwt;
 pub use key::{Algorithm, Key, KeyError, KeySet};
 pub use resolver::{JwtResolver, JwtResolverBuilder};
+pub use route::{JwtOr, RouteFuture, Verified};

@@ -8,11 +8,13 @@
 //   BA_REDIS_PREFIX           the storage's key prefix (default better-auth:)
 //   BA_STORE_SESSION_IN_DATABASE=1  with Redis: sessions in the database too
 //   BA_REQUIRE_SIGNATURE=1    the Bearer plugin's requireSignature
+//   BA_JWT=ALG                the jwt plugin, keys of ALG (EdDSA, ES256, ES512, RS256, PS256)
+//   BA_JWT_ROTATION=SECONDS   the jwt plugin's jwks.rotationInterval
 // Runs better-auth's migrations, listens on a free port of 127.0.0.1 and prints
 // `listening on http://127.0.0.1:PORT`.
 import http from "node:http";
 import { betterAuth } from "better-auth";
-import { bearer } from "better-auth/plugins";
+import { bearer, jwt } from "better-auth/plugins";
 import { getMigrations } from "better-auth/db/migration";
 import { toNodeHandler } from "better-auth/node";
 
@@ -61,7 +63,17 @@ const options = {
   secondaryStorage: await secondaryStorage(env.BA_REDIS, env.BA_REDIS_CLUSTER),
   emailAndPassword: { enabled: true },
   session: { storeSessionInDatabase: env.BA_STORE_SESSION_IN_DATABASE === "1" },
-  plugins: [bearer({ requireSignature: env.BA_REQUIRE_SIGNATURE === "1" })],
+  plugins: [
+    bearer({ requireSignature: env.BA_REQUIRE_SIGNATURE === "1" }),
+    ...(env.BA_JWT
+      ? [jwt({
+          jwks: {
+            keyPairConfig: { alg: env.BA_JWT },
+            ...(env.BA_JWT_ROTATION ? { rotationInterval: Number(env.BA_JWT_ROTATION) } : {}),
+          },
+        })]
+      : []),
+  ],
   logger: { level: "error" },
 };
 const { runMigrations } = await getMigrations(options);

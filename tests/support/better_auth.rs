@@ -110,6 +110,23 @@ impl BetterAuth {
         (!json.is_null()).then_some(json)
     }
 
+    /// The jwt plugin's `GET /api/auth/token` for this session: `{"token"}`'s JWT.
+    pub async fn jwt(&self, value: &str) -> String {
+        let auth = format!("authorization: Bearer {value}");
+        let r = super::get(self.addr, "/api/auth/token", &[auth.as_bytes()]).await;
+        assert_eq!(r.status, 200, "token: {}", r.body_str());
+        let json: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        json["token"].as_str().unwrap().to_owned()
+    }
+
+    /// The JWT the jwt plugin sends with get-session, in `set-auth-jwt`.
+    pub async fn jwt_from_get_session(&self, value: &str) -> String {
+        let auth = format!("authorization: Bearer {value}");
+        let r = super::get(self.addr, "/api/auth/get-session", &[auth.as_bytes()]).await;
+        assert_eq!(r.status, 200, "get-session: {}", r.body_str());
+        r.header("set-auth-jwt").expect("set-auth-jwt").to_owned()
+    }
+
     /// Node's sign-out with the bearer.
     pub async fn sign_out(&self, value: &str) {
         self.post_authed("/api/auth/sign-out", value).await;
