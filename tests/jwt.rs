@@ -141,15 +141,28 @@ struct JwksServer {
     addr: std::net::SocketAddr,
     mode: Arc<Mutex<Jwks>>,
     fetches: Arc<AtomicUsize>,
+    /// The `issuer` its OpenID configuration names, when not itself.
+    issuer: Arc<Mutex<Option<String>>>,
 }
 
 impl JwksServer {
     async fn start(mode: Jwks) -> JwksServer {
         let (mode, fetches) = (Arc::new(Mutex::new(mode)), Arc::new(AtomicUsize::new(0)));
-        let (m, f) = (mode.clone(), fetches.clone());
-        let svc = service_fn(move |_: Request<Incoming>| {
-            let (m, f) = (m.clone(), f.clone());
+        let issuer = Arc::new(Mutex::new(None::<String>));
+        let (m, f, i) = (mode.clone(), fetches.clone(), issuer.clone());
+        let svc = service_fn(move |req: Request<Incoming>| {
+            let (m, f, i) = (m.clone(), f.clone(), i.clone());
             async move {
+                if req.uri().path() == "/.well-known/openid-configuration" {
+                    let host = req.headers()["host"].to_str().unwrap().to_owned();
+                    let named = i.lock().unwrap().clone();
+                    let issuer = named.unwrap_or_else(|| format!("http://{host}"));
+                    let doc = serde_json::json!({
+                        "issuer": issuer,
+                        "jwks_uri": format!("http://{host}/jwks"),
+                    });
+                    return Ok(Response::new(Full::new(Bytes::from(doc.to_string()))));
+                }
                 f.fetch_add(1, Ordering::SeqCst);
                 let mode = m.lock().unwrap().clone();
                 let response = match mode {
@@ -171,6 +184,7 @@ impl JwksServer {
             addr: support::serve(svc).await,
             mode,
             fetches,
+            issuer,
         }
     }
 
@@ -343,5 +357,34 @@ async fn scopes_refuse_with_403_insufficient_scope() {
         Some(
             r#"Bearer error="insufficient_scope", error_description="insufficient scope", scope="read admin""#
         )
+    );
+}
+
+/// OpenID Connect discovery: the JWKS is found through `jwks_uri`, and a configuration whose
+/// `issuer` is not the one asked for is refused (503: the keys cannot be trusted).
+#[tokio::test]
+async fn discovery_finds_the_jwks_and_checks_the_issuer() {
+    let a = jose("a-", &["ES256"]);
+    let server = JwksServer::start(Jwks::Serve(a["jwks"].clone())).await;
+    let issuer = format!("http://{}", server.addr);
+    let resolver: JwtResolver = JwtResolver::builder()
+        // The jose tokens' own issuer; discovery still checks the document's.
+        .issuer("https://issuer.test")
+        .issuer_url(&issuer)
+        .unwrap();
+    assert!(resolve(&resolver, first_valid(&a)).await.is_some());
+    assert_eq!(server.fetches(), 1);
+
+    // A document that names another issuer: its keys are not trusted.
+    *server.issuer.lock().unwrap() = Some("https://evil.test".into());
+    let wrong: JwtResolver = JwtResolver::builder()
+        .issuer("https://issuer.test")
+        .issuer_url(&issuer)
+        .unwrap();
+    assert!(wrong.resolve(first_valid(&a)).await.is_err());
+    assert_eq!(
+        server.fetches(),
+        1,
+        "no JWKS fetched for a mismatched issuer"
     );
 }

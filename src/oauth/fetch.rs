@@ -117,6 +117,67 @@ impl JwksFetcher for HttpFetcher {
     }
 }
 
+/// OpenID Connect discovery: the JWKS named by `jwks_uri` in the issuer's
+/// `/.well-known/openid-configuration`, whose `issuer` must equal the issuer asked for,
+/// exactly (OpenID Connect Discovery §4.3). The document is read on the first fetch and again
+/// after any failure; the JWKS on every fetch.
+pub(crate) struct DiscoveryFetcher {
+    issuer: String,
+    discovery: HttpFetcher,
+    jwks: std::sync::Mutex<Option<HttpFetcher>>,
+}
+
+impl DiscoveryFetcher {
+    pub(crate) fn new(issuer: &str) -> Result<Self, BoxError> {
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
+        Ok(DiscoveryFetcher {
+            issuer: issuer.to_owned(),
+            discovery: HttpFetcher::new(&url)?,
+            jwks: std::sync::Mutex::new(None),
+        })
+    }
+
+    async fn jwks_fetcher(&self) -> Result<HttpFetcher, BoxError> {
+        if let Some(jwks) = self.jwks.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Ok(jwks);
+        }
+        let document = self.discovery.fetch().await?;
+        let config =
+            super::json::parse(&document.body).map_err(|e| format!("OpenID configuration: {e}"))?;
+        if config["issuer"].as_str() != Some(self.issuer.as_str()) {
+            return Err(format!(
+                "OpenID configuration names issuer {:?}, not {:?}",
+                config["issuer"], self.issuer
+            )
+            .into());
+        }
+        let uri = config["jwks_uri"]
+            .as_str()
+            .ok_or("OpenID configuration has no jwks_uri")?;
+        let jwks = HttpFetcher::new(uri)?;
+        *self.jwks.lock().unwrap_or_else(|e| e.into_inner()) = Some(jwks.clone());
+        Ok(jwks)
+    }
+}
+
+impl JwksFetcher for std::sync::Arc<DiscoveryFetcher> {
+    fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<Fetched, BoxError>> + Send>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let jwks = this.jwks_fetcher().await?;
+            let fetched = jwks.fetch().await;
+            if fetched.is_err() {
+                // The issuer may have moved its keys: discover again next time.
+                *this.jwks.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            }
+            fetched
+        })
+    }
+}
+
 /// `Cache-Control: max-age=N`; `no-store` and `no-cache` count as zero.
 fn max_age(headers: &http::HeaderMap) -> Option<Duration> {
     let value = headers.get(CACHE_CONTROL)?.to_str().ok()?;

@@ -143,6 +143,18 @@ impl<T> JwtResolverBuilder<T> {
         Ok(self.jwks(HttpFetcher::new(url)?))
     }
 
+    /// A resolver over the issuer's keys, found by OpenID Connect discovery: the `jwks_uri` of
+    /// `{issuer}/.well-known/openid-configuration`, whose `issuer` must equal `issuer` exactly.
+    /// Sets the required `iss` to `issuer` too, unless [`issuer`](Self::issuer) set another.
+    /// Plain HTTP, as [`jwks_url`](Self::jwks_url); nothing is fetched before the first token.
+    pub fn issuer_url(mut self, issuer: &str) -> Result<JwtResolver<T>, BoxError> {
+        let fetcher = std::sync::Arc::new(super::fetch::DiscoveryFetcher::new(issuer)?);
+        self.validation
+            .issuer
+            .get_or_insert_with(|| issuer.to_owned());
+        Ok(self.jwks(fetcher))
+    }
+
     /// A resolver over the JWKS `fetcher` brings.
     pub fn jwks(self, fetcher: impl JwksFetcher) -> JwtResolver<T> {
         let jwks = Jwks::new(Arc::new(fetcher), self.jwks);
