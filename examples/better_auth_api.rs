@@ -10,6 +10,16 @@
 //! `GET /api/data` answers `200 {"session": …, "user": …}` (better-auth's JSON) for a live
 //! session, `401` with the challenge for a missing, unknown, expired, revoked or badly signed
 //! token, and `503` when the backend fails.
+//!
+//! With `--jwks-url` (or `--issuer-url`, OpenID discovery) and feature `jwt`, it accepts the
+//! JWTs of better-auth's `jwt` plugin (or any issuer's) instead, verified against the JWKS, and
+//! `GET /api/data` answers the verified token's claims:
+//!
+//! ```text
+//! cargo run --example better_auth_api --all-features -- --addr 127.0.0.1:4000 \
+//!     --jwks-url http://127.0.0.1:3000/api/auth/jwks \
+//!     --issuer http://127.0.0.1:3000 --audience http://127.0.0.1:3000
+//! ```
 
 // Built without some backend's feature, that backend's code is unused.
 #![cfg_attr(
@@ -44,12 +54,19 @@ usage: better_auth_api --secret SECRET (--database URL | --redis URL | --better-
   --redis URL               better-auth's Redis secondary storage (feature better-auth-redis)
   --redis-prefix PREFIX     the storage's key prefix (default better-auth:)
   --better-auth-url URL     a better-auth server's base URL, asked through its get-session
-                            (feature better-auth-http)";
+                            (feature better-auth-http)
+  --jwks-url URL            JWTs (better-auth's jwt plugin, any issuer) verified against this
+                            JWKS (feature jwt; no secret needed)
+  --issuer-url URL          the same, the JWKS found by OpenID discovery from this issuer
+  --issuer ISS              with a JWKS: the iss every token must carry
+  --audience AUD            with a JWKS: the audience every token's aud must contain";
 
 enum Backend {
     Database(String),
     Redis(String),
     Http(String),
+    Jwks(String),
+    Discovery(String),
 }
 
 struct Args {
@@ -58,6 +75,8 @@ struct Args {
     require_signature: bool,
     backend: Backend,
     redis_prefix: String,
+    issuer: Option<String>,
+    audience: Option<String>,
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -65,6 +84,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut secret = std::env::var("BETTER_AUTH_SECRET").ok();
     let (mut require_signature, mut backends) = (false, Vec::new());
     let mut redis_prefix = "better-auth:".to_string();
+    let (mut issuer, mut audience) = (None, None);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
@@ -75,13 +95,23 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--redis" => backends.push(Backend::Redis(value()?)),
             "--redis-prefix" => redis_prefix = value()?,
             "--better-auth-url" => backends.push(Backend::Http(value()?)),
+            "--jwks-url" => backends.push(Backend::Jwks(value()?)),
+            "--issuer-url" => backends.push(Backend::Discovery(value()?)),
+            "--issuer" => issuer = Some(value()?),
+            "--audience" => audience = Some(value()?),
             "--help" | "-h" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
     let backend = match backends.len() {
         1 => backends.pop().unwrap(),
-        _ => return Err("give exactly one of --database, --redis, --better-auth-url".into()),
+        _ => {
+            return Err(
+                "give exactly one of --database, --redis, --better-auth-url, --jwks-url, \
+                 --issuer-url"
+                    .into(),
+            )
+        }
     };
     Ok(Args {
         addr,
@@ -89,6 +119,8 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         require_signature,
         backend,
         redis_prefix,
+        issuer,
+        audience,
     })
 }
 
@@ -146,6 +178,51 @@ async fn resolver(args: &Args) -> Result<BoxResolver<BetterAuthSession>, String>
     }
 }
 
+/// JWT mode: the verified token's claims; `None` in the other modes.
+#[cfg(feature = "jwt")]
+fn jwt_app(args: &Args) -> Option<Result<Router, String>> {
+    use std::sync::Arc;
+    use tower_bearer::oauth::{Claims, JwtResolver};
+
+    let (url, discover) = match &args.backend {
+        Backend::Jwks(url) => (url, false),
+        Backend::Discovery(url) => (url, true),
+        _ => return None,
+    };
+    let mut builder = JwtResolver::<serde_json::Map<String, serde_json::Value>>::builder();
+    if let Some(issuer) = &args.issuer {
+        builder = builder.issuer(issuer);
+    }
+    if let Some(audience) = &args.audience {
+        builder = builder.audience(audience);
+    }
+    let resolver = match discover {
+        true => builder.issuer_url(url),
+        false => builder.jwks_url(url),
+    };
+    let resolver = match resolver {
+        Ok(resolver) => resolver,
+        Err(e) => return Some(Err(format!("{url}: {e}"))),
+    };
+    async fn claims(Authenticated(claims): Authenticated<Arc<Claims>>) -> Json<Arc<Claims>> {
+        Json(claims)
+    }
+    let auth = BearerLayer::new(resolver)
+        .realm("api")
+        // JWTs carrying a whole user record, or many roles, outgrow the default 4 KiB.
+        .max_token_len(16 * 1024)
+        .timeout(Duration::from_secs(10));
+    Some(Ok(Router::new()
+        .route("/api/data", get(claims))
+        .layer(auth)))
+}
+
+#[cfg(not(feature = "jwt"))]
+fn jwt_app(args: &Args) -> Option<Result<Router, String>> {
+    matches!(args.backend, Backend::Jwks(_) | Backend::Discovery(_))
+        .then(|| Err("--jwks-url and --issuer-url need the jwt feature".into()))
+}
+
 /// The session and user, in better-auth's JSON shape.
 async fn data(
     Authenticated(signed_in): Authenticated<BetterAuthSession>,
@@ -169,19 +246,22 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let resolver = match resolver(&args).await {
-        Ok(resolver) => resolver,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
+    let exit = |e: String| -> ! {
+        eprintln!("{e}");
+        std::process::exit(2)
+    };
+    let app = match jwt_app(&args) {
+        Some(app) => app.unwrap_or_else(|e| exit(e)),
+        None => {
+            let resolver = resolver(&args).await.unwrap_or_else(|e| exit(e));
+            let auth = BearerLayer::new(resolver)
+                .realm("api")
+                // better-auth also accepts the signed token percent-encoded.
+                .token_chars(TokenChars::Visible)
+                .timeout(Duration::from_secs(5));
+            Router::new().route("/api/data", get(data)).layer(auth)
         }
     };
-    let auth = BearerLayer::new(resolver)
-        .realm("api")
-        // better-auth also accepts the signed token percent-encoded.
-        .token_chars(TokenChars::Visible)
-        .timeout(Duration::from_secs(5));
-    let app = Router::new().route("/api/data", get(data)).layer(auth);
     let listener = tokio::net::TcpListener::bind(args.addr).await.unwrap();
     println!("listening on http://{}", listener.local_addr().unwrap());
     axum::serve(listener, app).await.unwrap();

@@ -152,6 +152,12 @@ pub use service::Bearer;
 pub use token::{BearerToken, TokenChars, DEFAULT_MAX_TOKEN_LEN};
 
 /// The README's Rust examples, compiled as doctests so they cannot drift from the API.
-#[cfg(all(doctest, feature = "axum", feature = "tonic", feature = "memory-store"))]
+#[cfg(all(
+    doctest,
+    feature = "axum",
+    feature = "tonic",
+    feature = "memory-store",
+    feature = "jwt"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

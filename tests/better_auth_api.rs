@@ -176,3 +176,47 @@ async fn starts_and_answers_503_while_the_database_is_down() {
     assert_eq!(r.status, 503, "{}", r.body_str());
     assert_eq!(data(&api, None).await.status, 401);
 }
+
+/// JWT mode (feature `jwt`): `--jwks-url` with `--issuer` and `--audience`, no secret. A
+/// better-auth JWT answers exactly its payload; any other token, 401 `invalid_token`; a JWKS
+/// that cannot be fetched, 503; and the example starts while the JWKS is unreachable.
+#[cfg(feature = "jwt")]
+#[tokio::test(flavor = "multi_thread")]
+async fn jwt_mode_answers_the_verified_payload() {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let node = BetterAuth::start(&sqlite_url(), &[("BA_JWT", "EdDSA")]);
+    let ada = node.sign_up("ada@example.com").await;
+    let jwks = format!("{}/api/auth/jwks", node.url());
+    let api = example::start(
+        "better_auth_api",
+        &[
+            "--jwks-url",
+            &jwks,
+            "--issuer",
+            &node.url(),
+            "--audience",
+            &node.url(),
+        ],
+    );
+    let jwt = node.jwt(&ada.signed).await;
+    let r = data(&api, Some(&jwt)).await;
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let payload = Base64UrlUnpadded::decode_vec(jwt.split('.').nth(1).unwrap()).unwrap();
+    let payload: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(body, payload, "exactly the payload");
+    for refused in [ada.signed.as_str(), "not-a-jwt", &jwt[..jwt.len() - 2]] {
+        let r = data(&api, Some(refused)).await;
+        assert_eq!(r.status, 401);
+        assert!(r
+            .header("www-authenticate")
+            .unwrap()
+            .contains(r#"error="invalid_token""#));
+    }
+
+    // A JWKS nobody serves: the example starts, and a JWT that needs the keys gets 503.
+    let nowhere = format!("http://127.0.0.1:{}/jwks", support::redis::free_port());
+    let api = example::start("better_auth_api", &["--jwks-url", &nowhere]);
+    assert_eq!(data(&api, Some(&jwt)).await.status, 503);
+    assert_eq!(data(&api, Some("not-a-jwt")).await.status, 401);
+}

@@ -67,6 +67,7 @@ fn features() -> Vec<&'static str> {
         ("better-auth-http", cfg!(feature = "better-auth-http")),
         ("test-util", cfg!(feature = "test-util")),
         ("sweeper", cfg!(feature = "sweeper")),
+        ("jwt", cfg!(feature = "jwt")),
     ]
     .into_iter()
     .filter_map(|(name, on)| on.then_some(name))
