@@ -91,6 +91,7 @@
 //! | `better-auth-postgres`, `better-auth-mysql`, `better-auth-sqlite` | | [`better_auth::SqlResolver`]: sessions from better-auth's SQL database (over sqlx) |
 //! | `better-auth-redis` | | [`better_auth::RedisStorageResolver`]: sessions from better-auth's Redis secondary storage |
 //! | `better-auth-http` | | [`better_auth::HttpResolver`]: sessions from a better-auth server's get-session |
+//! | `introspection` | | [`oauth::IntrospectionResolver`]: opaque access tokens checked with an RFC 7662 endpoint, cached never past `exp` |
 //! | `jwt` | | [`oauth`]: JWT access tokens verified against static keys or a cached JWKS (better-auth's `jwt` plugin, any OpenID Connect issuer) |
 //! | `axum` | | [`Authenticated`](integrations::axum::Authenticated) and [`Authorized`](integrations::axum::Authorized), extractors, and `IntoResponse` for [`Rejection`] (over `axum-core`) |
 //! | `tonic` | | `NamedService` for [`Bearer`], so `add_service(Bearer::new(svc, resolver))` works |
@@ -105,7 +106,12 @@ mod anonymous;
 #[cfg_attr(docsrs, doc(cfg(feature = "better-auth")))]
 pub mod better_auth;
 mod body;
-#[cfg(any(feature = "redis", feature = "better-auth", feature = "jwt"))]
+#[cfg(any(
+    feature = "redis",
+    feature = "better-auth",
+    feature = "jwt",
+    feature = "introspection"
+))]
 mod cache;
 mod challenge;
 pub mod client;
@@ -114,7 +120,8 @@ mod decision;
     feature = "memory-store",
     feature = "redis",
     feature = "better-auth",
-    feature = "jwt"
+    feature = "jwt",
+    feature = "introspection"
 ))]
 mod digest;
 pub mod future;
@@ -122,8 +129,8 @@ mod grpc;
 mod head;
 pub mod integrations;
 mod layer;
-#[cfg(feature = "jwt")]
-#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+#[cfg(any(feature = "jwt", feature = "introspection"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "jwt", feature = "introspection"))))]
 pub mod oauth;
 mod reason;
 mod rejection;

@@ -1,5 +1,7 @@
 //! An OAuth 2 resource server: JWT access tokens verified locally against keys the issuer
-//! publishes (a JWKS) or keys you configure, with no network call per request.
+//! publishes (a JWKS) or keys you configure, with no network call per request (feature `jwt`);
+//! and opaque access tokens checked with the issuer's RFC 7662 introspection endpoint
+//! ([`IntrospectionResolver`], feature `introspection`).
 //!
 //! [`JwtResolver`] is a [`SessionResolver`](crate::SessionResolver) like any other: put it
 //! under a [`BearerLayer`](crate::BearerLayer) and handlers find the verified
@@ -52,19 +54,29 @@
 //! ```
 
 mod claims;
-mod fetch;
+#[cfg(feature = "introspection")]
+mod introspect;
 mod json;
-mod jwks;
-mod jws;
-mod key;
-mod resolver;
-mod route;
-mod validation;
+#[cfg(feature = "jwt")]
+mod jwt {
+    pub(super) mod fetch;
+    pub(super) mod jwks;
+    pub(super) mod jws;
+    pub(super) mod key;
+    pub(super) mod resolver;
+    pub(super) mod route;
+    pub(super) mod validation;
+}
 
 pub use claims::{Audience, Claims};
-pub use fetch::{Fetched, HttpFetcher, JwksFetcher};
-pub use jwks::JwksSettings;
-pub use jws::looks_like_jwt;
-pub use key::{Algorithm, Key, KeyError, KeySet};
-pub use resolver::{JwtResolver, JwtResolverBuilder};
-pub use route::{JwtOr, RouteFuture, Verified};
+#[cfg(feature = "introspection")]
+pub use introspect::{IntrospectionResolver, IntrospectionResolverBuilder};
+#[cfg(feature = "jwt")]
+pub use jwt::{
+    fetch::{Fetched, HttpFetcher, JwksFetcher},
+    jwks::JwksSettings,
+    jws::looks_like_jwt,
+    key::{Algorithm, Key, KeyError, KeySet},
+    resolver::{JwtResolver, JwtResolverBuilder},
+    route::{JwtOr, RouteFuture, Verified},
+};

@@ -4,8 +4,8 @@
 use base64ct::{Base64UrlUnpadded, Encoding as _};
 use serde_json::Value;
 
-use super::json;
 use super::key::Algorithm;
+use crate::oauth::json;
 
 /// A compact JWS whose header names an algorithm this crate verifies; not yet verified.
 #[derive(Debug)]

@@ -145,8 +145,8 @@ impl DiscoveryFetcher {
             return Ok(jwks);
         }
         let document = self.discovery.fetch().await?;
-        let config =
-            super::json::parse(&document.body).map_err(|e| format!("OpenID configuration: {e}"))?;
+        let config = crate::oauth::json::parse(&document.body)
+            .map_err(|e| format!("OpenID configuration: {e}"))?;
         if config["issuer"].as_str() != Some(self.issuer.as_str()) {
             return Err(format!(
                 "OpenID configuration names issuer {:?}, not {:?}",

@@ -398,7 +398,7 @@ impl KeySet {
     /// `kty`, `use: enc`, an `alg` that does not fit) are left out, as RFC 7517 §5 allows; a
     /// document that is not a JWKS at all is an error.
     pub fn from_jwks(document: &[u8]) -> Result<Self, KeyError> {
-        let value = super::json::parse(document).map_err(|e| bad(format!("JWKS: {e}")))?;
+        let value = crate::oauth::json::parse(document).map_err(|e| bad(format!("JWKS: {e}")))?;
         let keys = value["keys"]
             .as_array()
             .ok_or_else(|| bad("JWKS: no keys array"))?;

@@ -10,7 +10,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::claims::Claims;
 use super::fetch::{HttpFetcher, JwksFetcher};
 use super::jwks::{Jwks, JwksSettings, Lookup};
 use super::jws::{self, Jws};
@@ -18,6 +17,7 @@ use super::key::KeySet;
 use super::validation::Validation;
 use crate::cache::Cache;
 use crate::digest::TokenDigest;
+use crate::oauth::claims::Claims;
 use crate::{BearerToken, BoxError, SessionResolver};
 
 /// Verifies JWT access tokens against static keys or a cached JWKS; the session is the token's
@@ -148,7 +148,7 @@ impl<T> JwtResolverBuilder<T> {
     /// Sets the required `iss` to `issuer` too, unless [`issuer`](Self::issuer) set another.
     /// Plain HTTP, as [`jwks_url`](Self::jwks_url); nothing is fetched before the first token.
     pub fn issuer_url(mut self, issuer: &str) -> Result<JwtResolver<T>, BoxError> {
-        let fetcher = std::sync::Arc::new(super::fetch::DiscoveryFetcher::new(issuer)?);
+        let fetcher = std::sync::Arc::new(crate::oauth::jwt::fetch::DiscoveryFetcher::new(issuer)?);
         self.validation
             .issuer
             .get_or_insert_with(|| issuer.to_owned());
@@ -206,7 +206,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Inner<T> {
             tracing::debug!(alg = %jws.alg, "bearer: no key verifies the JWT");
             return None;
         }
-        let payload = super::json::parse(&jws.payload).ok()?;
+        let payload = crate::oauth::json::parse(&jws.payload).ok()?;
         let claims: Claims<T> = match serde_json::from_value(payload) {
             Ok(claims) => claims,
             Err(error) => {

@@ -1,5 +1,5 @@
 //! [`JwtOr`]: one layer for both kinds of token a better-auth user holds: JWT-shaped tokens to
-//! a [`JwtResolver`](super::JwtResolver), every other token to another resolver.
+//! a [`JwtResolver`](crate::oauth::JwtResolver), every other token to another resolver.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::claims::Claims;
+use crate::oauth::claims::Claims;
 
 /// What a token must carry to be accepted, beyond a valid signature.
 ///
