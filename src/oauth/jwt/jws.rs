@@ -133,7 +133,36 @@ mod tests {
             assert!(parse(&bad).is_err(), "{bad}");
         }
         assert!(!looks_like_jwt("opaque-session-token"));
+        assert!(looks_like_jwt(&token(r#"{"alg":"ES256"}"#, p)));
         assert!(!looks_like_jwt("abc.def"));
         assert!(!looks_like_jwt("eyJ.a.b.c"));
+    }
+
+    proptest::proptest! {
+        /// Any payload and signature bytes round-trip through strict base64url; padding any
+        /// segment, or a character outside the alphabet, is refused; nothing panics.
+        #[test]
+        fn segments_round_trip_and_padding_is_refused(
+            payload in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+            signature in proptest::collection::vec(proptest::num::u8::ANY, 1..96),
+            junk in "[ -~]{0,80}",
+        ) {
+            let header = Base64UrlUnpadded::encode_string(br#"{"alg":"EdDSA","kid":"k"}"#);
+            let p = Base64UrlUnpadded::encode_string(&payload);
+            let s = Base64UrlUnpadded::encode_string(&signature);
+            let token = format!("{header}.{p}.{s}");
+            let jws = parse(&token).unwrap();
+            proptest::prop_assert_eq!(&jws.payload, &payload);
+            proptest::prop_assert_eq!(&jws.signature, &signature);
+            let input = format!("{header}.{p}");
+            proptest::prop_assert_eq!(jws.signing_input, input.as_bytes());
+            for padded in [format!("{header}=.{p}.{s}"), format!("{header}.{p}=.{s}"), format!("{header}.{p}.{s}=")] {
+                proptest::prop_assert!(parse(&padded).is_err());
+            }
+            let outside = format!("{header}.{p}+.{s}");
+            proptest::prop_assert!(parse(&outside).is_err());
+            let _ = parse(&junk);
+            let _ = looks_like_jwt(&junk);
+        }
     }
 }
