@@ -92,6 +92,7 @@
 //! | `better-auth-redis` | | [`better_auth::RedisStorageResolver`]: sessions from better-auth's Redis secondary storage |
 //! | `better-auth-http` | | [`better_auth::HttpResolver`]: sessions from a better-auth server's get-session |
 //! | `introspection` | | [`oauth::IntrospectionResolver`]: opaque access tokens checked with an RFC 7662 endpoint, cached never past `exp` |
+//! | `rustls` | | HTTPS (rustls over ring, Mozilla's roots or your own) for the JWKS, OpenID discovery and introspection |
 //! | `jwt` | | [`oauth`]: JWT access tokens verified against static keys or a cached JWKS (better-auth's `jwt` plugin, any OpenID Connect issuer) |
 //! | `axum` | | [`Authenticated`](integrations::axum::Authenticated) and [`Authorized`](integrations::axum::Authorized), extractors, and `IntoResponse` for [`Rejection`] (over `axum-core`) |
 //! | `tonic` | | `NamedService` for [`Bearer`], so `add_service(Bearer::new(svc, resolver))` works |

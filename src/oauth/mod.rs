@@ -54,6 +54,7 @@
 //! ```
 
 mod claims;
+mod http;
 #[cfg(feature = "introspection")]
 mod introspect;
 mod json;

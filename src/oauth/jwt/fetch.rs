@@ -9,10 +9,9 @@ use bytes::Bytes;
 use http::header::{CACHE_CONTROL, USER_AGENT};
 use http::{Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 
+use crate::oauth::http::{self as client, Connector, Roots};
 use crate::BoxError;
 
 /// A fetched JWKS document, and how long its server says it may be cached.
@@ -54,33 +53,45 @@ pub trait JwksFetcher: Send + Sync + 'static {
 /// The largest JWKS document read: far beyond any real key set.
 const MAX_DOCUMENT: usize = 512 * 1024;
 
-/// Fetches over plain HTTP/1.1 (hyper's pooled client): for an issuer on loopback or a private
-/// network. For HTTPS, implement [`JwksFetcher`] over the client your service already uses.
+/// Fetches over HTTP/1.1 with hyper's pooled client: plain HTTP, and HTTPS with feature
+/// `rustls` (Mozilla's roots, or [`with_roots`](Self::with_roots) for a private CA). Without
+/// that feature, implement [`JwksFetcher`] over the HTTPS client your service already uses.
 #[derive(Clone)]
 pub struct HttpFetcher {
-    client: Client<HttpConnector, Empty<Bytes>>,
+    client: Client<Connector, Empty<Bytes>>,
     uri: Uri,
 }
 
 impl HttpFetcher {
-    /// A fetcher of `url`, which must be `http://`.
+    /// A fetcher of `url`: `http://`, or `https://` with feature `rustls`.
     pub fn new(url: &str) -> Result<Self, BoxError> {
+        Self::build(url, None)
+    }
+
+    /// A fetcher of `url` over HTTPS that trusts `roots` (a private CA) instead of Mozilla's.
+    #[cfg(feature = "rustls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+    pub fn with_roots(url: &str, roots: rustls::RootCertStore) -> Result<Self, BoxError> {
+        Self::build(url, Some(roots))
+    }
+
+    pub(crate) fn build(url: &str, roots: Roots) -> Result<Self, BoxError> {
         let uri: Uri = url.parse()?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(
-                    "HttpFetcher speaks plain HTTP; for https, implement JwksFetcher \
-                            over your HTTPS client"
-                        .into(),
-                )
-            }
-            _ => return Err(format!("not an http URL: {url}").into()),
-        }
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        let client = Client::builder(TokioExecutor::new()).build(connector);
-        Ok(HttpFetcher { client, uri })
+        client::check_scheme(&uri)?;
+        Ok(HttpFetcher {
+            client: client::client(roots),
+            uri,
+        })
+    }
+
+    /// Another URL over the same client (and so the same trusted roots).
+    fn at(&self, url: &str) -> Result<Self, BoxError> {
+        let uri: Uri = url.parse()?;
+        client::check_scheme(&uri)?;
+        Ok(HttpFetcher {
+            client: self.client.clone(),
+            uri,
+        })
     }
 }
 
@@ -128,14 +139,14 @@ pub(crate) struct DiscoveryFetcher {
 }
 
 impl DiscoveryFetcher {
-    pub(crate) fn new(issuer: &str) -> Result<Self, BoxError> {
+    pub(crate) fn new(issuer: &str, roots: Roots) -> Result<Self, BoxError> {
         let url = format!(
             "{}/.well-known/openid-configuration",
             issuer.trim_end_matches('/')
         );
         Ok(DiscoveryFetcher {
             issuer: issuer.to_owned(),
-            discovery: HttpFetcher::new(&url)?,
+            discovery: HttpFetcher::build(&url, roots)?,
             jwks: std::sync::Mutex::new(None),
         })
     }
@@ -157,7 +168,7 @@ impl DiscoveryFetcher {
         let uri = config["jwks_uri"]
             .as_str()
             .ok_or("OpenID configuration has no jwks_uri")?;
-        let jwks = HttpFetcher::new(uri)?;
+        let jwks = self.discovery.at(uri)?;
         *self.jwks.lock().unwrap_or_else(|e| e.into_inner()) = Some(jwks.clone());
         Ok(jwks)
     }
@@ -210,7 +221,11 @@ mod tests {
         assert_eq!(read("no-store"), Some(Duration::ZERO));
         assert_eq!(read("public"), None);
         assert_eq!(max_age(&http::HeaderMap::new()), None);
-        assert!(HttpFetcher::new("https://issuer.example/jwks").is_err());
+        assert_eq!(
+            HttpFetcher::new("https://issuer.example/jwks").is_ok(),
+            cfg!(feature = "rustls")
+        );
+        assert!(HttpFetcher::new("ftp://issuer.example/jwks").is_err());
         assert!(HttpFetcher::new("http://127.0.0.1:1/jwks").is_ok());
     }
 }

@@ -70,6 +70,7 @@ enum Keys {
 pub struct JwtResolverBuilder<T = Map<String, Value>> {
     validation: Validation,
     jwks: JwksSettings,
+    roots: crate::oauth::http::Roots,
     verified: Option<(usize, Duration)>,
     _claims: PhantomData<fn() -> T>,
 }
@@ -81,6 +82,7 @@ impl<T> JwtResolver<T> {
         JwtResolverBuilder {
             validation: Validation::default(),
             jwks: JwksSettings::default(),
+            roots: None,
             verified: Some((100_000, Duration::from_secs(300))),
             _claims: PhantomData,
         }
@@ -132,23 +134,37 @@ impl<T> JwtResolverBuilder<T> {
         self
     }
 
+    /// The roots [`jwks_url`](Self::jwks_url) and [`issuer_url`](Self::issuer_url) trust over
+    /// HTTPS, for an issuer behind a private CA. Default: Mozilla's (webpki-roots).
+    #[cfg(feature = "rustls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+    pub fn tls_roots(mut self, roots: rustls::RootCertStore) -> Self {
+        self.roots = Some(roots);
+        self
+    }
+
     /// A resolver over keys you configure (JWKs, HMAC secrets); nothing is fetched.
     pub fn keys(self, keys: KeySet) -> JwtResolver<T> {
         self.build(Keys::Static(Arc::new(keys)))
     }
 
-    /// A resolver over the JWKS at `url` (plain HTTP; see [`HttpFetcher`]). Nothing is fetched
-    /// until the first token arrives, so the service starts when the JWKS is unreachable.
-    pub fn jwks_url(self, url: &str) -> Result<JwtResolver<T>, BoxError> {
-        Ok(self.jwks(HttpFetcher::new(url)?))
+    /// A resolver over the JWKS at `url` (`http://`, or `https://` with feature `rustls`; see
+    /// [`HttpFetcher`]). Nothing is fetched until the first token arrives, so the service
+    /// starts when the JWKS is unreachable.
+    pub fn jwks_url(mut self, url: &str) -> Result<JwtResolver<T>, BoxError> {
+        let fetcher = HttpFetcher::build(url, self.roots.take())?;
+        Ok(self.jwks(fetcher))
     }
 
     /// A resolver over the issuer's keys, found by OpenID Connect discovery: the `jwks_uri` of
     /// `{issuer}/.well-known/openid-configuration`, whose `issuer` must equal `issuer` exactly.
     /// Sets the required `iss` to `issuer` too, unless [`issuer`](Self::issuer) set another.
-    /// Plain HTTP, as [`jwks_url`](Self::jwks_url); nothing is fetched before the first token.
+    /// HTTP or HTTPS as [`jwks_url`](Self::jwks_url); nothing is fetched before the first token.
     pub fn issuer_url(mut self, issuer: &str) -> Result<JwtResolver<T>, BoxError> {
-        let fetcher = std::sync::Arc::new(crate::oauth::jwt::fetch::DiscoveryFetcher::new(issuer)?);
+        let roots = self.roots.take();
+        let fetcher = std::sync::Arc::new(crate::oauth::jwt::fetch::DiscoveryFetcher::new(
+            issuer, roots,
+        )?);
         self.validation
             .issuer
             .get_or_insert_with(|| issuer.to_owned());
