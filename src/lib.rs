@@ -30,6 +30,8 @@
 //! - [`store`]: [`MemoryStore`](store::MemoryStore), the embedded session store with
 //!   better-auth's semantics, and the [`SessionStore`](store::SessionStore) trait that other
 //!   backends implement;
+//! - `oauth` (features `jwt`, `introspection`): an OAuth 2 resource server, JWT access tokens
+//!   verified against a cached JWKS and RFC 7662 introspection;
 //! - [`client`]: [`BearerClientLayer`](client::BearerClientLayer), which sends the token on
 //!   outgoing requests;
 //! - [`integrations`]: the axum extractor and tonic support, behind their features.

@@ -8,7 +8,7 @@ use std::fmt;
 use base64ct::{Base64UrlUnpadded, Encoding as _};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
-use sha2::{Digest, Sha256, Sha384, Sha512};
+use sha2::{Sha256, Sha384, Sha512};
 
 /// A JWS signature algorithm this crate verifies (RFC 7518, RFC 8037).
 #[non_exhaustive]
@@ -97,7 +97,7 @@ enum Kind {
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
     P521(Box<p521::ecdsa::VerifyingKey>),
-    Rsa(Box<rsa::RsaPublicKey>),
+    Rsa(Box<rsa::PublicKey>),
     Hmac(Box<[u8]>),
 }
 
@@ -201,9 +201,9 @@ impl Key {
                     .map_err(|_| bad("not a P-521 point"))?,
             )),
             (Some("RSA"), _) => {
-                let n = rsa::BigUint::from_bytes_be(&member(jwk, "n")?);
-                let e = rsa::BigUint::from_bytes_be(&member(jwk, "e")?);
-                let key = rsa::RsaPublicKey::new(n, e).map_err(|e| bad(e.to_string()))?;
+                let n = rsa::BoxedUint::from_be_slice_vartime(&member(jwk, "n")?);
+                let e = rsa::BoxedUint::from_be_slice_vartime(&member(jwk, "e")?);
+                let key = rsa::PublicKey::new(n, e).map_err(|e| bad(e.to_string()))?;
                 if rsa::traits::PublicKeyParts::size(&key) < 256 {
                     return Err(bad("RSA keys under 2048 bits are refused (RFC 7518 §3.3)"));
                 }
@@ -221,6 +221,59 @@ impl Key {
         };
         let key = Key {
             kid: jwk["kid"].as_str().map(str::to_owned),
+            alg: None,
+            kind,
+        };
+        if let Some(alg) = alg {
+            if !key.kind_fits(alg) {
+                return Err(bad(format!("alg {alg} does not fit the key type")));
+            }
+        }
+        Ok(Key { alg, ..key })
+    }
+
+    /// A public key in PEM (`-----BEGIN PUBLIC KEY-----`, SubjectPublicKeyInfo): Ed25519,
+    /// P-256, P-384, P-521 or RSA (2048 bits or more), with an optional `kid` and `alg`. For
+    /// issuers that publish a key file rather than a JWKS.
+    ///
+    /// ```
+    /// use tower_bearer::oauth::{Algorithm, Key};
+    ///
+    /// let pem = "-----BEGIN PUBLIC KEY-----
+    /// MCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=
+    /// -----END PUBLIC KEY-----";
+    /// let key = Key::from_pem(pem, Some("k1".into()), None).unwrap();
+    /// assert!(key.fits(Algorithm::EdDSA));
+    /// ```
+    pub fn from_pem(
+        pem: &str,
+        kid: Option<String>,
+        alg: Option<Algorithm>,
+    ) -> Result<Key, KeyError> {
+        use p256::pkcs8::DecodePublicKey;
+        let kind = if let Ok(key) = ed25519_dalek::VerifyingKey::from_public_key_pem(pem) {
+            Kind::Ed25519(key)
+        } else if let Ok(key) = p256::ecdsa::VerifyingKey::from_public_key_pem(pem) {
+            Kind::P256(key)
+        } else if let Ok(key) = p384::ecdsa::VerifyingKey::from_public_key_pem(pem) {
+            Kind::P384(key)
+        } else if let Ok(key) = p521::PublicKey::from_public_key_pem(pem) {
+            let point = p521::EncodedPoint::from(key);
+            let key = p521::ecdsa::VerifyingKey::from_encoded_point(&point)
+                .map_err(|_| bad("not a P-521 point"))?;
+            Kind::P521(Box::new(key))
+        } else if let Ok(key) =
+            <rsa::PublicKey as rsa::pkcs8::DecodePublicKey>::from_public_key_pem(pem)
+        {
+            if rsa::traits::PublicKeyParts::size(&key) < 256 {
+                return Err(bad("RSA keys under 2048 bits are refused (RFC 7518 §3.3)"));
+            }
+            Kind::Rsa(Box::new(key))
+        } else {
+            return Err(bad("not a PEM public key of a supported type"));
+        };
+        let key = Key {
+            kid,
             alg: None,
             kind,
         };
@@ -313,12 +366,13 @@ mod signature_verify {
     }
 
     pub(super) fn rsa(
-        key: &rsa::RsaPublicKey,
+        key: &rsa::PublicKey,
         alg: Algorithm,
         input: &[u8],
         signature: &[u8],
     ) -> bool {
         use rsa::{Pkcs1v15Sign, Pss};
+        use sha2_next::{Digest, Sha256, Sha384, Sha512};
         let result = match alg {
             Algorithm::RS256 => key.verify(
                 Pkcs1v15Sign::new::<Sha256>(),
@@ -335,9 +389,9 @@ mod signature_verify {
                 &Sha512::digest(input),
                 signature,
             ),
-            Algorithm::PS256 => key.verify(Pss::new::<Sha256>(), &Sha256::digest(input), signature),
-            Algorithm::PS384 => key.verify(Pss::new::<Sha384>(), &Sha384::digest(input), signature),
-            Algorithm::PS512 => key.verify(Pss::new::<Sha512>(), &Sha512::digest(input), signature),
+            Algorithm::PS256 => key.verify(Pss::<Sha256>::new(), &Sha256::digest(input), signature),
+            Algorithm::PS384 => key.verify(Pss::<Sha384>::new(), &Sha384::digest(input), signature),
+            Algorithm::PS512 => key.verify(Pss::<Sha512>::new(), &Sha512::digest(input), signature),
             _ => return false,
         };
         result.is_ok()
