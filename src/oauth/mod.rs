@@ -60,10 +60,12 @@ mod introspect;
 mod json;
 #[cfg(feature = "jwt")]
 mod jwt {
+    pub(super) mod alg;
     pub(super) mod fetch;
     pub(super) mod jwks;
     pub(super) mod jws;
     pub(super) mod key;
+    pub(super) mod keyset;
     pub(super) mod resolver;
     pub(super) mod route;
     pub(super) mod validation;
@@ -74,10 +76,12 @@ pub use claims::{Audience, Claims};
 pub use introspect::{IntrospectionResolver, IntrospectionResolverBuilder};
 #[cfg(feature = "jwt")]
 pub use jwt::{
+    alg::Algorithm,
     fetch::{Fetched, HttpFetcher, JwksFetcher},
     jwks::JwksSettings,
     jws::looks_like_jwt,
-    key::{Algorithm, Key, KeyError, KeySet},
+    key::{Key, KeyError},
+    keyset::KeySet,
     resolver::{JwtResolver, JwtResolverBuilder},
     route::{JwtOr, RouteFuture, Verified},
 };

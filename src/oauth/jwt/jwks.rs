@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use super::fetch::JwksFetcher;
-use super::key::KeySet;
+use super::keyset::KeySet;
 use crate::BoxError;
 
 /// How the JWKS is cached and refetched.

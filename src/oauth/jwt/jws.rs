@@ -4,7 +4,7 @@
 use base64ct::{Base64UrlUnpadded, Encoding as _};
 use serde_json::Value;
 
-use super::key::Algorithm;
+use super::alg::Algorithm;
 use crate::oauth::json;
 
 /// A compact JWS whose header names an algorithm this crate verifies; not yet verified.

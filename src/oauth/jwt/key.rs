@@ -5,91 +5,12 @@
 
 use std::fmt;
 
+use super::alg::Algorithm;
+
 use base64ct::{Base64UrlUnpadded, Encoding as _};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::{Sha256, Sha384, Sha512};
-
-/// A JWS signature algorithm this crate verifies (RFC 7518, RFC 8037).
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[allow(clippy::upper_case_acronyms)]
-pub enum Algorithm {
-    /// Ed25519 (RFC 8037).
-    EdDSA,
-    /// ECDSA on P-256 with SHA-256.
-    ES256,
-    /// ECDSA on P-384 with SHA-384.
-    ES384,
-    /// ECDSA on P-521 with SHA-512.
-    ES512,
-    /// RSASSA-PKCS1-v1_5 with SHA-256.
-    RS256,
-    /// RSASSA-PKCS1-v1_5 with SHA-384.
-    RS384,
-    /// RSASSA-PKCS1-v1_5 with SHA-512.
-    RS512,
-    /// RSASSA-PSS with SHA-256.
-    PS256,
-    /// RSASSA-PSS with SHA-384.
-    PS384,
-    /// RSASSA-PSS with SHA-512.
-    PS512,
-    /// HMAC with SHA-256; only with a secret you configure.
-    HS256,
-    /// HMAC with SHA-384; only with a secret you configure.
-    HS384,
-    /// HMAC with SHA-512; only with a secret you configure.
-    HS512,
-}
-
-impl Algorithm {
-    const ALL: [Algorithm; 13] = [
-        Algorithm::EdDSA,
-        Algorithm::ES256,
-        Algorithm::ES384,
-        Algorithm::ES512,
-        Algorithm::RS256,
-        Algorithm::RS384,
-        Algorithm::RS512,
-        Algorithm::PS256,
-        Algorithm::PS384,
-        Algorithm::PS512,
-        Algorithm::HS256,
-        Algorithm::HS384,
-        Algorithm::HS512,
-    ];
-
-    /// The name in a JOSE header (`"ES256"`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Algorithm::EdDSA => "EdDSA",
-            Algorithm::ES256 => "ES256",
-            Algorithm::ES384 => "ES384",
-            Algorithm::ES512 => "ES512",
-            Algorithm::RS256 => "RS256",
-            Algorithm::RS384 => "RS384",
-            Algorithm::RS512 => "RS512",
-            Algorithm::PS256 => "PS256",
-            Algorithm::PS384 => "PS384",
-            Algorithm::PS512 => "PS512",
-            Algorithm::HS256 => "HS256",
-            Algorithm::HS384 => "HS384",
-            Algorithm::HS512 => "HS512",
-        }
-    }
-
-    /// The algorithm a JOSE header names; `None` for `none` and anything unknown.
-    pub fn from_name(name: &str) -> Option<Algorithm> {
-        Self::ALL.into_iter().find(|alg| alg.name() == name)
-    }
-}
-
-impl fmt::Display for Algorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 #[derive(Clone)]
 enum Kind {
@@ -135,7 +56,7 @@ impl fmt::Display for KeyError {
 
 impl std::error::Error for KeyError {}
 
-fn bad(why: impl Into<String>) -> KeyError {
+pub(super) fn bad(why: impl Into<String>) -> KeyError {
     KeyError(why.into())
 }
 
@@ -434,52 +355,52 @@ impl fmt::Debug for Key {
     }
 }
 
-/// The keys a token may be verified with: a JWKS, or keys you configure.
-#[derive(Clone, Debug, Default)]
-pub struct KeySet {
-    keys: Vec<Key>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl KeySet {
-    /// A set of these keys.
-    pub fn new(keys: impl IntoIterator<Item = Key>) -> Self {
-        KeySet {
-            keys: keys.into_iter().collect(),
-        }
-    }
+    const EC_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEmaE6xk8sU0o5K0LsjQWsytB0541c
+pxUA9u/Re4p5+pjoBVLDkxRaRZdJIm2bUiAPQehcCfDOkLKsqmkEbqhvSw==
+-----END PUBLIC KEY-----";
+    const RSA_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA1OD2224M/pUP5BfLVAig
+s4oBqSpUSIlp7EPXu5fgURoTdX0zejCwzQpLoLFrsrR98mqDVg0XlHjP+HPfMGTc
+YzvIyM8IJTxhoGCvhf9J3/kMHRWmyfuyH9dQdABrTwZT6GkYe3JyIdB6UHhLRK6p
+LNg+vUCSRwqmgSah79lchSAWhjuL9Jnl2/wTYi1U4iY7d190/ckFOY9q+hmE1c8N
+uUg1H2zP0jnYdUOA4tea3dnEd4zMRnDTWSmoo7NgqbSs9yohmUVqFwLchXYYTqm9
+vd+CKT4AAw059OQ97vntAalAYSxFrc4iqsiQBctc5YlnKAv621iIPL0k9L2AY8Ic
+3QIDAQAB
+-----END PUBLIC KEY-----";
+    const RSA_1024_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQCyjJItLP62rSavMx1Fs516jktW
+NbOyJtUQSvUxXur8juNjz7Mp2Elo+yG07sbQPXII6rQXJd413SJuP5ZuhHDjwnyR
+xG5Bol+03HwUi1Aw0GRaHzsD2kH15IL0QYLfhz+RUxzHwUKxgp/REygqDNPCxkUv
+GqR8/tg0DgdK5iIIMQIDAQAB
+-----END PUBLIC KEY-----";
 
-    /// The keys of a JWKS document (`{"keys": [...]}`). Keys this crate cannot use (another
-    /// `kty`, `use: enc`, an `alg` that does not fit) are left out, as RFC 7517 §5 allows; a
-    /// document that is not a JWKS at all is an error.
-    pub fn from_jwks(document: &[u8]) -> Result<Self, KeyError> {
-        let value = crate::oauth::json::parse(document).map_err(|e| bad(format!("JWKS: {e}")))?;
-        let keys = value["keys"]
-            .as_array()
-            .ok_or_else(|| bad("JWKS: no keys array"))?;
-        Ok(KeySet::new(
-            keys.iter().filter_map(|jwk| Key::from_jwk(jwk).ok()),
-        ))
-    }
-
-    /// The keys.
-    pub fn keys(&self) -> &[Key] {
-        &self.keys
-    }
-
-    /// Whether the set holds a key with this `kid`.
-    pub fn has_kid(&self, kid: &str) -> bool {
-        self.keys.iter().any(|k| k.kid() == Some(kid))
-    }
-
-    /// The keys that may verify a token with this header: the ones with its `kid` (any key
-    /// when it names none) that fit its `alg`.
-    pub(crate) fn candidates<'a>(
-        &'a self,
-        kid: Option<&'a str>,
-        alg: Algorithm,
-    ) -> impl Iterator<Item = &'a Key> + 'a {
-        self.keys
-            .iter()
-            .filter(move |k| kid.is_none_or(|kid| k.kid() == Some(kid)) && k.fits(alg))
+    #[test]
+    fn pem_keys_fit_their_algorithms_only() {
+        let ec = Key::from_pem(EC_PEM, Some("ec".into()), None).unwrap();
+        assert!(ec.fits(Algorithm::ES256) && !ec.fits(Algorithm::ES384));
+        assert!(!ec.fits(Algorithm::HS256) && !ec.fits(Algorithm::RS256));
+        let rsa = Key::from_pem(RSA_PEM, None, Some(Algorithm::PS256)).unwrap();
+        assert!(rsa.fits(Algorithm::PS256) && !rsa.fits(Algorithm::RS256));
+        assert!(Key::from_pem(RSA_PEM, None, Some(Algorithm::ES256)).is_err());
+        assert!(
+            Key::from_pem(RSA_1024_PEM, None, None).is_err(),
+            "under 2048 bits"
+        );
+        assert!(Key::from_pem(
+            "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----",
+            None,
+            None
+        )
+        .is_err());
+        assert!(!format!(
+            "{:?}",
+            Key::hmac(b"top-secret", Algorithm::HS256, None).unwrap()
+        )
+        .contains("top-secret"));
     }
 }

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use super::fetch::{HttpFetcher, JwksFetcher};
 use super::jwks::{Jwks, JwksSettings, Lookup};
 use super::jws::{self, Jws};
-use super::key::KeySet;
+use super::keyset::KeySet;
 use super::validation::Validation;
 use crate::cache::Cache;
 use crate::digest::TokenDigest;
