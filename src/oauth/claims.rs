@@ -122,6 +122,13 @@ impl<T> fmt::Debug for Claims<T> {
     }
 }
 
+/// Seconds since the epoch, as `exp`, `nbf` and `iat` count.
+pub(crate) fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
 /// `aud`: one audience or several.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]

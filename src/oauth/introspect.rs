@@ -6,7 +6,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64ct::{Base64, Encoding as _};
 use bytes::Bytes;
@@ -18,7 +18,7 @@ use hyper_util::client::legacy::Client;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::claims::Claims;
+use super::claims::{now_secs, Claims};
 use super::http::{self as client, Connector, Roots};
 use crate::cache::Cache;
 use crate::digest::{Tag, TagBuildHasher, TokenDigest};
@@ -188,12 +188,6 @@ impl<T> IntrospectionResolverBuilder<T> {
             }),
         })
     }
-}
-
-fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl<T: DeserializeOwned + Send + Sync + 'static> Inner<T> {

@@ -140,17 +140,22 @@ impl Key {
             }
             Some(_) => return Err(bad("alg is not a string")),
         };
+        Key::checked(jwk["kid"].as_str().map(str::to_owned), alg, kind)
+    }
+
+    /// A key whose `alg`, when it names one, fits its type.
+    fn checked(kid: Option<String>, alg: Option<Algorithm>, kind: Kind) -> Result<Key, KeyError> {
         let key = Key {
-            kid: jwk["kid"].as_str().map(str::to_owned),
+            kid,
             alg: None,
             kind,
         };
-        if let Some(alg) = alg {
-            if !key.kind_fits(alg) {
-                return Err(bad(format!("alg {alg} does not fit the key type")));
+        match alg {
+            Some(alg) if !key.kind_fits(alg) => {
+                Err(bad(format!("alg {alg} does not fit the key type")))
             }
+            _ => Ok(Key { alg, ..key }),
         }
-        Ok(Key { alg, ..key })
     }
 
     /// A public key in PEM (`-----BEGIN PUBLIC KEY-----`, SubjectPublicKeyInfo): Ed25519,
@@ -193,17 +198,7 @@ impl Key {
         } else {
             return Err(bad("not a PEM public key of a supported type"));
         };
-        let key = Key {
-            kid,
-            alg: None,
-            kind,
-        };
-        if let Some(alg) = alg {
-            if !key.kind_fits(alg) {
-                return Err(bad(format!("alg {alg} does not fit the key type")));
-            }
-        }
-        Ok(Key { alg, ..key })
+        Key::checked(kid, alg, kind)
     }
 
     /// An HMAC secret for `alg` (`HS256`, `HS384` or `HS512`), with an optional `kid`. The

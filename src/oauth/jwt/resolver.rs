@@ -5,7 +5,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -17,7 +17,7 @@ use super::keyset::KeySet;
 use super::validation::Validation;
 use crate::cache::Cache;
 use crate::digest::TokenDigest;
-use crate::oauth::claims::Claims;
+use crate::oauth::claims::{now_secs, Claims};
 use crate::{BearerToken, BoxError, SessionResolver};
 
 /// Verifies JWT access tokens against static keys or a cached JWKS; the session is the token's
@@ -198,12 +198,6 @@ impl<T> fmt::Debug for JwtResolverBuilder<T> {
             .field("jwks", &self.jwks)
             .finish_non_exhaustive()
     }
-}
-
-fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl<T: DeserializeOwned + Send + Sync + 'static> Inner<T> {
