@@ -289,6 +289,23 @@ fn cached(c: &mut Criterion) {
     group.finish();
 }
 
+/// What a cache key costs by token length: the keyed SipHash-1-3/128 every cache computes, over
+/// a session token's 43 bytes and a JWT's length.
+fn digest(c: &mut Criterion) {
+    let f = fixtures().swap_remove(1);
+    let jwt = f.tokens[0].as_bytes();
+    let session = &jwt[..43];
+    let hasher = siphasher::sip128::SipHasher13::new_with_keys(1, 2);
+    let mut group = c.benchmark_group("digest");
+    group.bench_function(format!("siphash_{}_bytes", session.len()), |b| {
+        b.iter(|| black_box(hasher.hash(black_box(session))))
+    });
+    group.bench_function(format!("siphash_{}_bytes", jwt.len()), |b| {
+        b.iter(|| black_box(hasher.hash(black_box(jwt))))
+    });
+    group.finish();
+}
+
 fn introspection(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -361,6 +378,6 @@ criterion_group! {
         .sample_size(30)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = verification, cached, introspection
+    targets = verification, cached, digest, introspection
 }
 criterion_main!(benches);

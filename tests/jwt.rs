@@ -454,3 +454,60 @@ async fn a_jwks_over_https_from_a_private_ca() {
     let public_roots_only: JwtResolver = JwtResolver::builder().jwks_url(&url).unwrap();
     assert!(public_roots_only.resolve(first_valid(&a)).await.is_err());
 }
+
+/// Refresh ahead of expiry: in the last fifth of the keys' freshness a request is still
+/// decided at once by the keys at hand, and a background fetch renews them, so no request
+/// waits on a routine refetch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_refreshed_in_the_background_before_they_expire() {
+    let a = jose("a-", &["ES256"]);
+    let server = JwksServer::start(Jwks::Serve(a["jwks"].clone())).await;
+    let resolver = server.resolver(
+        JwksSettings::default()
+            .ttl(Duration::from_secs(2))
+            .cooldown(Duration::from_secs(1)),
+    );
+    assert!(resolve(&resolver, first_valid(&a)).await.is_some());
+    assert_eq!(server.fetches(), 1);
+    tokio::time::sleep(Duration::from_millis(1_700)).await;
+    // Another token (the first is in the verified-token cache): decided at once, from the
+    // keys at hand, while a refresh starts behind it.
+    let at_once = resolver
+        .resolve_ready(token(&a["cases"][1]))
+        .expect("no wait");
+    assert!(at_once.unwrap().is_some());
+    let started = Instant::now();
+    while server.fetches() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "no background refresh"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// HMAC only with a secret the service configures: accepted with it, refused under another
+/// secret, and never against public keys (covered by the jose cases).
+#[tokio::test]
+async fn hs256_with_a_configured_secret() {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    use hmac::{Hmac, Mac};
+    use tower_bearer::oauth::{Algorithm, Key};
+
+    let sign = |secret: &[u8]| {
+        let header = Base64UrlUnpadded::encode_string(br#"{"alg":"HS256"}"#);
+        let payload = Base64UrlUnpadded::encode_string(br#"{"sub":"svc","exp":4102444800}"#);
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+        mac.update(format!("{header}.{payload}").as_bytes());
+        let sig = Base64UrlUnpadded::encode_string(&mac.finalize().into_bytes());
+        format!("{header}.{payload}.{sig}")
+    };
+    let secret = b"a-shared-secret-of-32-bytes-or-more!";
+    let key = Key::hmac(secret, Algorithm::HS256, None).unwrap();
+    let resolver: JwtResolver = JwtResolver::builder().keys(KeySet::new([key]));
+    let good = sign(secret);
+    let claims = resolve(&resolver, BearerToken::new(&good)).await.unwrap();
+    assert_eq!(claims.sub.as_deref(), Some("svc"));
+    let other = sign(b"another-secret-of-32-bytes-or-more!!");
+    assert!(resolve(&resolver, BearerToken::new(&other)).await.is_none());
+}
