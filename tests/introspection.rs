@@ -71,7 +71,7 @@ async fn endpoint() -> Endpoint {
             let authorized = req
                 .headers()
                 .get("authorization")
-                .is_some_and(|v| v == CLIENT);
+                .is_some_and(|v| v == CLIENT || v == "Bearer rs-own-token");
             let form = req.headers()["content-type"] == "application/x-www-form-urlencoded";
             let body = req.into_body().collect().await.unwrap().to_bytes();
             let body = String::from_utf8(body.to_vec()).unwrap();
@@ -150,6 +150,15 @@ async fn active_inactive_expired_and_scopes() {
     .build()
     .unwrap();
     assert!(resolve(&wrong, "live").await.is_err());
+    // A resource server that authenticates with a bearer token of its own.
+    let bearer = IntrospectionResolver::<serde_json::Map<String, Value>>::builder(format!(
+        "http://{}/introspect",
+        ep.addr
+    ))
+    .client_bearer("rs-own-token")
+    .build()
+    .unwrap();
+    assert!(resolve(&bearer, "live").await.unwrap().is_some());
 
     // Through the layer: 200, 401 invalid_token, 403 for a missing scope.
     let svc = ServiceBuilder::new()
