@@ -511,3 +511,51 @@ async fn hs256_with_a_configured_secret() {
     let other = sign(b"another-secret-of-32-bytes-or-more!!");
     assert!(resolve(&resolver, BearerToken::new(&other)).await.is_none());
 }
+
+/// axum's `Authorized<T, P>` with a scope requirement over the claims: 200 with the scope,
+/// 403 `insufficient_scope` without.
+#[cfg(feature = "axum")]
+#[tokio::test]
+async fn axum_authorized_checks_scopes() {
+    use tower_bearer::integrations::axum::{Authorized, Requirement};
+    use tower_bearer::InsufficientScope;
+
+    struct Read;
+    impl Requirement<Arc<Claims>> for Read {
+        fn check(claims: &Arc<Claims>) -> Result<(), InsufficientScope> {
+            claims.require_scopes(&["read"])
+        }
+    }
+    struct Admin;
+    impl Requirement<Arc<Claims>> for Admin {
+        fn check(claims: &Arc<Claims>) -> Result<(), InsufficientScope> {
+            claims.require_scopes(&["admin"])
+        }
+    }
+    async fn read(Authorized(claims, _): Authorized<Arc<Claims>, Read>) -> String {
+        claims.sub.clone().unwrap_or_default()
+    }
+    async fn admin(Authorized(_, _): Authorized<Arc<Claims>, Admin>) -> &'static str {
+        "admin"
+    }
+    let doc = jose("kid-", &["ES256"]);
+    let keys = KeySet::from_jwks(&serde_json::to_vec(&doc["jwks"]).unwrap()).unwrap();
+    let resolver: JwtResolver = JwtResolver::builder().keys(keys);
+    let app = axum::Router::new()
+        .route("/read", axum::routing::get(read))
+        .route("/admin", axum::routing::get(admin))
+        .layer(BearerLayer::new(resolver));
+    let addr = support::serve(app).await;
+    let auth = format!(
+        "authorization: Bearer {}",
+        doc["cases"][0]["token"].as_str().unwrap()
+    );
+    let res = support::get(addr, "/read", &[auth.as_bytes()]).await;
+    assert_eq!((res.status, res.body_str()), (200, "user-ES256"));
+    let res = support::get(addr, "/admin", &[auth.as_bytes()]).await;
+    assert_eq!(res.status, 403);
+    assert!(res
+        .header("www-authenticate")
+        .unwrap()
+        .contains(r#"scope="admin""#));
+}
