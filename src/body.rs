@@ -1,4 +1,5 @@
-//! The response body: the inner service's body, or the rejection's bytes.
+//! The bodies the layers hand on: the response's (the inner service's body, or a rejection's
+//! bytes) and, behind a form layer, the request's (streamed as it came, or the bytes buffered).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -21,6 +22,31 @@ pin_project! {
 }
 
 pin_project! {
+    /// The body of a request that passed through a
+    /// [`FormTokenLayer`](crate::form::FormTokenLayer): the body as it came, or, for a form it
+    /// read to find the token, the same bytes from memory.
+    #[derive(Debug)]
+    pub struct RequestBody<B> {
+        #[pin]
+        kind: Kind<B>,
+    }
+}
+
+impl<B> RequestBody<B> {
+    pub(crate) fn streaming(body: B) -> Self {
+        RequestBody {
+            kind: Kind::Inner { body },
+        }
+    }
+
+    pub(crate) fn buffered(data: Bytes) -> Self {
+        RequestBody {
+            kind: Kind::full(data),
+        }
+    }
+}
+
+pin_project! {
     #[project = KindProj]
     #[derive(Debug)]
     enum Kind<B> {
@@ -39,14 +65,51 @@ impl<B> ResponseBody<B> {
 
     /// A body of these bytes (empty bytes make an empty body).
     pub fn full(data: Bytes) -> Self {
-        let data = (!data.is_empty()).then_some(data);
         ResponseBody {
-            kind: Kind::Full { data },
+            kind: Kind::full(data),
         }
     }
 }
 
-impl<B> Body for ResponseBody<B>
+impl<B> Kind<B> {
+    fn full(data: Bytes) -> Self {
+        let data = (!data.is_empty()).then_some(data);
+        Kind::Full { data }
+    }
+}
+
+/// One body implementation for both wrappers.
+macro_rules! delegate_body {
+    ($wrapper:ident) => {
+        impl<B> Body for $wrapper<B>
+        where
+            B: Body<Data = Bytes>,
+        {
+            type Data = Bytes;
+            type Error = B::Error;
+
+            fn poll_frame(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+            ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+                self.project().kind.poll_frame(cx)
+            }
+
+            fn is_end_stream(&self) -> bool {
+                self.kind.is_end_stream()
+            }
+
+            fn size_hint(&self) -> SizeHint {
+                self.kind.size_hint()
+            }
+        }
+    };
+}
+
+delegate_body!(ResponseBody);
+delegate_body!(RequestBody);
+
+impl<B> Body for Kind<B>
 where
     B: Body<Data = Bytes>,
 {
@@ -57,21 +120,21 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        match self.project().kind.project() {
+        match self.project() {
             KindProj::Inner { body } => body.poll_frame(cx),
             KindProj::Full { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        match &self.kind {
+        match self {
             Kind::Inner { body } => body.is_end_stream(),
             Kind::Full { data } => data.is_none(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
-        match &self.kind {
+        match self {
             Kind::Inner { body } => body.size_hint(),
             Kind::Full { data } => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))

@@ -16,7 +16,8 @@ use crate::head::RequestHead;
 use crate::reason::{Challenges, Reason};
 use crate::rejection::{InsufficientScope, Rejection, RejectionKind};
 use crate::resolver::BoxError;
-use crate::token::{self, BearerToken, Malformed, TokenChars};
+use crate::token::sources::{Choice, Sources, Via};
+use crate::token::{self, BearerToken, Malformed, Secret, TokenChars};
 
 pub(crate) type AuthorizeFn<T> = dyn Fn(&T) -> Result<(), InsufficientScope> + Send + Sync;
 pub(crate) type ExemptFn = dyn Fn(&RequestHead<'_>) -> bool + Send + Sync;
@@ -55,6 +56,8 @@ pub(crate) struct Config<T> {
     pub(crate) preflight: Option<Arc<PreflightFn>>,
     pub(crate) authorize: Option<Arc<AuthorizeFn<T>>>,
     pub(crate) exempt: Vec<Arc<ExemptFn>>,
+    /// Where else than the `Authorization` header a token may come from, when anywhere.
+    pub(crate) sources: Option<Arc<Sources>>,
     pub(crate) on_rejection: Option<Arc<RejectionFn>>,
     /// A realm or an `on_rejection` handler is set: sessions travel with a [`LayerShape`].
     pub(crate) custom_shape: bool,
@@ -71,6 +74,7 @@ impl<T> Clone for Config<T> {
             preflight: self.preflight.clone(),
             authorize: self.authorize.clone(),
             exempt: self.exempt.clone(),
+            sources: self.sources.clone(),
             on_rejection: self.on_rejection.clone(),
             custom_shape: self.custom_shape,
         }
@@ -83,8 +87,8 @@ pub(crate) enum Start<'a> {
     Exempt,
     /// A CORS preflight, answered by the layer: it never reaches the inner service.
     Preflight(Response<Bytes>),
-    /// A well-formed token to resolve.
-    Resolve(BearerToken<'a>),
+    /// A well-formed token to resolve, and where it came from.
+    Resolve(BearerToken<'a>, Via),
     /// One of the layer's own reasons to refuse (which the mode may let pass).
     Refuse(Reason),
 }
@@ -126,25 +130,70 @@ fn is_preflight<B>(req: &Request<B>) -> bool {
 }
 
 impl<T> Config<T> {
-    /// Exempt, a token to resolve, or a reason to refuse.
+    /// Exempt, a token to resolve, or a reason to refuse. A token decoded from another source
+    /// than the header is kept in `taken`, which the answer borrows from.
     #[inline]
-    pub(crate) fn start<'r, B>(&self, req: &'r mut Request<B>) -> Start<'r> {
+    pub(crate) fn start<'r, B>(
+        &self,
+        req: &'r mut Request<B>,
+        taken: &'r mut Option<Secret>,
+    ) -> Start<'r> {
         if let Some(respond) = &self.preflight {
             if is_preflight(req) {
                 token::mark_sensitive(req.headers_mut());
                 return Start::Preflight(respond(&RequestHead::of(req)));
             }
         }
+        if let Some(sources) = &self.sources {
+            return self.start_from(sources, req, taken);
+        }
         if self.is_exempt(req) {
             return Start::Exempt;
         }
-        match token::from_headers(req.headers_mut(), self.token_chars) {
+        self.from_header(token::from_headers(req.headers_mut(), self.token_chars))
+    }
+
+    #[inline]
+    fn from_header<'r>(&self, header: Result<Option<BearerToken<'r>>, Malformed>) -> Start<'r> {
+        match header {
             Ok(Some(token)) if token.len() > self.max_token_len => Start::Refuse(Reason::TooLong),
-            Ok(Some(token)) => Start::Resolve(token),
+            Ok(Some(token)) => Start::Resolve(token, Via::Header),
             Ok(None) => Start::Refuse(Reason::Missing),
             Err(Malformed::Empty) => Start::Refuse(Reason::Empty),
             Err(Malformed::Grammar) => Start::Refuse(Reason::Grammar),
             Err(Malformed::Repeated) => Start::Refuse(Reason::Repeated),
+        }
+    }
+
+    /// [`start`](Self::start) with opt-in sources: their tokens are cut out of the request
+    /// before any predicate sees it, and at most one token may be presented. Out of line, so
+    /// a layer that reads the header alone pays nothing for it.
+    #[inline(never)]
+    fn start_from<'r, B>(
+        &self,
+        sources: &Sources,
+        req: &'r mut Request<B>,
+        taken: &'r mut Option<Secret>,
+    ) -> Start<'r> {
+        let found = sources.take(req);
+        if self.is_exempt(req) {
+            return Start::Exempt;
+        }
+        let header = token::from_headers(req.headers_mut(), self.token_chars);
+        let (via, token) = match found.choose(!matches!(header, Ok(None))) {
+            Choice::Header => return self.from_header(header),
+            Choice::Conflict => return Start::Refuse(Reason::Methods),
+            Choice::UntrustedOrigin => return Start::Refuse(Reason::UntrustedOrigin),
+            Choice::Taken(via, token) => (via, token),
+        };
+        let checked = token.and_then(|secret| taken.insert(secret).checked(self.token_chars));
+        match checked {
+            Ok(token) if token.len() > self.max_token_len => Start::Refuse(Reason::TooLong),
+            Ok(token) => Start::Resolve(token, via),
+            Err(Malformed::Empty) => Start::Refuse(Reason::Empty),
+            Err(Malformed::Grammar) => Start::Refuse(Reason::Grammar),
+            // Two values of one parameter, or two subprotocol entries.
+            Err(Malformed::Repeated) => Start::Refuse(Reason::Methods),
         }
     }
 

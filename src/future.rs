@@ -22,6 +22,7 @@ pub use crate::require::RequireSessionFuture;
 use crate::body::ResponseBody;
 use crate::decision::{Config, Refusal};
 use crate::resolver::{BoxError, SessionResolver};
+use crate::token::sources::{mark_private, Via};
 
 pin_project! {
     /// The future of [`Bearer`](crate::Bearer)'s responses.
@@ -41,6 +42,7 @@ struct Pending<S, T, ReqBody> {
     inner: S,
     request: Request<ReqBody>,
     config: Arc<Config<T>>,
+    via: Via,
 }
 
 pin_project! {
@@ -57,6 +59,11 @@ pin_project! {
             resolving: Pin<Box<Resolving<S, R, ReqBody>>>,
         },
         Calling {
+            #[pin]
+            future: S::Future,
+        },
+        // Authenticated from the query: the response gets `Cache-Control: private`.
+        CallingPrivate {
             #[pin]
             future: S::Future,
         },
@@ -95,9 +102,10 @@ where
     S: Service<Request<ReqBody>>,
     R: SessionResolver,
 {
-    pub(crate) fn called(future: S::Future) -> Self {
+    #[inline]
+    pub(crate) fn called(future: S::Future, via: Via) -> Self {
         ResponseFuture {
-            state: State::Calling { future },
+            state: State::calling(future, via),
         }
     }
 
@@ -114,6 +122,7 @@ where
         inner: S,
         request: Request<ReqBody>,
         config: Arc<Config<R::Session>>,
+        via: Via,
     ) -> Self {
         let deadline = match config.timeout {
             Some(timeout) => Deadline::Armed {
@@ -130,6 +139,7 @@ where
                         inner,
                         request,
                         config,
+                        via,
                     }),
                 }),
             },
@@ -145,7 +155,7 @@ where
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             State::Resolving { .. } => "Resolving",
-            State::Calling { .. } => "Calling",
+            State::Calling { .. } | State::CallingPrivate { .. } => "Calling",
             State::Rejected { .. } => "Rejected",
         };
         f.debug_struct("ResponseFuture")
@@ -169,6 +179,13 @@ where
                 StateProj::Calling { future } => {
                     return future.poll(cx).map_ok(|res| res.map(ResponseBody::new));
                 }
+                StateProj::CallingPrivate { future } => {
+                    return future.poll(cx).map_ok(|res| {
+                        let mut res = res.map(ResponseBody::new);
+                        mark_private(res.headers_mut());
+                        res
+                    });
+                }
                 StateProj::Rejected { refusal } => {
                     let refusal = refusal
                         .take()
@@ -178,6 +195,20 @@ where
                 StateProj::Resolving { resolving } => ready!(resolving.as_mut().poll_settle(cx)),
             };
             state.set(next);
+        }
+    }
+}
+
+impl<S, R, ReqBody> State<S, R, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+    R: SessionResolver,
+{
+    #[inline]
+    fn calling(future: S::Future, via: Via) -> Self {
+        match via {
+            Via::Query => State::CallingPrivate { future },
+            Via::Header | Via::Other => State::Calling { future },
         }
     }
 }
@@ -229,11 +260,10 @@ where
             mut inner,
             mut request,
             config,
+            via,
         } = self;
         match config.admit(&mut request, outcome) {
-            Ok(()) => State::Calling {
-                future: inner.call(request),
-            },
+            Ok(()) => State::calling(inner.call(request), via),
             Err(refusal) => State::Rejected {
                 refusal: Some(refusal),
             },

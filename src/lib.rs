@@ -127,6 +127,7 @@ mod decision;
     feature = "introspection"
 ))]
 mod digest;
+pub mod form;
 pub mod future;
 mod grpc;
 mod head;
@@ -148,7 +149,7 @@ pub mod store;
 mod token;
 
 pub use anonymous::Anonymous;
-pub use body::ResponseBody;
+pub use body::{RequestBody, ResponseBody};
 pub use decision::Mode;
 pub use head::RequestHead;
 pub use layer::BearerLayer;
@@ -159,7 +160,10 @@ pub use resolver::{resolver_fn, BoxError, BoxResolver, ResolverFn, SessionResolv
 #[cfg_attr(docsrs, doc(cfg(any(feature = "store", feature = "better-auth"))))]
 pub use secret::SessionToken;
 pub use service::Bearer;
-pub use token::{BearerToken, TokenChars, DEFAULT_MAX_TOKEN_LEN};
+pub use token::{
+    BearerToken, QueryParameter, SessionCookie, TokenChars, WebSocketProtocol,
+    DEFAULT_MAX_TOKEN_LEN,
+};
 
 /// The README's Rust examples, compiled as doctests so they cannot drift from the API.
 #[cfg(all(

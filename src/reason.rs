@@ -19,16 +19,22 @@ pub(crate) enum Reason {
     Repeated,
     TooLong,
     Unknown,
+    /// Tokens from more than one source (RFC 6750 §2: "MUST NOT use more than one method").
+    Methods,
+    /// A cookie-authenticated request that can change state, from an origin not trusted.
+    UntrustedOrigin,
 }
 
 impl Reason {
-    const ALL: [Reason; 6] = [
+    const ALL: [Reason; 8] = [
         Reason::Missing,
         Reason::Empty,
         Reason::Grammar,
         Reason::Repeated,
         Reason::TooLong,
         Reason::Unknown,
+        Reason::Methods,
+        Reason::UntrustedOrigin,
     ];
 
     pub(crate) fn status(self) -> StatusCode {
@@ -38,7 +44,10 @@ impl Reason {
     pub(crate) fn kind(self) -> RejectionKind {
         match self {
             Reason::Missing => RejectionKind::MissingCredentials,
-            Reason::Empty | Reason::Grammar | Reason::Repeated => RejectionKind::InvalidRequest,
+            Reason::Empty | Reason::Grammar | Reason::Repeated | Reason::Methods => {
+                RejectionKind::InvalidRequest
+            }
+            Reason::UntrustedOrigin => RejectionKind::UntrustedOrigin,
             Reason::TooLong | Reason::Unknown => RejectionKind::InvalidToken,
         }
     }
@@ -51,6 +60,8 @@ impl Reason {
             Reason::Grammar => "the bearer token is not a valid b64token",
             Reason::Repeated => "more than one Authorization header",
             Reason::TooLong => "the bearer token is longer than allowed",
+            Reason::Methods => "more than one bearer token in the request",
+            Reason::UntrustedOrigin => "a cookie from a request of an untrusted origin",
         };
         let mut rejection = Rejection::new(self.kind());
         rejection.description = Some(Cow::Borrowed(description));
@@ -62,8 +73,8 @@ impl Reason {
 /// [`Reason::rejection`]. Kept as `&'static str`, so a layer's `HeaderValue`s point at them and
 /// a refusal's header costs no reference count (the 401 for a missing header is the layer's
 /// cheapest answer, and benches/overhead measures it).
-fn plain_challenges() -> &'static [String; 6] {
-    static PLAIN: OnceLock<[String; 6]> = OnceLock::new();
+fn plain_challenges() -> &'static [String; 8] {
+    static PLAIN: OnceLock<[String; 8]> = OnceLock::new();
     PLAIN.get_or_init(|| {
         Reason::ALL.map(|reason| {
             let challenge = reason.rejection().challenge();
@@ -77,7 +88,7 @@ fn plain_challenges() -> &'static [String; 6] {
 #[derive(Clone, Debug)]
 pub(crate) struct Challenges {
     realm: Option<Arc<str>>,
-    built: [HeaderValue; 6],
+    built: [HeaderValue; 8],
 }
 
 impl Challenges {

@@ -30,6 +30,10 @@ pub enum RejectionKind {
     InsufficientScope,
     /// The resolver failed or ran past its timeout. `503`, no challenge.
     Unavailable,
+    /// A request that a [session cookie](crate::SessionCookie) authenticates and that can change
+    /// state (or opens a WebSocket) came from an origin that is not trusted: a cross-site
+    /// request. `403 invalid_request`.
+    UntrustedOrigin,
 }
 
 impl RejectionKind {
@@ -40,7 +44,9 @@ impl RejectionKind {
                 StatusCode::UNAUTHORIZED
             }
             RejectionKind::InvalidRequest => StatusCode::BAD_REQUEST,
-            RejectionKind::InsufficientScope => StatusCode::FORBIDDEN,
+            RejectionKind::InsufficientScope | RejectionKind::UntrustedOrigin => {
+                StatusCode::FORBIDDEN
+            }
             RejectionKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -48,7 +54,9 @@ impl RejectionKind {
     /// The RFC 6750 `error` code, where the kind has one.
     pub fn error_code(self) -> Option<&'static str> {
         match self {
-            RejectionKind::InvalidRequest => Some("invalid_request"),
+            RejectionKind::InvalidRequest | RejectionKind::UntrustedOrigin => {
+                Some("invalid_request")
+            }
             RejectionKind::InvalidToken => Some("invalid_token"),
             RejectionKind::InsufficientScope => Some("insufficient_scope"),
             RejectionKind::MissingCredentials | RejectionKind::Unavailable => None,
@@ -62,7 +70,7 @@ impl RejectionKind {
             RejectionKind::MissingCredentials
             | RejectionKind::InvalidRequest
             | RejectionKind::InvalidToken => 16,
-            RejectionKind::InsufficientScope => 7,
+            RejectionKind::InsufficientScope | RejectionKind::UntrustedOrigin => 7,
             RejectionKind::Unavailable => 14,
         }
     }
@@ -74,6 +82,7 @@ impl RejectionKind {
             RejectionKind::InvalidToken => "the bearer token is invalid, expired or revoked",
             RejectionKind::InsufficientScope => "insufficient scope",
             RejectionKind::Unavailable => "the session backend is unavailable",
+            RejectionKind::UntrustedOrigin => "a cookie from a request of an untrusted origin",
         }
     }
 }
@@ -147,7 +156,8 @@ impl Rejection {
         let description = match kind {
             RejectionKind::InvalidRequest
             | RejectionKind::InvalidToken
-            | RejectionKind::InsufficientScope => Some(Cow::Borrowed(kind.default_message())),
+            | RejectionKind::InsufficientScope
+            | RejectionKind::UntrustedOrigin => Some(Cow::Borrowed(kind.default_message())),
             // RFC 6750 §3.1: no error information when no credentials were presented.
             RejectionKind::MissingCredentials | RejectionKind::Unavailable => None,
         };
@@ -304,6 +314,7 @@ mod tests {
             (InvalidToken, 401, Some("invalid_token"), 16),
             (InsufficientScope, 403, Some("insufficient_scope"), 7),
             (Unavailable, 503, None, 14),
+            (UntrustedOrigin, 403, Some("invalid_request"), 7),
         ];
         for (kind, status, code, grpc) in table {
             assert_eq!(kind.status().as_u16(), status);

@@ -10,6 +10,7 @@ use tower_service::Service;
 
 use crate::body::ResponseBody;
 use crate::decision::{Config, Refusal, Start};
+use crate::token::sources::Via;
 use crate::future::ResponseFuture;
 use crate::layer::BearerLayer;
 use crate::resolver::SessionResolver;
@@ -111,25 +112,31 @@ where
         let mut inner = mem::replace(&mut self.inner, clone);
         let config = &self.config;
 
-        let admitted = match config.start(&mut req) {
+        let mut taken = None;
+        let mut via = Via::Header;
+        let admitted = match config.start(&mut req, &mut taken) {
             Start::Exempt => {
                 config.pass(&mut req);
                 Ok(())
             }
             Start::Preflight(answer) => Err(Refusal::Response(answer)),
             Start::Refuse(reason) => config.refuse(reason, &mut req),
-            Start::Resolve(token) => match self.resolver.resolve_ready(token) {
+            Start::Resolve(token, from) => match self.resolver.resolve_ready(token) {
                 // The answer is at hand: settled here, without parking the request.
-                Some(outcome) => config.admit(&mut req, outcome.map_err(Into::into)),
+                Some(outcome) => {
+                    via = from;
+                    config.admit(&mut req, outcome.map_err(Into::into))
+                }
                 None => {
                     let resolve = self.resolver.resolve(token);
-                    return ResponseFuture::resolving(resolve, inner, req, config.clone());
+                    let config = config.clone();
+                    return ResponseFuture::resolving(resolve, inner, req, config, from);
                 }
             },
         };
         // One call site for the inner service, which lets the compiler inline a small one.
         match admitted {
-            Ok(()) => ResponseFuture::called(inner.call(req)),
+            Ok(()) => ResponseFuture::called(inner.call(req), via),
             // `inner` drops here, releasing whatever its readiness reserved.
             Err(refusal) => ResponseFuture::rejected(refusal),
         }

@@ -1,111 +1,8 @@
-//! Reading the bearer token out of a request (RFC 6750 §2.1, RFC 9110 §11).
-
-use std::fmt;
+//! The `Authorization` header: `Bearer 1*SP b64token` (RFC 6750 §2.1, RFC 9110 §11).
 
 use http::header::{Entry, HeaderMap, AUTHORIZATION};
 
-/// The default upper bound on a token's length, in bytes: 4 KiB.
-pub const DEFAULT_MAX_TOKEN_LEN: usize = 4096;
-
-/// A bearer token borrowed from a request.
-///
-/// Its `Debug` output is `Bearer ***`: the token never reaches a log through this type.
-/// Call [`as_str`](Self::as_str) where the secret itself is needed (to hash it, or to send it on).
-/// To check it against a known secret, use [`matches`](Self::matches), which takes as long
-/// wherever the two differ; `==` between tokens does the same.
-///
-/// ```
-/// use tower_bearer::BearerToken;
-///
-/// let token = BearerToken::new("mF_9.B5f-4.1JqM");
-/// assert!(token.matches("mF_9.B5f-4.1JqM"));
-/// assert!(!token.matches("mF_9.B5f-4.1Jq"));
-/// assert_eq!(format!("{token:?}"), "Bearer ***");
-/// ```
-#[derive(Clone, Copy)]
-pub struct BearerToken<'a>(&'a [u8]);
-
-impl<'a> BearerToken<'a> {
-    /// Wraps a token string. Nothing is checked: use this to call a resolver by hand.
-    pub fn new(token: &'a str) -> Self {
-        BearerToken(token.as_bytes())
-    }
-
-    /// The secret token itself.
-    pub fn as_str(&self) -> &'a str {
-        // The bytes come from a `&str` or passed the `b64token` check, which admits ASCII only,
-        // so this never falls back. (Checked here rather than when parsing: a resolver that
-        // hashes `as_bytes` never pays for it.)
-        std::str::from_utf8(self.0).unwrap_or_default()
-    }
-
-    /// The secret token's bytes (ASCII): what a resolver hashes.
-    pub fn as_bytes(&self) -> &'a [u8] {
-        self.0
-    }
-
-    /// The token's length in bytes.
-    #[allow(clippy::len_without_is_empty)]
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-}
-
-impl BearerToken<'_> {
-    /// Whether the token equals `secret`, compared without an early exit: the time taken
-    /// depends on the lengths only, never on where the two differ.
-    pub fn matches(&self, secret: impl AsRef<[u8]>) -> bool {
-        constant_time_eq(self.0, secret.as_ref())
-    }
-}
-
-/// `a == b`, in time that depends only on the lengths.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    // Keeps the compiler from turning the fold back into a compare that stops early.
-    std::hint::black_box(diff) == 0
-}
-
-/// Constant-time, as [`BearerToken::matches`].
-impl PartialEq for BearerToken<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        constant_time_eq(self.0, other.0)
-    }
-}
-
-impl Eq for BearerToken<'_> {}
-
-impl fmt::Debug for BearerToken<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Bearer ***")
-    }
-}
-
-/// Which characters a token may have: the layer's [`token_chars`](crate::BearerLayer::token_chars).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TokenChars {
-    /// RFC 6750's `b64token`: letters, digits, `-._~+/`, then any `=` padding. The default.
-    #[default]
-    B64Token,
-    /// Any visible ASCII character (`!` to `~`), as better-auth's Bearer plugin takes: it
-    /// accepts a signed token percent-encoded (`%2B`, `%2F`, `%3D`), as it comes from a cookie.
-    Visible,
-}
-
-/// Why an `Authorization` header is malformed; each maps to `400 invalid_request`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Malformed {
-    /// `Bearer` with nothing after it.
-    Empty,
-    /// A character outside `b64token`, or a separator other than spaces.
-    Grammar,
-    /// More than one `Authorization` field line.
-    Repeated,
-}
+use super::{BearerToken, Malformed, TokenChars};
 
 /// Finds the bearer token in `headers`, and marks the `Authorization` value sensitive on the
 /// way, so that logging code further in (tower-http's `TraceLayer`, a `Debug` of the headers)
@@ -429,7 +326,7 @@ mod tests {
             assert_ne!(t, BearerToken::new(other));
         }
         assert_eq!(t, BearerToken::new("abcdef"));
-        assert!(constant_time_eq(b"", b""));
+        assert!(crate::token::constant_time_eq(b"", b""));
     }
 
     #[test]

@@ -17,6 +17,8 @@ use crate::resolver::SessionResolver;
 use crate::service::Bearer;
 use crate::token::{TokenChars, DEFAULT_MAX_TOKEN_LEN};
 
+mod sources;
+
 /// Authenticates requests by bearer token; builds [`Bearer`] services.
 ///
 /// See the [crate documentation](crate) for what each request gets. The resolver is shared
@@ -67,6 +69,7 @@ impl<R: SessionResolver> BearerLayer<R> {
                 preflight: None,
                 authorize: None,
                 exempt: Vec::new(),
+                sources: None,
                 on_rejection: None,
                 custom_shape: false,
             }),
@@ -302,6 +305,7 @@ impl<T> fmt::Debug for Config<T> {
             .field("preflight", &self.preflight.is_some())
             .field("authorize", &self.authorize.is_some())
             .field("exemptions", &self.exempt.len())
+            .field("sources", &self.sources)
             .field("on_rejection", &self.on_rejection.is_some())
             .finish()
     }

@@ -1,0 +1,60 @@
+//! [`Secret`]: a token taken out of the request (decoded from the query, a form body, a
+//! subprotocol or a cookie), held until the resolver has seen it.
+
+use std::fmt;
+
+use super::{BearerToken, Malformed, TokenChars};
+
+/// A decoded token the layer owns. `Debug` prints no part of it, and its bytes are overwritten
+/// when it drops.
+#[derive(Clone)]
+pub(crate) struct Secret(Vec<u8>);
+
+impl Secret {
+    pub(crate) fn new(bytes: Vec<u8>) -> Self {
+        Secret(bytes)
+    }
+
+    /// The token, if it keeps the grammar the header's token must keep.
+    pub(crate) fn checked(&self, chars: TokenChars) -> Result<BearerToken<'_>, Malformed> {
+        let bytes = self.0.as_slice();
+        let valid = match chars {
+            TokenChars::B64Token => super::is_b64token(bytes),
+            TokenChars::Visible => bytes.iter().all(u8::is_ascii_graphic),
+        };
+        match (bytes.is_empty(), valid) {
+            (true, _) => Err(Malformed::Empty),
+            (false, true) => Ok(BearerToken(bytes)),
+            (false, false) => Err(Malformed::Grammar),
+        }
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.0.fill(0);
+        // Keeps the writes from being optimised away as dead stores.
+        std::hint::black_box(&mut self.0);
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// What one source held: nothing, one token, or a malformed attempt (empty, undecodable, or
+/// more than one).
+pub(crate) type Presented = Option<Result<Secret, Malformed>>;
+
+/// Folds the values one source carries into what it presented: a second value is
+/// [`Malformed::Repeated`].
+pub(crate) fn one_of(values: impl IntoIterator<Item = Result<Secret, Malformed>>) -> Presented {
+    let mut values = values.into_iter();
+    let first = values.next()?;
+    match values.next() {
+        None => Some(first),
+        Some(_) => Some(Err(Malformed::Repeated)),
+    }
+}
