@@ -169,7 +169,9 @@ where
             let next = match state.as_mut().project() {
                 StateProj::Calling { future } => return future.poll(cx),
                 StateProj::Answered { status } => {
-                    let status = status.take().expect("FormTokenFuture polled after completion");
+                    let status = status
+                        .take()
+                        .expect("FormTokenFuture polled after completion");
                     let mut response = Response::new(ResponseBody::full(Bytes::new()));
                     *response.status_mut() = status;
                     return Poll::Ready(Ok(response));
@@ -202,8 +204,9 @@ where
                         status: Some(StatusCode::BAD_REQUEST),
                     },
                     None => {
-                        let (mut parts, mut inner) =
-                            rest.take().expect("FormTokenFuture polled after completion");
+                        let (mut parts, mut inner) = rest
+                            .take()
+                            .expect("FormTokenFuture polled after completion");
                         let bytes = Bytes::from(mem::take(read));
                         if let Some(token) = token::form_token(&bytes, "access_token") {
                             parts.extensions.insert(FormCredential(token));

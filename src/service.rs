@@ -10,10 +10,10 @@ use tower_service::Service;
 
 use crate::body::ResponseBody;
 use crate::decision::{Config, Refusal, Start};
-use crate::token::sources::Via;
 use crate::future::ResponseFuture;
 use crate::layer::BearerLayer;
 use crate::resolver::SessionResolver;
+use crate::token::sources::Via;
 
 /// Authenticates each request before it reaches `S`; built by [`BearerLayer`], or by
 /// [`Bearer::new`] for one service.

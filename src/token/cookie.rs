@@ -9,8 +9,13 @@ use super::Malformed;
 
 /// The value of the first of `names` (in that order of preference) that the request carries,
 /// percent-decoded. `None` when it carries none of them.
-pub(crate) fn find<N: AsRef<str>>(headers: &HeaderMap, names: &[N]) -> Option<Result<Secret, Malformed>> {
-    names.iter().find_map(|name| value_of(headers, name.as_ref().as_bytes()))
+pub(crate) fn find<N: AsRef<str>>(
+    headers: &HeaderMap,
+    names: &[N],
+) -> Option<Result<Secret, Malformed>> {
+    names
+        .iter()
+        .find_map(|name| value_of(headers, name.as_ref().as_bytes()))
 }
 
 /// The first cookie called `name`: browsers send the one with the longest path first.
@@ -47,10 +52,11 @@ pub(crate) fn needs_origin_check(method: &Method, headers: &HeaderMap) -> bool {
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
     );
-    let websocket = headers
-        .get_all(UPGRADE)
-        .iter()
-        .any(|v| v.as_bytes().split(|&c| c == b',').any(|p| p.trim_ascii().eq_ignore_ascii_case(b"websocket")));
+    let websocket = headers.get_all(UPGRADE).iter().any(|v| {
+        v.as_bytes()
+            .split(|&c| c == b',')
+            .any(|p| p.trim_ascii().eq_ignore_ascii_case(b"websocket"))
+    });
     !safe || websocket
 }
 
@@ -102,17 +108,26 @@ mod tests {
 
     fn cookie(map: &HeaderMap, names: &[&str]) -> Option<Result<String, Malformed>> {
         find(map, names).map(|r| {
-            r.and_then(|s| s.checked(TokenChars::B64Token).map(|t| t.as_str().to_owned()))
+            r.and_then(|s| {
+                s.checked(TokenChars::B64Token)
+                    .map(|t| t.as_str().to_owned())
+            })
         })
     }
 
     #[test]
     fn the_named_cookie_is_found_and_decoded() {
         let map = headers(&[
-            ("cookie", "theme=dark; better-auth.session_token=abc.fw%2Bx%2F%3D"),
+            (
+                "cookie",
+                "theme=dark; better-auth.session_token=abc.fw%2Bx%2F%3D",
+            ),
             ("cookie", "sid=\"q1\""),
         ]);
-        let ba = ["__Secure-better-auth.session_token", "better-auth.session_token"];
+        let ba = [
+            "__Secure-better-auth.session_token",
+            "better-auth.session_token",
+        ];
         assert_eq!(cookie(&map, &ba), Some(Ok("abc.fw+x/=".into())));
         assert_eq!(cookie(&map, &["sid"]), Some(Ok("q1".into())));
         assert_eq!(cookie(&map, &["session_token"]), None);

@@ -15,7 +15,11 @@ pub(crate) fn is_form(method: &Method, headers: &HeaderMap) -> bool {
     let Some(content_type) = headers.get(CONTENT_TYPE) else {
         return false;
     };
-    let essence = content_type.as_bytes().split(|&c| c == b';').next().unwrap_or_default();
+    let essence = content_type
+        .as_bytes()
+        .split(|&c| c == b';')
+        .next()
+        .unwrap_or_default();
     essence
         .trim_ascii()
         .eq_ignore_ascii_case(b"application/x-www-form-urlencoded")
@@ -49,12 +53,18 @@ mod tests {
         assert!(is_form(&Method::POST, &form));
         assert!(!is_form(&Method::GET, &form));
         assert!(!is_form(&Method::POST, &with("application/json")));
-        assert!(!is_form(&Method::POST, &with("multipart/form-data; boundary=x")));
+        assert!(!is_form(
+            &Method::POST,
+            &with("multipart/form-data; boundary=x")
+        ));
         assert!(!is_form(&Method::POST, &HeaderMap::new()));
 
         let token = |body: &str| {
             form_token(body.as_bytes(), "access_token").map(|r| {
-                r.and_then(|s| s.checked(TokenChars::B64Token).map(|t| t.as_str().to_owned()))
+                r.and_then(|s| {
+                    s.checked(TokenChars::B64Token)
+                        .map(|t| t.as_str().to_owned())
+                })
             })
         };
         assert_eq!(token("a=1&access_token=x%2By&b=2"), Some(Ok("x+y".into())));

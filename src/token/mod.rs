@@ -17,7 +17,6 @@ pub use sources::{QueryParameter, SessionCookie, WebSocketProtocol};
 
 use std::fmt;
 
-
 /// The default upper bound on a token's length, in bytes: 4 KiB.
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 4096;
 

@@ -51,9 +51,10 @@ mod tests {
 
     fn take_str(uri: &str) -> Option<(Result<String, Malformed>, String)> {
         let (presented, uri) = take(&uri.parse().unwrap(), "access_token")?;
-        let token = presented
-            .unwrap()
-            .and_then(|s| s.checked(TokenChars::B64Token).map(|t| t.as_str().to_owned()));
+        let token = presented.unwrap().and_then(|s| {
+            s.checked(TokenChars::B64Token)
+                .map(|t| t.as_str().to_owned())
+        });
         Some((token, uri.to_string()))
     }
 

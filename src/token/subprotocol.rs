@@ -67,8 +67,10 @@ mod tests {
             headers.append(SEC_WEBSOCKET_PROTOCOL, v.parse().unwrap());
         }
         let token = take(&mut headers, K8S).map(|p| {
-            p.unwrap()
-                .and_then(|s| s.checked(TokenChars::B64Token).map(|t| t.as_str().to_owned()))
+            p.unwrap().and_then(|s| {
+                s.checked(TokenChars::B64Token)
+                    .map(|t| t.as_str().to_owned())
+            })
         });
         let left = headers
             .get_all(SEC_WEBSOCKET_PROTOCOL)
@@ -81,10 +83,16 @@ mod tests {
     #[test]
     fn the_entry_is_decoded_and_the_rest_pass_through() {
         // "s3cr3t.Token-1" in base64url without padding.
-        let entry = format!("{K8S}{}", Base64UrlUnpadded::encode_string(b"s3cr3t.Token-1"));
+        let entry = format!(
+            "{K8S}{}",
+            Base64UrlUnpadded::encode_string(b"s3cr3t.Token-1")
+        );
         assert_eq!(
             run(&[&format!("chat, {entry} ,v2.chat")]),
-            (Some(Ok("s3cr3t.Token-1".into())), vec!["chat, v2.chat".into()])
+            (
+                Some(Ok("s3cr3t.Token-1".into())),
+                vec!["chat, v2.chat".into()]
+            )
         );
         assert_eq!(
             run(&["chat", &entry]),
@@ -99,7 +107,11 @@ mod tests {
         assert_eq!(run(&[K8S]).0, Some(Err(Malformed::Empty)));
         // Padding, the standard alphabet and stray characters are not unpadded base64url.
         for bad in ["czNjcjN0==", "czNj+3I0", "czNj cjN0"] {
-            assert_eq!(run(&[&format!("{K8S}{bad}")]).0, Some(Err(Malformed::Grammar)), "{bad}");
+            assert_eq!(
+                run(&[&format!("{K8S}{bad}")]).0,
+                Some(Err(Malformed::Grammar)),
+                "{bad}"
+            );
         }
         let two = format!("{K8S}YWJj, {K8S}YWJj");
         assert_eq!(run(&[&two]), (Some(Err(Malformed::Repeated)), vec![]));
