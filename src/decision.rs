@@ -87,8 +87,10 @@ pub(crate) enum Start<'a> {
     Exempt,
     /// A CORS preflight, answered by the layer: it never reaches the inner service.
     Preflight(Response<Bytes>),
-    /// A well-formed token to resolve, and where it came from.
-    Resolve(BearerToken<'a>, Via),
+    /// A well-formed token from the `Authorization` header to resolve.
+    Resolve(BearerToken<'a>),
+    /// A well-formed token from another source, decoded and checked, and where it came from.
+    Taken(Secret, Via),
     /// One of the layer's own reasons to refuse (which the mode may let pass).
     Refuse(Reason),
 }
@@ -130,14 +132,9 @@ fn is_preflight<B>(req: &Request<B>) -> bool {
 }
 
 impl<T> Config<T> {
-    /// Exempt, a token to resolve, or a reason to refuse. A token decoded from another source
-    /// than the header is kept in `taken`, which the answer borrows from.
+    /// Exempt, a token to resolve, or a reason to refuse.
     #[inline]
-    pub(crate) fn start<'r, B>(
-        &self,
-        req: &'r mut Request<B>,
-        taken: &'r mut Option<Secret>,
-    ) -> Start<'r> {
+    pub(crate) fn start<'r, B>(&self, req: &'r mut Request<B>) -> Start<'r> {
         if let Some(respond) = &self.preflight {
             if is_preflight(req) {
                 token::mark_sensitive(req.headers_mut());
@@ -145,7 +142,7 @@ impl<T> Config<T> {
             }
         }
         if let Some(sources) = &self.sources {
-            return self.start_from(sources, req, taken);
+            return self.start_from(sources, req);
         }
         if self.is_exempt(req) {
             return Start::Exempt;
@@ -157,7 +154,7 @@ impl<T> Config<T> {
     fn from_header<'r>(&self, header: Result<Option<BearerToken<'r>>, Malformed>) -> Start<'r> {
         match header {
             Ok(Some(token)) if token.len() > self.max_token_len => Start::Refuse(Reason::TooLong),
-            Ok(Some(token)) => Start::Resolve(token, Via::Header),
+            Ok(Some(token)) => Start::Resolve(token),
             Ok(None) => Start::Refuse(Reason::Missing),
             Err(Malformed::Empty) => Start::Refuse(Reason::Empty),
             Err(Malformed::Grammar) => Start::Refuse(Reason::Grammar),
@@ -169,12 +166,7 @@ impl<T> Config<T> {
     /// before any predicate sees it, and at most one token may be presented. Out of line, so
     /// a layer that reads the header alone pays nothing for it.
     #[inline(never)]
-    fn start_from<'r, B>(
-        &self,
-        sources: &Sources,
-        req: &'r mut Request<B>,
-        taken: &'r mut Option<Secret>,
-    ) -> Start<'r> {
+    fn start_from<'r, B>(&self, sources: &Sources, req: &'r mut Request<B>) -> Start<'r> {
         let found = sources.take(req);
         if self.is_exempt(req) {
             return Start::Exempt;
@@ -186,10 +178,13 @@ impl<T> Config<T> {
             Choice::UntrustedOrigin => return Start::Refuse(Reason::UntrustedOrigin),
             Choice::Taken(via, token) => (via, token),
         };
-        let checked = token.and_then(|secret| taken.insert(secret).checked(self.token_chars));
+        let checked = token.and_then(|secret| {
+            let len = secret.checked(self.token_chars)?.len();
+            Ok((secret, len))
+        });
         match checked {
-            Ok(token) if token.len() > self.max_token_len => Start::Refuse(Reason::TooLong),
-            Ok(token) => Start::Resolve(token, via),
+            Ok((_, len)) if len > self.max_token_len => Start::Refuse(Reason::TooLong),
+            Ok((secret, _)) => Start::Taken(secret, via),
             Err(Malformed::Empty) => Start::Refuse(Reason::Empty),
             Err(Malformed::Grammar) => Start::Refuse(Reason::Grammar),
             // Two values of one parameter, or two subprotocol entries.

@@ -14,6 +14,7 @@ use crate::future::ResponseFuture;
 use crate::layer::BearerLayer;
 use crate::resolver::SessionResolver;
 use crate::token::sources::Via;
+use crate::token::Secret;
 
 /// Authenticates each request before it reaches `S`; built by [`BearerLayer`], or by
 /// [`Bearer::new`] for one service.
@@ -89,6 +90,39 @@ impl<S: fmt::Debug, R: SessionResolver> fmt::Debug for Bearer<S, R> {
     }
 }
 
+impl<S, R> Bearer<S, R>
+where
+    R: SessionResolver,
+{
+    /// `call` for a token from another source than the header: the same steps, out of line,
+    /// and the response marked private when the token came from the query.
+    #[inline(never)]
+    fn call_taken<ReqBody, ResBody>(
+        &self,
+        mut inner: S,
+        mut req: Request<ReqBody>,
+        secret: &Secret,
+        via: Via,
+    ) -> ResponseFuture<S, R, ReqBody>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    {
+        let token = secret.token();
+        let admitted = match self.resolver.resolve_ready(token) {
+            Some(outcome) => self.config.admit(&mut req, outcome.map_err(Into::into)),
+            None => {
+                let resolve = self.resolver.resolve(token);
+                let config = self.config.clone();
+                return ResponseFuture::resolving(resolve, inner, req, config, via);
+            }
+        };
+        match admitted {
+            Ok(()) => ResponseFuture::called(inner.call(req), via),
+            Err(refusal) => ResponseFuture::rejected(refusal),
+        }
+    }
+}
+
 impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for Bearer<S, R>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
@@ -112,31 +146,27 @@ where
         let mut inner = mem::replace(&mut self.inner, clone);
         let config = &self.config;
 
-        let mut taken = None;
-        let mut via = Via::Header;
-        let admitted = match config.start(&mut req, &mut taken) {
+        let admitted = match config.start(&mut req) {
             Start::Exempt => {
                 config.pass(&mut req);
                 Ok(())
             }
             Start::Preflight(answer) => Err(Refusal::Response(answer)),
             Start::Refuse(reason) => config.refuse(reason, &mut req),
-            Start::Resolve(token, from) => match self.resolver.resolve_ready(token) {
+            Start::Resolve(token) => match self.resolver.resolve_ready(token) {
                 // The answer is at hand: settled here, without parking the request.
-                Some(outcome) => {
-                    via = from;
-                    config.admit(&mut req, outcome.map_err(Into::into))
-                }
+                Some(outcome) => config.admit(&mut req, outcome.map_err(Into::into)),
                 None => {
                     let resolve = self.resolver.resolve(token);
                     let config = config.clone();
-                    return ResponseFuture::resolving(resolve, inner, req, config, from);
+                    return ResponseFuture::resolving(resolve, inner, req, config, Via::Header);
                 }
             },
+            Start::Taken(secret, via) => return self.call_taken(inner, req, &secret, via),
         };
         // One call site for the inner service, which lets the compiler inline a small one.
         match admitted {
-            Ok(()) => ResponseFuture::called(inner.call(req), via),
+            Ok(()) => ResponseFuture::called(inner.call(req), Via::Header),
             // `inner` drops here, releasing whatever its readiness reserved.
             Err(refusal) => ResponseFuture::rejected(refusal),
         }

@@ -15,6 +15,11 @@ impl Secret {
         Secret(bytes)
     }
 
+    /// The token, once [`checked`](Self::checked).
+    pub(crate) fn token(&self) -> BearerToken<'_> {
+        BearerToken(&self.0)
+    }
+
     /// The token, if it keeps the grammar the header's token must keep.
     pub(crate) fn checked(&self, chars: TokenChars) -> Result<BearerToken<'_>, Malformed> {
         let bytes = self.0.as_slice();
