@@ -147,11 +147,11 @@ impl<T> Config<T> {
         if self.is_exempt(req) {
             return Start::Exempt;
         }
-        self.from_header(token::from_headers(req.headers_mut(), self.token_chars))
+        self.header_start(token::from_headers(req.headers_mut(), self.token_chars))
     }
 
     #[inline]
-    fn from_header<'r>(&self, header: Result<Option<BearerToken<'r>>, Malformed>) -> Start<'r> {
+    fn header_start<'r>(&self, header: Result<Option<BearerToken<'r>>, Malformed>) -> Start<'r> {
         match header {
             Ok(Some(token)) if token.len() > self.max_token_len => Start::Refuse(Reason::TooLong),
             Ok(Some(token)) => Start::Resolve(token),
@@ -173,7 +173,7 @@ impl<T> Config<T> {
         }
         let header = token::from_headers(req.headers_mut(), self.token_chars);
         let (via, token) = match found.choose(!matches!(header, Ok(None))) {
-            Choice::Header => return self.from_header(header),
+            Choice::Header => return self.header_start(header),
             Choice::Conflict => return Start::Refuse(Reason::Methods),
             Choice::UntrustedOrigin => return Start::Refuse(Reason::UntrustedOrigin),
             Choice::Taken(via, token) => (via, token),
