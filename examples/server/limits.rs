@@ -244,6 +244,7 @@ pub(crate) async fn serve(listener: TcpListener, app: Router, limits: Connection
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout)
                 .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+                .with_upgrades()
                 .await;
             if let Err(error) = result {
                 tracing::debug!(%error, %remote, "connection ended");

@@ -20,6 +20,7 @@ mod email;
 mod limits;
 mod routes;
 mod users;
+mod ws;
 
 use std::sync::Arc;
 

@@ -16,13 +16,13 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tower_bearer::store::{CreateOptions, Issued, Session, SessionStore, StoreError};
-use tower_bearer::{BearerLayer, BearerToken, Mode, Rejection};
+use tower_bearer::{BearerLayer, BearerToken, Mode, QueryParameter, Rejection, WebSocketProtocol};
 
 use crate::accounts::{Accounts, Refused};
 use crate::email;
 use crate::users::{Unavailable, User};
 
-type SessionRef = Arc<Session<()>>;
+pub(crate) type SessionRef = Arc<Session<()>>;
 
 const MIN_PASSWORD: usize = 8;
 const MAX_PASSWORD: usize = 128;
@@ -413,7 +413,17 @@ where
         .nest("/api/auth", auth)
         .route(
             "/api/data",
-            get(data::<S>).route_layer(required.realm("tower-bearer example")),
+            get(data::<S>).route_layer(required.clone().realm("tower-bearer example")),
+        )
+        // Browsers cannot set `Authorization` on a WebSocket handshake: the token may also come
+        // in a subprotocol entry or the query string.
+        .route(
+            "/api/ws",
+            get(crate::ws::socket::<S>).route_layer(
+                required
+                    .websocket_token(WebSocketProtocol::kubernetes())
+                    .query_token(QueryParameter::default()),
+            ),
         )
         .with_state(state)
 }
