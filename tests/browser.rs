@@ -33,6 +33,9 @@ fn better_auth_client_in_chromium_from_another_origin() {
         "ok: a per-request token in fetchOptions",
         "ok: GET /api/data with the token",
         "ok: GET /api/data without a token is 401",
+        "ok: WebSocket with the token in a subprotocol greets the user",
+        "ok: WebSocket with the token in the query greets the user",
+        "ok: WebSocket without a token fails the handshake",
         "ok: after signOut the token is refused",
         "browser: all steps passed",
     ] {

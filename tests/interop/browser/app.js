@@ -6,6 +6,26 @@ import { createAuthClient } from "better-auth/client";
 
 const KEY = "bearer_token";
 
+// Opens a WebSocket, takes its greeting, sends "echo?" and takes the echo; or the error.
+const openSocket = (url, protocols) =>
+  new Promise((resolve) => {
+    const ws = new WebSocket(url, protocols);
+    const got = [];
+    const done = (result) => {
+      clearTimeout(timer);
+      ws.onclose = ws.onerror = ws.onmessage = null;
+      ws.close();
+      resolve(result);
+    };
+    const timer = setTimeout(() => done({ error: "timeout", got }), 5000);
+    ws.onmessage = (event) => {
+      got.push(event.data);
+      if (got.length === 1) ws.send("echo?");
+      else done({ greeting: got[0], echo: got[1], protocol: ws.protocol });
+    };
+    ws.onerror = () => done({ error: "error" });
+  });
+
 window.runFlow = async function runFlow(base) {
   const steps = [];
   const check = (ok, what, detail) => {
@@ -71,6 +91,30 @@ window.runFlow = async function runFlow(base) {
       anonymous.headers.get("www-authenticate")?.startsWith("Bearer"),
       "the 401's Bearer challenge is exposed to the page",
       anonymous.headers.get("www-authenticate"),
+    );
+
+    // A WebSocket: the browser cannot set Authorization on the handshake, so the token goes
+    // in a subprotocol entry (beside the protocol the server selects) or in the query.
+    const wsBase = base.replace(/^http/, "ws");
+    const b64url = btoa(token()).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    const entry = `base64url.bearer.authorization.k8s.io.${b64url}`;
+    const viaProtocol = await openSocket(`${wsBase}/api/ws`, ["chat", entry]);
+    check(
+      viaProtocol.greeting === `hello ${email}` && viaProtocol.echo === "echo?" && viaProtocol.protocol === "chat",
+      "WebSocket with the token in a subprotocol greets the user",
+      JSON.stringify(viaProtocol),
+    );
+    const viaQuery = await openSocket(`${wsBase}/api/ws?access_token=${encodeURIComponent(token())}`, ["chat"]);
+    check(
+      viaQuery.greeting === `hello ${email}` && viaQuery.echo === "echo?",
+      "WebSocket with the token in the query greets the user",
+      JSON.stringify(viaQuery),
+    );
+    const withoutToken = await openSocket(`${wsBase}/api/ws`, ["chat"]);
+    check(
+      withoutToken.error === "error" && withoutToken.greeting === undefined,
+      "WebSocket without a token fails the handshake",
+      JSON.stringify(withoutToken),
     );
 
     const signOut = await client.signOut();
