@@ -159,6 +159,7 @@ impl<T> Config<T> {
             Err(Malformed::Empty) => Start::Refuse(Reason::Empty),
             Err(Malformed::Grammar) => Start::Refuse(Reason::Grammar),
             Err(Malformed::Repeated) => Start::Refuse(Reason::Repeated),
+            Err(Malformed::Method) => Start::Refuse(Reason::QueryMethod),
         }
     }
 
@@ -189,6 +190,7 @@ impl<T> Config<T> {
             Err(Malformed::Grammar) => Start::Refuse(Reason::Grammar),
             // Two values of one parameter, or two subprotocol entries.
             Err(Malformed::Repeated) => Start::Refuse(Reason::Methods),
+            Err(Malformed::Method) => Start::Refuse(Reason::QueryMethod),
         }
     }
 

@@ -23,10 +23,12 @@ pub(crate) enum Reason {
     Methods,
     /// A cookie-authenticated request that can change state, from an origin not trusted.
     UntrustedOrigin,
+    /// The token query parameter on a method that may not carry it.
+    QueryMethod,
 }
 
 impl Reason {
-    const ALL: [Reason; 8] = [
+    const ALL: [Reason; 9] = [
         Reason::Missing,
         Reason::Empty,
         Reason::Grammar,
@@ -35,6 +37,7 @@ impl Reason {
         Reason::Unknown,
         Reason::Methods,
         Reason::UntrustedOrigin,
+        Reason::QueryMethod,
     ];
 
     pub(crate) fn status(self) -> StatusCode {
@@ -44,9 +47,11 @@ impl Reason {
     pub(crate) fn kind(self) -> RejectionKind {
         match self {
             Reason::Missing => RejectionKind::MissingCredentials,
-            Reason::Empty | Reason::Grammar | Reason::Repeated | Reason::Methods => {
-                RejectionKind::InvalidRequest
-            }
+            Reason::Empty
+            | Reason::Grammar
+            | Reason::Repeated
+            | Reason::Methods
+            | Reason::QueryMethod => RejectionKind::InvalidRequest,
             Reason::UntrustedOrigin => RejectionKind::UntrustedOrigin,
             Reason::TooLong | Reason::Unknown => RejectionKind::InvalidToken,
         }
@@ -62,6 +67,7 @@ impl Reason {
             Reason::TooLong => "the bearer token is longer than allowed",
             Reason::Methods => "more than one bearer token in the request",
             Reason::UntrustedOrigin => "a cookie from a request of an untrusted origin",
+            Reason::QueryMethod => "a bearer token in the query of a method that may not carry one",
         };
         let mut rejection = Rejection::new(self.kind());
         rejection.description = Some(Cow::Borrowed(description));
@@ -73,8 +79,8 @@ impl Reason {
 /// [`Reason::rejection`]. Kept as `&'static str`, so a layer's `HeaderValue`s point at them and
 /// a refusal's header costs no reference count (the 401 for a missing header is the layer's
 /// cheapest answer, and benches/overhead measures it).
-fn plain_challenges() -> &'static [String; 8] {
-    static PLAIN: OnceLock<[String; 8]> = OnceLock::new();
+fn plain_challenges() -> &'static [String; 9] {
+    static PLAIN: OnceLock<[String; 9]> = OnceLock::new();
     PLAIN.get_or_init(|| {
         Reason::ALL.map(|reason| {
             let challenge = reason.rejection().challenge();
@@ -88,7 +94,7 @@ fn plain_challenges() -> &'static [String; 8] {
 #[derive(Clone, Debug)]
 pub(crate) struct Challenges {
     realm: Option<Arc<str>>,
-    built: [HeaderValue; 8],
+    built: [HeaderValue; 9],
 }
 
 impl Challenges {

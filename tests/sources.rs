@@ -131,12 +131,14 @@ async fn the_query_parameter_is_decoded_cut_out_and_the_answer_private() {
     let long = format!("/p?access_token={}", "a".repeat(5000));
     assert_eq!(request(addr, "GET", &long, &[], b"").await.status, 401);
 
-    // Not on POST by default: there the parameter is no credential, and is left alone.
+    // Not on POST by default: there the parameter is a malformed request.
     let post = request(addr, "POST", "/p?access_token=bob", &[], b"x").await;
-    assert_eq!(post.status, 401);
+    assert_eq!(post.status, 400);
     assert_eq!(
         post.header("www-authenticate"),
-        Some(r#"Bearer realm="test""#)
+        Some(
+            r#"Bearer realm="test", error="invalid_request", error_description="a bearer token in the query of a method that may not carry one""#
+        )
     );
 
     // Two parameters are two tokens.

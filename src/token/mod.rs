@@ -118,4 +118,6 @@ pub(crate) enum Malformed {
     Grammar,
     /// More than one `Authorization` field line.
     Repeated,
+    /// The token query parameter on a method that may not carry it.
+    Method,
 }

@@ -13,8 +13,9 @@ use super::{cookie, query, subprotocol, Malformed};
 /// The query parameter that may carry the token (RFC 6750 §2.3), for
 /// [`BearerLayer::query_token`](crate::BearerLayer::query_token).
 ///
-/// By default `access_token`, on `GET` requests only; on other methods the parameter is left
-/// alone and is no credential.
+/// By default `access_token`, on `GET` requests only. On other methods the parameter is cut
+/// out of the URI all the same, and the request gets `400 invalid_request`: the token in it
+/// was meant as a credential, and has been exposed where RFC 6750 says it should not be.
 ///
 /// ```
 /// use tower_bearer::QueryParameter;
@@ -212,11 +213,13 @@ impl Sources {
             cookie: None,
         };
         if let Some(param) = &self.query {
-            if param.methods.contains(req.method()) {
-                if let Some((presented, stripped)) = query::take(req.uri(), &param.name) {
-                    *req.uri_mut() = stripped;
-                    taken.query = presented;
-                }
+            if let Some((presented, stripped)) = query::take(req.uri(), &param.name) {
+                *req.uri_mut() = stripped;
+                taken.query = match param.methods.contains(req.method()) {
+                    true => presented,
+                    // Cut out all the same, so no service or log further in sees it.
+                    false => Some(Err(Malformed::Method)),
+                };
             }
         }
         if let Some(protocol) = &self.websocket {
