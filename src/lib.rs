@@ -26,6 +26,13 @@
 //! The `Authorization` header reaches the inner service marked sensitive, so tower-http's
 //! `TraceLayer` and any `Debug` of the headers print `Sensitive` instead of the token.
 //!
+//! Where a browser cannot set the header, opt-in sources take the token from the query string
+//! ([`query_token`](BearerLayer::query_token)), a WebSocket subprotocol
+//! ([`websocket_token`](BearerLayer::websocket_token)), a cookie
+//! ([`cookie_token`](BearerLayer::cookie_token)) or a form body
+//! ([`form_token`](BearerLayer::form_token)); see
+//! [other token sources](BearerLayer#other-token-sources).
+//!
 //! Around the layer:
 //! - [`store`]: [`MemoryStore`](store::MemoryStore), the embedded session store with
 //!   better-auth's semantics, and the [`SessionStore`](store::SessionStore) trait that other
@@ -100,7 +107,8 @@
 //! | `tonic` | | `NamedService` for [`Bearer`], so `add_service(Bearer::new(svc, resolver))` works |
 //!
 //! With `default-features = false` the crate is the layer alone: tower, http, pin-project-lite,
-//! bytes, tracing and tokio's timer.
+//! bytes, tracing, tokio's timer, and the small decoders of the opt-in token sources (base64ct,
+//! form_urlencoded, percent-encoding).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
