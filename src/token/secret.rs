@@ -63,3 +63,27 @@ pub(crate) fn one_of(values: impl IntoIterator<Item = Result<Secret, Malformed>>
         Some(_) => Some(Err(Malformed::Repeated)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_taken_token_prints_nothing_of_itself() {
+        let secret = Secret::new(b"s3cr3t-token".to_vec());
+        assert_eq!(format!("{secret:?}"), "Secret(***)");
+        let presented: Presented = Some(Ok(secret));
+        assert_eq!(format!("{presented:?}"), "Some(Ok(Secret(***)))");
+    }
+
+    #[test]
+    fn one_of_refuses_a_second_value() {
+        let token = |t: &str| Ok(Secret::new(t.as_bytes().to_vec()));
+        assert!(one_of([]).is_none());
+        assert!(matches!(one_of([token("a")]), Some(Ok(_))));
+        assert!(matches!(
+            one_of([token("a"), token("a")]),
+            Some(Err(Malformed::Repeated))
+        ));
+    }
+}
