@@ -19,6 +19,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 
 use crate::digest::{Tag, TagBuildHasher};
+use crate::metrics::CacheMetrics;
 
 /// Milliseconds on a monotonic clock: `CLOCK_MONOTONIC_COARSE` on Linux.
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -53,6 +54,7 @@ pub(crate) struct Cache<V> {
     /// Hits are served only before this instant (ms, [`now_ms`]): the feed's last sign of life
     /// plus its allowance; `u64::MAX` for a cache nothing feeds.
     alive_until: AtomicU64,
+    metrics: CacheMetrics,
 }
 
 struct Entry<V> {
@@ -66,21 +68,23 @@ struct Entry<V> {
 // with one of their features lacks the others' calls.
 #[allow(dead_code)]
 impl<V: Clone> Cache<V> {
-    /// A cache that is always live: its entries end by their deadlines alone.
-    pub(crate) fn new(max_entries: usize) -> Self {
+    /// A cache that is always live: its entries end by their deadlines alone. `name` is its
+    /// `cache` label in the metrics.
+    pub(crate) fn new(name: &'static str, max_entries: usize) -> Self {
         Cache {
             entries: DashMap::default(),
             aliases: DashMap::default(),
             max_entries,
             generation: AtomicU64::new(0),
             alive_until: AtomicU64::new(u64::MAX),
+            metrics: CacheMetrics::new(name),
         }
     }
 
     /// A cache that serves hits only while its feed is alive (see [`Cache::alive_for`]); dead
     /// until the feed first answers.
-    pub(crate) fn fed(max_entries: usize) -> Self {
-        let cache = Self::new(max_entries);
+    pub(crate) fn fed(name: &'static str, max_entries: usize) -> Self {
+        let cache = Self::new(name, max_entries);
         cache.alive_until.store(0, Ordering::Release);
         cache
     }
@@ -90,10 +94,19 @@ impl<V: Clone> Cache<V> {
     pub(crate) fn get(&self, tag: Tag) -> Option<V> {
         let now = now_ms();
         if now >= self.alive_until.load(Ordering::Acquire) {
+            // The staleness fence: the feed has not been heard from, so no hit is trusted.
+            self.metrics.fenced();
             return None;
         }
-        let entry = self.entries.get(&tag)?;
-        (now < entry.until).then(|| entry.value.clone())
+        let value = match self.entries.get(&tag) {
+            Some(entry) if now < entry.until => Some(entry.value.clone()),
+            _ => None,
+        };
+        match &value {
+            Some(_) => self.metrics.hit(),
+            None => self.metrics.miss(),
+        }
+        value
     }
 
     /// Where a lookup starts: hand it back to [`Cache::put`].
@@ -152,6 +165,7 @@ impl<V: Clone> Cache<V> {
             }
             false
         };
+        let before = self.entries.len();
         self.entries
             .retain(|_, entry| entry.until > now || drop_entry(entry));
         let excess = self.entries.len().saturating_sub(self.max_entries * 9 / 10);
@@ -162,27 +176,33 @@ impl<V: Clone> Cache<V> {
                 evicted > excess || drop_entry(entry)
             });
         }
+        self.metrics.evicted(before - self.entries.len());
     }
 
-    fn remove(&self, tag: Tag) {
-        if let Some((_, entry)) = self.entries.remove(&tag) {
-            if let Some(alias) = entry.alias {
-                self.aliases.remove(&alias);
-            }
+    /// Drops the entry under `tag`: whether there was one.
+    fn remove(&self, tag: Tag) -> bool {
+        let Some((_, entry)) = self.entries.remove(&tag) else {
+            return false;
+        };
+        if let Some(alias) = entry.alias {
+            self.aliases.remove(&alias);
         }
+        true
     }
 
     /// Drops the entry under `tag`; a lookup under way is not kept.
     pub(crate) fn invalidate(&self, tag: Tag) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        self.remove(tag);
+        let removed = self.remove(tag);
+        self.metrics.invalidated(usize::from(removed));
     }
 
     /// Drops the entry found by `alias`; a lookup under way is not kept.
     pub(crate) fn invalidate_alias(&self, alias: Tag) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         if let Some((_, tag)) = self.aliases.remove(&alias) {
-            self.remove(tag);
+            let removed = self.remove(tag);
+            self.metrics.invalidated(usize::from(removed));
         }
     }
 
@@ -190,6 +210,7 @@ impl<V: Clone> Cache<V> {
     pub(crate) fn invalidate_where(&self, stale: impl Fn(&V) -> bool) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         let aliases = &self.aliases;
+        let before = self.entries.len();
         self.entries.retain(|_, entry| {
             if !stale(&entry.value) {
                 return true;
@@ -199,13 +220,17 @@ impl<V: Clone> Cache<V> {
             }
             false
         });
+        self.metrics
+            .invalidated(before.saturating_sub(self.entries.len()));
     }
 
     /// Drops everything; a lookup under way is not kept.
     pub(crate) fn clear(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
+        let before = self.entries.len();
         self.entries.clear();
         self.aliases.clear();
+        self.metrics.invalidated(before);
     }
 
     /// The feed answered: hits may be served for `allowance` more.
@@ -248,7 +273,7 @@ mod tests {
 
     #[test]
     fn hits_misses_and_deadlines() {
-        let cache = Cache::new(10);
+        let cache = Cache::new("test", 10);
         assert_eq!(cache.get(tag(1)), None);
         assert!(cache.put(tag(1), None, "one", LONG, cache.start()));
         assert_eq!(cache.get(tag(1)), Some("one"));
@@ -265,7 +290,7 @@ mod tests {
     /// whether the invalidation lands before the put or between its insert and its check.
     #[test]
     fn a_lookup_that_races_an_invalidation_is_not_kept() {
-        let cache = Cache::new(10);
+        let cache = Cache::new("test", 10);
         let started = cache.start();
         cache.invalidate(tag(1));
         assert!(!cache.put(tag(1), Some(tag(100)), "revoked", LONG, started));
@@ -280,7 +305,7 @@ mod tests {
 
         // Concurrently: a thousand lookups racing a thousand invalidations of their own keys.
         // Every lookup whose key was invalidated after it started must end absent.
-        let cache = std::sync::Arc::new(Cache::new(10_000));
+        let cache = std::sync::Arc::new(Cache::new("test", 10_000));
         let handles: Vec<_> = (0..4u32)
             .map(|t| {
                 let cache = cache.clone();
@@ -310,7 +335,7 @@ mod tests {
 
     #[test]
     fn invalidation_by_tag_alias_predicate_and_clear() {
-        let cache = Cache::new(10);
+        let cache = Cache::new("test", 10);
         for n in 1..=4 {
             assert!(cache.put(tag(n), Some(tag(100 + n)), n, LONG, cache.start()));
         }
@@ -328,7 +353,7 @@ mod tests {
     /// Never more than `max_entries`, expired entries first, and aliases go with their entries.
     #[test]
     fn a_full_cache_evicts_and_stays_bounded() {
-        let cache = Cache::new(100);
+        let cache = Cache::new("test", 100);
         for n in 0..50 {
             cache.put(
                 tag(n),
@@ -355,7 +380,7 @@ mod tests {
 
     #[test]
     fn a_fed_cache_serves_only_while_its_feed_lives() {
-        let cache = Cache::fed(10);
+        let cache = Cache::fed("test", 10);
         assert!(!cache.is_live());
         assert!(
             !cache.put(tag(1), None, 1, LONG, cache.start()),
@@ -384,7 +409,7 @@ mod tests {
             last = now;
         }
         let digest = TokenDigest::new().unwrap();
-        let cache = Cache::new(1);
+        let cache = Cache::new("test", 1);
         assert!(cache.put(digest.tag(b"t"), None, (), LONG, cache.start()));
         assert_eq!(cache.get(digest.tag(b"t")), Some(()));
     }

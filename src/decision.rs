@@ -13,11 +13,13 @@ use crate::anonymous::{Anonymous, LayerShape, Refuse};
 use crate::body::ResponseBody;
 use crate::grpc::Grpc;
 use crate::head::RequestHead;
+use crate::metrics::{Label, LayerMetrics, Outcome, Resolved};
 use crate::reason::{Challenges, Reason};
 use crate::rejection::{InsufficientScope, Rejection, RejectionKind};
 use crate::resolver::BoxError;
 use crate::token::sources::{Choice, Sources, Via};
 use crate::token::{self, BearerToken, Malformed, Secret, TokenChars};
+use crate::trace::Trace;
 
 pub(crate) type AuthorizeFn<T> = dyn Fn(&T) -> Result<(), InsufficientScope> + Send + Sync;
 pub(crate) type ExemptFn = dyn Fn(&RequestHead<'_>) -> bool + Send + Sync;
@@ -61,6 +63,9 @@ pub(crate) struct Config<T> {
     pub(crate) on_rejection: Option<Arc<RejectionFn>>,
     /// A realm or an `on_rejection` handler is set: sessions travel with a [`LayerShape`].
     pub(crate) custom_shape: bool,
+    /// The resolver's name, for the span and the metrics.
+    pub(crate) resolver_name: &'static str,
+    pub(crate) metrics: LayerMetrics,
 }
 
 impl<T> Clone for Config<T> {
@@ -77,6 +82,8 @@ impl<T> Clone for Config<T> {
             sources: self.sources.clone(),
             on_rejection: self.on_rejection.clone(),
             custom_shape: self.custom_shape,
+            resolver_name: self.resolver_name,
+            metrics: self.metrics.clone(),
         }
     }
 }
@@ -237,7 +244,8 @@ impl<T> Config<T> {
 
 impl<T: Clone + Send + Sync + 'static> Config<T> {
     /// An exempt request: anonymous, on its way to the inner service.
-    pub(crate) fn pass<B>(self: &Arc<Self>, request: &mut Request<B>) {
+    pub(crate) fn pass<B>(self: &Arc<Self>, request: &mut Request<B>, trace: &Trace) {
+        trace.decided(&self.metrics, Outcome::Exempt);
         token::mark_sensitive(request.headers_mut());
         request
             .extensions_mut()
@@ -255,11 +263,23 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
         self: &Arc<Self>,
         request: &mut Request<B>,
         outcome: Result<Option<T>, BoxError>,
+        trace: &Trace,
     ) -> Result<(), Refusal> {
+        let resolved = match &outcome {
+            Ok(Some(_)) => Resolved::Session,
+            Ok(None) => Resolved::None,
+            Err(_) => Resolved::Error,
+        };
+        trace.resolved(&self.metrics, resolved);
         let rejection = match outcome {
             Ok(Some(session)) => match self.authorize.as_ref().map(|check| check(&session)) {
-                Some(Err(refusal)) => Rejection::from_scope(refusal),
+                Some(Err(refusal)) => {
+                    let outcome = Outcome::Rejected(Label::InsufficientScope);
+                    trace.decided(&self.metrics, outcome);
+                    Rejection::from_scope(refusal)
+                }
                 Some(Ok(())) | None => {
+                    trace.decided(&self.metrics, Outcome::Authenticated);
                     if self.custom_shape {
                         request.extensions_mut().insert(LayerShape(self.clone()));
                     }
@@ -267,9 +287,19 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
                     return Ok(());
                 }
             },
-            Ok(None) => return self.refuse(Reason::Unknown, request),
+            Ok(None) => return self.refuse(Reason::Unknown, request, trace),
             Err(error) => {
-                tracing::error!(error = %error, "bearer: the session resolver failed");
+                let label = match error.is::<TimedOut>() {
+                    true => Label::Timeout,
+                    false => Label::Unavailable,
+                };
+                trace.decided(&self.metrics, Outcome::Rejected(label));
+                let _in_span = trace.span().enter();
+                tracing::warn!(
+                    error = %Chain(&*error),
+                    resolver = self.resolver_name,
+                    "bearer: the session resolver failed"
+                );
                 Rejection::new(RejectionKind::Unavailable)
             }
         };
@@ -286,12 +316,19 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
         self: &Arc<Self>,
         reason: Reason,
         request: &mut Request<B>,
+        trace: &Trace,
     ) -> Result<(), Refusal> {
         let passes = match self.mode {
             Mode::Required => false,
             Mode::Optional => reason == Reason::Missing,
             Mode::Lenient => true,
         };
+        let label = Label::of(reason);
+        let outcome = match passes {
+            true => Outcome::Anonymous(label),
+            false => Outcome::Rejected(label),
+        };
+        trace.decided(&self.metrics, outcome);
         if passes {
             // Parsing marked the header sensitive already.
             request
@@ -306,5 +343,32 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
 impl<T: Send + Sync> Refuse for Config<T> {
     fn refuse(&self, rejection: Rejection, headers: &HeaderMap) -> Response<Bytes> {
         self.reject(rejection, Grpc::of(headers))
+    }
+}
+
+/// The resolver ran past the layer's timeout.
+#[derive(Debug)]
+pub(crate) struct TimedOut;
+
+impl std::fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the session resolver timed out")
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
+/// An error and its sources, `: `-separated, as one log field.
+struct Chain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(error) = source {
+            write!(f, ": {error}")?;
+            source = error.source();
+        }
+        Ok(())
     }
 }

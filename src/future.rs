@@ -20,9 +20,10 @@ use tower_service::Service;
 pub use crate::require::RequireSessionFuture;
 
 use crate::body::ResponseBody;
-use crate::decision::{Config, Refusal};
+use crate::decision::{Config, Refusal, TimedOut};
 use crate::resolver::{BoxError, SessionResolver};
 use crate::token::sources::{mark_private, Via};
+use crate::trace::Trace;
 
 pin_project! {
     /// The future of [`Bearer`](crate::Bearer)'s responses.
@@ -86,6 +87,7 @@ pin_project! {
         #[pin]
         deadline: Deadline,
         pending: Option<Pending<S, R::Session, ReqBody>>,
+        trace: Trace,
     }
 }
 
@@ -123,6 +125,7 @@ where
         request: Request<ReqBody>,
         config: Arc<Config<R::Session>>,
         via: Via,
+        trace: Trace,
     ) -> Self {
         let deadline = match config.timeout {
             Some(timeout) => Deadline::Armed {
@@ -141,6 +144,7 @@ where
                         config,
                         via,
                     }),
+                    trace,
                 }),
             },
         }
@@ -228,13 +232,16 @@ where
             resolve,
             deadline,
             pending,
+            trace,
         } = self.project();
-        let outcome = match resolve.poll(cx) {
+        // The resolver's own events belong to the decision's span.
+        let polled = trace.span().in_scope(|| resolve.poll(cx));
+        let outcome = match polled {
             Poll::Ready(outcome) => outcome.map_err(Into::into),
             Poll::Pending => match deadline.project() {
                 DeadlineProj::Armed { sleep } => {
                     ready!(sleep.poll(cx));
-                    Err(BoxError::from("the session resolver timed out"))
+                    Err(BoxError::from(TimedOut))
                 }
                 DeadlineProj::Off => return Poll::Pending,
             },
@@ -242,7 +249,7 @@ where
         let pending = pending
             .take()
             .expect("ResponseFuture polled after completion");
-        Poll::Ready(pending.settle::<R>(outcome))
+        Poll::Ready(pending.settle::<R>(outcome, trace))
     }
 }
 
@@ -251,7 +258,7 @@ where
     T: Clone + Send + Sync + 'static,
 {
     /// The state that follows the resolver's answer.
-    fn settle<R>(self, outcome: Result<Option<T>, BoxError>) -> State<S, R, ReqBody>
+    fn settle<R>(self, outcome: Result<Option<T>, BoxError>, trace: &Trace) -> State<S, R, ReqBody>
     where
         S: Service<Request<ReqBody>>,
         R: SessionResolver<Session = T>,
@@ -262,7 +269,7 @@ where
             config,
             via,
         } = self;
-        match config.admit(&mut request, outcome) {
+        match config.admit(&mut request, outcome, trace) {
             Ok(()) => State::calling(inner.call(request), via),
             Err(refusal) => State::Rejected {
                 refusal: Some(refusal),

@@ -141,6 +141,7 @@ mod grpc;
 mod head;
 pub mod integrations;
 mod layer;
+mod metrics;
 #[cfg(any(feature = "jwt", feature = "introspection"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "jwt", feature = "introspection"))))]
 pub mod oauth;
@@ -155,6 +156,7 @@ mod service;
 #[cfg_attr(docsrs, doc(cfg(feature = "store")))]
 pub mod store;
 mod token;
+mod trace;
 
 pub use anonymous::Anonymous;
 pub use body::{RequestBody, ResponseBody};

@@ -12,9 +12,11 @@ use crate::body::ResponseBody;
 use crate::decision::{Config, Refusal, Start};
 use crate::future::ResponseFuture;
 use crate::layer::BearerLayer;
+use crate::metrics::Outcome;
 use crate::resolver::SessionResolver;
 use crate::token::sources::Via;
 use crate::token::Secret;
+use crate::trace::Trace;
 
 /// Authenticates each request before it reaches `S`; built by [`BearerLayer`], or by
 /// [`Bearer::new`] for one service.
@@ -103,17 +105,21 @@ where
         mut req: Request<ReqBody>,
         secret: &Secret,
         via: Via,
+        mut trace: Trace,
     ) -> ResponseFuture<S, R, ReqBody>
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     {
         let token = secret.token();
+        trace.resolving();
         let admitted = match self.resolver.resolve_ready(token) {
-            Some(outcome) => self.config.admit(&mut req, outcome.map_err(Into::into)),
+            Some(outcome) => self
+                .config
+                .admit(&mut req, outcome.map_err(Into::into), &trace),
             None => {
                 let resolve = self.resolver.resolve(token);
                 let config = self.config.clone();
-                return ResponseFuture::resolving(resolve, inner, req, config, via);
+                return ResponseFuture::resolving(resolve, inner, req, config, via, trace);
             }
         };
         match admitted {
@@ -146,23 +152,37 @@ where
         let mut inner = mem::replace(&mut self.inner, clone);
         let config = &self.config;
 
+        let mut trace = Trace::start(config.resolver_name);
         let admitted = match config.start(&mut req) {
             Start::Exempt => {
-                config.pass(&mut req);
+                config.pass(&mut req, &trace);
                 Ok(())
             }
-            Start::Preflight(answer) => Err(Refusal::Response(answer)),
-            Start::Refuse(reason) => config.refuse(reason, &mut req),
-            Start::Resolve(token) => match self.resolver.resolve_ready(token) {
-                // The answer is at hand: settled here, without parking the request.
-                Some(outcome) => config.admit(&mut req, outcome.map_err(Into::into)),
-                None => {
-                    let resolve = self.resolver.resolve(token);
-                    let config = config.clone();
-                    return ResponseFuture::resolving(resolve, inner, req, config, Via::Header);
+            Start::Preflight(answer) => {
+                trace.decided(&config.metrics, Outcome::Preflight);
+                Err(Refusal::Response(answer))
+            }
+            Start::Refuse(reason) => config.refuse(reason, &mut req, &trace),
+            Start::Resolve(token) => {
+                trace.resolving();
+                match self.resolver.resolve_ready(token) {
+                    // The answer is at hand: settled here, without parking the request.
+                    Some(outcome) => config.admit(&mut req, outcome.map_err(Into::into), &trace),
+                    None => {
+                        let resolve = self.resolver.resolve(token);
+                        let config = config.clone();
+                        return ResponseFuture::resolving(
+                            resolve,
+                            inner,
+                            req,
+                            config,
+                            Via::Header,
+                            trace,
+                        );
+                    }
                 }
-            },
-            Start::Taken(secret, via) => return self.call_taken(inner, req, &secret, via),
+            }
+            Start::Taken(secret, via) => return self.call_taken(inner, req, &secret, via, trace),
         };
         // One call site for the inner service, which lets the compiler inline a small one.
         match admitted {

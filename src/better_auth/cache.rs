@@ -74,14 +74,14 @@ pub(crate) struct Cache {
 // Each resolver uses a subset: a build with one backend's feature lacks the others' calls.
 #[allow(dead_code)]
 impl Cache {
-    /// A cache whose entries end by their deadlines alone.
-    pub(crate) fn new(settings: CacheSettings) -> Self {
-        Self::over(cache::Cache::new(settings.max_entries), settings)
+    /// A cache whose entries end by their deadlines alone; `name` labels its metrics.
+    pub(crate) fn new(name: &'static str, settings: CacheSettings) -> Self {
+        Self::over(cache::Cache::new(name, settings.max_entries), settings)
     }
 
     /// A cache whose hits need an invalidation feed that is alive (see [`Cache::alive_for`]).
-    pub(crate) fn fed(settings: CacheSettings) -> Self {
-        Self::over(cache::Cache::fed(settings.max_entries), settings)
+    pub(crate) fn fed(name: &'static str, settings: CacheSettings) -> Self {
+        Self::over(cache::Cache::fed(name, settings.max_entries), settings)
     }
 
     fn over(cache: cache::Cache<Option<BetterAuthSession>>, settings: CacheSettings) -> Self {

@@ -148,7 +148,9 @@ impl HttpResolverBuilder {
                 client,
                 uri,
                 signatures: self.signatures,
-                cache: self.cache.map(Cache::new),
+                cache: self
+                    .cache
+                    .map(|settings| Cache::new("better_auth_http", settings)),
                 timeout: self.timeout,
             }),
         })

@@ -161,7 +161,9 @@ impl RedisStorageResolverBuilder {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
         let conn = redis::aio::ConnectionManager::new_lazy_with_config(client, config)?;
-        let cache = self.cache.map(|settings| Arc::new(Cache::fed(settings)));
+        let cache = self
+            .cache
+            .map(|settings| Arc::new(Cache::fed("better_auth_redis", settings)));
         if let Some(cache) = &cache {
             let info = redis::IntoConnectionInfo::into_connection_info(url)?;
             let resp3 = info
@@ -275,6 +277,7 @@ impl Inner {
 /// connection is made again.
 async fn track(client: redis::Client, prefix: String, cache: Weak<Cache>, allowance: Duration) {
     let mut backoff = Duration::from_millis(20);
+    let mut tracked_before = false;
     loop {
         if cache.strong_count() == 0 {
             return;
@@ -307,6 +310,9 @@ async fn track(client: redis::Client, prefix: String, cache: Weak<Cache>, allowa
             }
         };
         backoff = Duration::from_millis(20);
+        if std::mem::replace(&mut tracked_before, true) {
+            crate::metrics::redis_reconnect();
+        }
         match cache.upgrade() {
             // Whatever changed while nothing was tracked is unknown.
             Some(cache) => {
@@ -322,7 +328,10 @@ async fn track(client: redis::Client, prefix: String, cache: Weak<Cache>, allowa
                     let Some(push) = push else { break };
                     let Some(cache) = cache.upgrade() else { return };
                     match push.kind {
-                        PushKind::Invalidate => invalidate(&cache, &prefix, &push.data),
+                        PushKind::Invalidate => {
+                            invalidate(&cache, &prefix, &push.data);
+                            crate::metrics::redis_invalidation();
+                        }
                         PushKind::Disconnection => break,
                         _ => {}
                     }

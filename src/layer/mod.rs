@@ -11,11 +11,13 @@ use tower_layer::Layer;
 use crate::challenge::sanitize_realm;
 use crate::decision::{Config, Mode};
 use crate::head::RequestHead;
+use crate::metrics::LayerMetrics;
 use crate::reason::Challenges;
 use crate::rejection::{InsufficientScope, Rejection};
 use crate::resolver::SessionResolver;
 use crate::service::Bearer;
 use crate::token::{TokenChars, DEFAULT_MAX_TOKEN_LEN};
+use crate::trace::short_type_name;
 
 mod sources;
 
@@ -72,6 +74,8 @@ impl<R: SessionResolver> BearerLayer<R> {
                 sources: None,
                 on_rejection: None,
                 custom_shape: false,
+                resolver_name: short_type_name::<R>(),
+                metrics: LayerMetrics::new(None, short_type_name::<R>()),
             }),
         }
     }
@@ -85,6 +89,14 @@ impl<R: SessionResolver> BearerLayer<R> {
         let config = self.config_mut();
         config.challenges = Challenges::new(Some(sanitize_realm(realm.as_ref())));
         config.custom_shape = true;
+        self
+    }
+
+    /// Names the layer: its metrics carry the name as the `layer` label, so an app with two
+    /// layers tells them apart (feature `metrics`).
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        let resolver = short_type_name::<R>();
+        self.config_mut().metrics = LayerMetrics::new(Some(name.into()), resolver);
         self
     }
 

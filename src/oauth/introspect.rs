@@ -182,7 +182,7 @@ impl<T> IntrospectionResolverBuilder<T> {
                 timeout: self.timeout,
                 positive: self.positive,
                 negative: self.negative,
-                cache: Cache::new(self.max_entries),
+                cache: Cache::new("introspection", self.max_entries),
                 digest: TokenDigest::new()?,
                 in_flight: DashMap::default(),
             }),

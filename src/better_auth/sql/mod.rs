@@ -211,7 +211,9 @@ impl SqlResolverBuilder {
                 select: self.schema.select(dialect),
                 update: self.schema.update(dialect),
                 refresh: self.refresh,
-                cache: self.cache.map(Cache::new),
+                cache: self
+                    .cache
+                    .map(|settings| Cache::new("better_auth_sql", settings)),
                 timeout: self.timeout,
             }),
         }

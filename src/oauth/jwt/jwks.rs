@@ -152,7 +152,7 @@ impl Jwks {
         let jwks = self.clone();
         runtime.spawn(async move {
             let generation = jwks.generation();
-            let _ = jwks.refetch(generation).await;
+            let _ = jwks.refetch(generation, "refresh").await;
             jwks.refreshing.store(false, Ordering::Release);
         });
     }
@@ -171,8 +171,16 @@ impl Jwks {
         if let Some(keys) = self.at_hand(kid) {
             return Lookup::Keys(keys);
         }
-        let seen = self.generation();
-        match self.refetch(seen).await {
+        let (seen, cause) = {
+            let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+            let cause = match &state.keys {
+                None => "initial",
+                Some(keys) if kid.is_some_and(|kid| !keys.has_kid(kid)) => "unknown_kid",
+                Some(_) => "expired",
+            };
+            (state.generation, cause)
+        };
+        match self.refetch(seen, cause).await {
             Ok(keys) => match kid.is_none_or(|kid| keys.has_kid(kid)) {
                 true => Lookup::Keys(keys),
                 false => Lookup::Unknown,
@@ -184,7 +192,7 @@ impl Jwks {
     /// A fetch, unless one ended since `seen` (then its result) or the cooldown forbids it
     /// (then the last result: the keys after a success, an error after a failure). Background
     /// refreshes obey the cooldown too, so an outage is not met with a fetch per request.
-    async fn refetch(&self, seen: u64) -> Result<Arc<KeySet>, BoxError> {
+    async fn refetch(&self, seen: u64, cause: &'static str) -> Result<Arc<KeySet>, BoxError> {
         let _flight = self.flight.lock().await;
         let now = Instant::now();
         {
@@ -208,6 +216,7 @@ impl Jwks {
             Ok(Err(error)) => Err(error),
             Err(_) => Err("the JWKS fetch timed out".into()),
         };
+        crate::metrics::jwks_fetch(cause, parsed.is_ok());
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
         let ended = Instant::now();
         state.generation += 1;

@@ -182,7 +182,9 @@ impl<T> JwtResolverBuilder<T> {
             inner: Arc::new(Inner {
                 keys,
                 validation: self.validation,
-                verified: self.verified.map(|(max, age)| (Cache::new(max), age)),
+                verified: self
+                    .verified
+                    .map(|(max, age)| (Cache::new("jwt_verified", max), age)),
                 // As `HashMap::new`: the OS random source does not fail once the kernel's pool
                 // is initialised at boot.
                 digest: TokenDigest::new().expect("the OS random number generator failed"),

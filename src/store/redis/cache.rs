@@ -121,7 +121,7 @@ where
         let client = redis::Client::open(pubsub_url).map_err(StoreError::new)?;
         let digest = TokenDigest::new().map_err(|e| StoreError::new(e.to_string()))?;
         let cache = Arc::new(Shared {
-            cache: Cache::fed(self.max_entries),
+            cache: Cache::fed("cached_store", self.max_entries),
             digest,
             max_stale: self.max_stale,
             max_age: self.max_age,
@@ -190,6 +190,7 @@ async fn listen<D>(
     D: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
     let mut backoff = Duration::from_millis(20);
+    let mut subscribed_before = false;
     loop {
         let Some(max_stale) = cache.upgrade().map(|c| c.max_stale) else {
             return;
@@ -213,6 +214,9 @@ async fn listen<D>(
             continue;
         }
         // A fresh subscription: whatever was published while there was none is unknown.
+        if std::mem::replace(&mut subscribed_before, true) {
+            crate::metrics::redis_reconnect();
+        }
         match cache.upgrade() {
             Some(shared) => {
                 shared.cache.clear();
@@ -230,6 +234,7 @@ async fn listen<D>(
                         Ok(digest) => cache.invalidate(digest),
                         Err(_) => cache.cache.clear(),
                     }
+                    crate::metrics::redis_invalidation();
                 }
                 _ = ping.tick() => {
                     let checks = async {

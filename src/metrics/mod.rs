@@ -1,0 +1,207 @@
+//! What the layer and its caches count, over the `metrics` facade (feature `metrics`): every
+//! function here compiles to nothing without the feature.
+//!
+//! Handles are registered once (on first use, with the recorder installed then) and kept, so a
+//! request pays an atomic add per counter, not a registry lookup.
+
+use crate::reason::Reason;
+
+/// What the layer did with a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Authenticated,
+    /// Passed without a session; the reason it had none.
+    Anonymous(Label),
+    Rejected(Label),
+    Exempt,
+    Preflight,
+}
+
+/// The `reason` label of a refusal: bounded, and never the token or the path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Label {
+    Missing,
+    Malformed,
+    TooLong,
+    InvalidToken,
+    InsufficientScope,
+    Unavailable,
+    Timeout,
+    UntrustedOrigin,
+}
+
+impl Label {
+    const COUNT: usize = 8;
+
+    pub(crate) fn of(reason: Reason) -> Self {
+        match reason {
+            Reason::Missing => Label::Missing,
+            Reason::Empty
+            | Reason::Grammar
+            | Reason::Repeated
+            | Reason::Methods
+            | Reason::QueryMethod => Label::Malformed,
+            Reason::TooLong => Label::TooLong,
+            Reason::Unknown => Label::InvalidToken,
+            Reason::UntrustedOrigin => Label::UntrustedOrigin,
+        }
+    }
+
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    fn as_str(self) -> &'static str {
+        match self {
+            Label::Missing => "missing",
+            Label::Malformed => "malformed",
+            Label::TooLong => "too_long",
+            Label::InvalidToken => "invalid_token",
+            Label::InsufficientScope => "insufficient_scope",
+            Label::Unavailable => "unavailable",
+            Label::Timeout => "timeout",
+            Label::UntrustedOrigin => "untrusted_origin",
+        }
+    }
+}
+
+impl Outcome {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Authenticated => "authenticated",
+            Outcome::Anonymous(_) => "anonymous",
+            Outcome::Rejected(_) => "rejected",
+            Outcome::Exempt => "exempt",
+            Outcome::Preflight => "preflight",
+        }
+    }
+
+    pub(crate) fn reason(self) -> Option<&'static str> {
+        match self {
+            Outcome::Anonymous(label) | Outcome::Rejected(label) => Some(label.as_str()),
+            _ => None,
+        }
+    }
+}
+
+/// What a resolver answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Resolved {
+    Session,
+    None,
+    Error,
+}
+
+#[cfg(feature = "metrics")]
+mod on;
+#[cfg(feature = "metrics")]
+pub(crate) use on::{CacheMetrics, LayerMetrics};
+
+/// Without the feature: nothing to keep, nothing to count.
+#[cfg(not(feature = "metrics"))]
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LayerMetrics;
+
+#[cfg(not(feature = "metrics"))]
+impl LayerMetrics {
+    pub(crate) fn new(_: Option<std::sync::Arc<str>>, _: &'static str) -> Self {
+        LayerMetrics
+    }
+
+    #[inline(always)]
+    pub(crate) fn decision(&self, _: Outcome) {}
+
+    #[inline(always)]
+    pub(crate) fn resolved(&self, _: Resolved, _: std::time::Duration) {}
+}
+
+#[cfg(not(feature = "metrics"))]
+#[derive(Debug, Default)]
+pub(crate) struct CacheMetrics;
+
+#[cfg(not(feature = "metrics"))]
+#[allow(dead_code)]
+impl CacheMetrics {
+    pub(crate) fn new(_: &'static str) -> Self {
+        CacheMetrics
+    }
+    #[inline(always)]
+    pub(crate) fn hit(&self) {}
+    #[inline(always)]
+    pub(crate) fn miss(&self) {}
+    #[inline(always)]
+    pub(crate) fn fenced(&self) {}
+    #[inline(always)]
+    pub(crate) fn evicted(&self, _: usize) {}
+    #[inline(always)]
+    pub(crate) fn invalidated(&self, _: usize) {}
+}
+
+/// One fetch of a JWKS: why (`startup`, `refresh`, `unknown_kid`) and whether it worked.
+#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+#[allow(dead_code)]
+pub(crate) fn jwks_fetch(cause: &'static str, ok: bool) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(
+        on::JWKS_FETCHES,
+        "cause" => cause,
+        "result" => if ok { "ok" } else { "error" }
+    )
+    .increment(1);
+}
+
+/// Redis: an invalidation message applied to a local cache.
+#[allow(dead_code)]
+pub(crate) fn redis_invalidation() {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(on::REDIS_INVALIDATIONS).increment(1);
+}
+
+/// Redis: the invalidation channel's connection was made again.
+#[allow(dead_code)]
+pub(crate) fn redis_reconnect() {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(on::REDIS_RECONNECTS).increment(1);
+}
+
+/// The outcome index of a decision in a layer's table of counters.
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+fn index(outcome: Outcome) -> usize {
+    match outcome {
+        Outcome::Authenticated => 0,
+        Outcome::Exempt => 1,
+        Outcome::Preflight => 2,
+        Outcome::Anonymous(label) => 3 + label as usize,
+        Outcome::Rejected(label) => 3 + Label::COUNT + label as usize,
+    }
+}
+
+/// Every outcome, in [`index`] order.
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+fn all_outcomes() -> impl Iterator<Item = Outcome> {
+    const LABELS: [Label; Label::COUNT] = [
+        Label::Missing,
+        Label::Malformed,
+        Label::TooLong,
+        Label::InvalidToken,
+        Label::InsufficientScope,
+        Label::Unavailable,
+        Label::Timeout,
+        Label::UntrustedOrigin,
+    ];
+    [Outcome::Authenticated, Outcome::Exempt, Outcome::Preflight]
+        .into_iter()
+        .chain(LABELS.map(Outcome::Anonymous))
+        .chain(LABELS.map(Outcome::Rejected))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_are_indexed_in_order() {
+        for (i, outcome) in all_outcomes().enumerate() {
+            assert_eq!(index(outcome), i, "{outcome:?}");
+        }
+        assert_eq!(all_outcomes().count(), 3 + 2 * Label::COUNT);
+    }
+}
