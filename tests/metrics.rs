@@ -36,8 +36,11 @@ fn snapshotter() -> &'static Snapshotter {
     })
 }
 
-/// Every series of the snapshot: (kind, name, sorted labels) → count or sample count.
-fn series() -> HashMap<(MetricKind, String, Vec<(String, String)>), u64> {
+/// A series: its kind, name and sorted labels.
+type Series = (MetricKind, String, Vec<(String, String)>);
+
+/// Every series of the snapshot → its count, or its histogram's sample count.
+fn series() -> HashMap<Series, u64> {
     snapshotter()
         .snapshot()
         .into_vec()
@@ -60,7 +63,7 @@ fn series() -> HashMap<(MetricKind, String, Vec<(String, String)>), u64> {
 }
 
 fn count(
-    all: &HashMap<(MetricKind, String, Vec<(String, String)>), u64>,
+    all: &HashMap<Series, u64>,
     kind: MetricKind,
     name: &str,
     labels: &[(&str, &str)],

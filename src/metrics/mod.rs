@@ -93,6 +93,10 @@ pub(crate) enum Resolved {
 #[cfg(feature = "metrics")]
 mod on;
 #[cfg(feature = "metrics")]
+#[cfg_attr(
+    not(any(feature = "redis", feature = "better-auth", feature = "jwt", feature = "introspection")),
+    allow(unused_imports)
+)]
 pub(crate) use on::{CacheMetrics, LayerMetrics};
 
 /// Without the feature: nothing to keep, nothing to count.
