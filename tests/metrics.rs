@@ -62,12 +62,7 @@ fn series() -> HashMap<Series, u64> {
         .collect()
 }
 
-fn count(
-    all: &HashMap<Series, u64>,
-    kind: MetricKind,
-    name: &str,
-    labels: &[(&str, &str)],
-) -> u64 {
+fn count(all: &HashMap<Series, u64>, kind: MetricKind, name: &str, labels: &[(&str, &str)]) -> u64 {
     let mut labels: Vec<_> = labels
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -185,8 +185,13 @@ fn every_lookup_eviction_and_invalidation_is_counted() {
         .into_iter()
         .filter_map(|(key, _, _, value)| {
             let key = key.key().clone();
-            let labels: Vec<String> = key.labels().map(|l| format!("{}={}", l.key(), l.value())).collect();
-            let DebugValue::Counter(n) = value else { return None };
+            let labels: Vec<String> = key
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            let DebugValue::Counter(n) = value else {
+                return None;
+            };
             Some((format!("{} {}", key.name(), labels.join(",")), n))
         })
         .collect();
@@ -195,6 +200,12 @@ fn every_lookup_eviction_and_invalidation_is_counted() {
     assert_eq!(get("tower_bearer.cache.lookups cache=unit,result=miss"), 1);
     assert_eq!(get("tower_bearer.cache.evictions cache=unit"), 1);
     assert_eq!(get("tower_bearer.cache.invalidations cache=unit"), expected);
-    assert_eq!(get("tower_bearer.cache.lookups cache=unit_fed,result=fenced"), 1);
-    assert_eq!(get("tower_bearer.cache.lookups cache=unit_fed,result=miss"), 0);
+    assert_eq!(
+        get("tower_bearer.cache.lookups cache=unit_fed,result=fenced"),
+        1
+    );
+    assert_eq!(
+        get("tower_bearer.cache.lookups cache=unit_fed,result=miss"),
+        0
+    );
 }

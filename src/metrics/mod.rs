@@ -94,7 +94,12 @@ pub(crate) enum Resolved {
 mod on;
 #[cfg(feature = "metrics")]
 #[cfg_attr(
-    not(any(feature = "redis", feature = "better-auth", feature = "jwt", feature = "introspection")),
+    not(any(
+        feature = "redis",
+        feature = "better-auth",
+        feature = "jwt",
+        feature = "introspection"
+    )),
     allow(unused_imports)
 )]
 pub(crate) use on::{CacheMetrics, LayerMetrics};
