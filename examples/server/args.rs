@@ -21,7 +21,9 @@ usage: server [OPTIONS]
   --body-timeout SECONDS         time a client has to send a request body once its head is in;
                                  past it, 408 and the connection is closed (default 10)
   --redis URL                    sessions and users in Redis (feature redis), shared by every
-                                 server started with the same URL";
+                                 server started with the same URL
+  --metrics-addr HOST:PORT       serve Prometheus metrics at http://HOST:PORT/metrics
+                                 (feature metrics)";
 
 /// What the command line asked for.
 pub(crate) struct Args {
@@ -30,6 +32,7 @@ pub(crate) struct Args {
     pub(crate) rate_limit: bool,
     pub(crate) max_sessions_per_user: usize,
     pub(crate) redis: Option<String>,
+    pub(crate) metrics_addr: Option<SocketAddr>,
     max_connections: usize,
     header_timeout: Duration,
     pub(crate) body_timeout: Duration,
@@ -43,6 +46,7 @@ impl Args {
             rate_limit: false,
             max_sessions_per_user: 20,
             redis: None,
+            metrics_addr: None,
             max_connections: 1024,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(10),
@@ -75,6 +79,13 @@ impl Args {
                 }
                 "--rate-limit" => parsed.rate_limit = true,
                 "--redis" => parsed.redis = Some(value()?),
+                "--metrics-addr" => {
+                    let v = value()?;
+                    let addr = v
+                        .parse()
+                        .map_err(|e| format!("--metrics-addr {v:?}: {e}"))?;
+                    parsed.metrics_addr = Some(addr);
+                }
                 "--max-sessions-per-user" => {
                     parsed.max_sessions_per_user = number(&name, value()?)?
                 }

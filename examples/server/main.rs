@@ -18,6 +18,7 @@ mod args;
 mod cors;
 mod email;
 mod limits;
+mod metrics;
 mod routes;
 mod users;
 mod ws;
@@ -49,6 +50,14 @@ async fn main() {
             std::process::exit(2);
         }
     };
+
+    // Before any layer counts anything: the recorder the layers' metrics go to.
+    if let Some(addr) = args.metrics_addr {
+        if let Err(message) = metrics::serve(addr).await {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    }
 
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let hashing = Hashing::new(cores, 2 * cores);

@@ -385,10 +385,13 @@ where
     S: SessionStore<()> + Clone + Send + Sync + 'static,
     S::Future: Send,
 {
-    let required = BearerLayer::new(state.sessions.clone()).on_rejection(rejection_body);
+    let required = BearerLayer::new(state.sessions.clone())
+        .name("required")
+        .on_rejection(rejection_body);
     // get-session and sign-out answer anonymous callers too (better-auth's `null`), but a
     // failing store is still a 503.
     let optional = BearerLayer::new(state.sessions.clone())
+        .name("optional")
         .mode(Mode::Lenient)
         .on_rejection(rejection_body);
 

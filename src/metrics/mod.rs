@@ -74,6 +74,16 @@ impl Outcome {
         }
     }
 
+    /// Whether a layer can decide this: a failing backend, a timeout and a refused scope are
+    /// never anonymous. The others get a series each, zero until counted.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn possible(self) -> bool {
+        !matches!(
+            self,
+            Outcome::Anonymous(Label::InsufficientScope | Label::Unavailable | Label::Timeout)
+        )
+    }
+
     pub(crate) fn reason(self) -> Option<&'static str> {
         match self {
             Outcome::Anonymous(label) | Outcome::Rejected(label) => Some(label.as_str()),

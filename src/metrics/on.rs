@@ -88,6 +88,9 @@ impl LayerMetrics {
             describe();
             let decisions = all_outcomes()
                 .map(|outcome| {
+                    if !outcome.possible() {
+                        return Counter::noop();
+                    }
                     let mut pairs = vec![("outcome", outcome.as_str())];
                     pairs.extend(outcome.reason().map(|reason| ("reason", reason)));
                     metrics::counter!(DECISIONS, self.labels(&pairs))

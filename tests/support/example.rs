@@ -68,6 +68,7 @@ fn features() -> Vec<&'static str> {
         ("test-util", cfg!(feature = "test-util")),
         ("sweeper", cfg!(feature = "sweeper")),
         ("jwt", cfg!(feature = "jwt")),
+        ("metrics", cfg!(feature = "metrics")),
     ]
     .into_iter()
     .filter_map(|(name, on)| on.then_some(name))
