@@ -87,6 +87,34 @@
 //! # }
 //! ```
 //!
+//! # Observability
+//!
+//! Every decision opens a `tower_bearer.authenticate` span at `DEBUG` (quiet unless a
+//! subscriber asks for it), with the fields `resolver`, `outcome`, `reason` and `duration_us`
+//! (the resolver's time); a resolver's own events sit inside it. A failing backend is logged at
+//! `WARN` with its error's source chain. No span, field or event ever holds a token.
+//!
+//! With the feature `metrics`, the layer and its caches publish through the
+//! [`metrics`](https://docs.rs/metrics) facade, so the app chooses the exporter. Names follow
+//! OpenTelemetry's conventions (dotted, durations in seconds; Prometheus shows
+//! `tower_bearer_decisions`). Handles are registered on first use with the recorder installed
+//! then, so install it before serving. Labels are bounded: no token, user or path.
+//!
+//! | metric | kind | labels | counts |
+//! |---|---|---|---|
+//! | `tower_bearer.decisions` | counter | `outcome` (`authenticated`, `anonymous`, `rejected`, `exempt`, `preflight`); `reason` for `anonymous` and `rejected` (`missing`, `malformed`, `too_long`, `invalid_token`, `insufficient_scope`, `unavailable`, `timeout`, `untrusted_origin`); `layer` | one per request the layer decides |
+//! | `tower_bearer.resolve.duration` | histogram, seconds | `resolver` (its type's name), `result` (`session`, `none`, `error`); `layer` | one per resolver call, timeouts as `error` |
+//! | `tower_bearer.cache.lookups` | counter | `cache`, `result` (`hit`, `miss`, `fenced`: refused because the invalidation feed is not known alive) | lookups in `CachedStore`, the better-auth resolvers', the verified-JWT and introspection caches |
+//! | `tower_bearer.cache.evictions` | counter | `cache` | entries dropped to stay under `max_entries` |
+//! | `tower_bearer.cache.invalidations` | counter | `cache` | entries dropped by a revocation, an invalidation message or a lost feed |
+//! | `tower_bearer.jwks.fetches` | counter | `cause` (`initial`, `unknown_kid`, `expired`, `refresh`), `result` (`ok`, `error`) | JWKS fetches that reached the issuer |
+//! | `tower_bearer.redis.invalidations` | counter | | invalidation messages applied (`CachedStore`, `RedisStorageResolver`) |
+//! | `tower_bearer.redis.reconnects` | counter | | invalidation channels subscribed again after a loss |
+//!
+//! `cache` is one of `cached_store`, `better_auth_sql`, `better_auth_redis`,
+//! `better_auth_http`, `jwt_verified`, `introspection`; `layer` is the
+//! [`name`](BearerLayer::name) of a named layer, absent otherwise.
+//!
 //! # Features
 //!
 //! | feature | default | what it adds |
@@ -105,6 +133,7 @@
 //! | `jwt` | | [`oauth`]: JWT access tokens verified against static keys or a cached JWKS (better-auth's `jwt` plugin, any OpenID Connect issuer) |
 //! | `axum` | | [`Authenticated`](integrations::axum::Authenticated) and [`Authorized`](integrations::axum::Authorized), extractors, and `IntoResponse` for [`Rejection`] (over `axum-core`) |
 //! | `tonic` | | `NamedService` for [`Bearer`], so `add_service(Bearer::new(svc, resolver))` works |
+//! | `metrics` | | counters and histograms of every decision, resolver and cache, over the `metrics` facade (see [Observability](#observability)) |
 //!
 //! With `default-features = false` the crate is the layer alone: tower, http, pin-project-lite,
 //! bytes, tracing, tokio's timer, and the small decoders of the opt-in token sources (base64ct,
