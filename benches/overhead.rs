@@ -205,6 +205,14 @@ fn tower_http_bearer_with_challenge(
 }
 
 fn overhead(c: &mut Criterion) {
+    // With the `metrics` feature: `OVERHEAD_PROMETHEUS=1` installs the Prometheus recorder
+    // first, so the layer's counters and histograms record as in a real app.
+    #[cfg(feature = "metrics")]
+    if std::env::var_os("OVERHEAD_PROMETHEUS").is_some() {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .expect("the bench's only recorder");
+    }
     const USERS: usize = 10_000;
     let store = MemoryStore::new();
     let mut tokens = Vec::new();

@@ -288,24 +288,30 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
                 }
             },
             Ok(None) => return self.refuse(Reason::Unknown, request, trace),
-            Err(error) => {
-                let label = match error.is::<TimedOut>() {
-                    true => Label::Timeout,
-                    false => Label::Unavailable,
-                };
-                trace.decided(&self.metrics, Outcome::Rejected(label));
-                let _in_span = trace.span().enter();
-                tracing::warn!(
-                    error = %Chain(&*error),
-                    resolver = self.resolver_name,
-                    "bearer: the session resolver failed"
-                );
-                Rejection::new(RejectionKind::Unavailable)
-            }
+            Err(error) => self.failed(&*error, trace),
         };
         Err(Refusal::Response(
             self.reject(rejection, Grpc::of(request.headers())),
         ))
+    }
+
+    /// A failing resolver: counted, logged at `warn` with its causes, and a `503`. Out of line:
+    /// the hit path never comes here.
+    #[cold]
+    #[inline(never)]
+    fn failed(&self, error: &(dyn std::error::Error + Send + Sync + 'static), trace: &Trace) -> Rejection {
+        let label = match error.is::<TimedOut>() {
+            true => Label::Timeout,
+            false => Label::Unavailable,
+        };
+        trace.decided(&self.metrics, Outcome::Rejected(label));
+        let _in_span = trace.span().map(|span| span.enter());
+        tracing::warn!(
+            error = %Chain(error),
+            resolver = self.resolver_name,
+            "bearer: the session resolver failed"
+        );
+        Rejection::new(RejectionKind::Unavailable)
     }
 
     /// One of the layer's own reasons to refuse: `Ok` with the anonymous marker when the mode

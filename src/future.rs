@@ -235,7 +235,10 @@ where
             trace,
         } = self.project();
         // The resolver's own events belong to the decision's span.
-        let polled = trace.span().in_scope(|| resolve.poll(cx));
+        let polled = match trace.span() {
+            Some(span) => span.in_scope(|| resolve.poll(cx)),
+            None => resolve.poll(cx),
+        };
         let outcome = match polled {
             Poll::Ready(outcome) => outcome.map_err(Into::into),
             Poll::Pending => match deadline.project() {

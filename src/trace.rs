@@ -4,15 +4,18 @@
 use std::time::Instant;
 
 use tracing::field::Empty;
-use tracing::Span;
+use tracing::level_filters::LevelFilter;
+use tracing::{Level, Span};
 
 use crate::metrics::{LayerMetrics, Outcome, Resolved};
 
-/// The span of one decision, and when its resolver started.
-pub(crate) struct Trace {
+/// The span of one decision, and when its resolver started; nothing at all when no subscriber
+/// wants the span and the `metrics` feature is off, so the hit path pays one check.
+pub(crate) struct Trace(Option<Active>);
+
+struct Active {
     span: Span,
-    /// Set when a resolver starts and something will read it: the `metrics` feature, or an
-    /// enabled span.
+    /// Set when a resolver starts.
     started: Option<Instant>,
 }
 
@@ -20,52 +23,66 @@ impl Trace {
     /// The decision's span, with the resolver's name; its other fields come with the decision.
     #[inline]
     pub(crate) fn start(resolver: &'static str) -> Self {
-        let span = tracing::debug_span!(
-            "tower_bearer.authenticate",
-            resolver,
-            outcome = Empty,
-            reason = Empty,
-            duration_us = Empty,
-        );
-        Trace {
+        // The global level first: one load when no subscriber wants `DEBUG`, which skips the
+        // span's callsite check on the hit path (callgrind: benches/README.md).
+        let span = match LevelFilter::current() >= Level::DEBUG {
+            true => tracing::debug_span!(
+                "tower_bearer.authenticate",
+                resolver,
+                outcome = Empty,
+                reason = Empty,
+                duration_us = Empty,
+            ),
+            false if cfg!(feature = "metrics") => Span::none(),
+            false => return Trace(None),
+        };
+        Trace(Some(Active {
             span,
             started: None,
-        }
+        }))
     }
 
-    pub(crate) fn span(&self) -> &Span {
-        &self.span
+    /// The span to run the resolver in: none when there is none.
+    pub(crate) fn span(&self) -> Option<&Span> {
+        self.0.as_ref().map(|active| &active.span)
     }
 
     /// The resolver starts now.
     #[inline]
     pub(crate) fn resolving(&mut self) {
-        if cfg!(feature = "metrics") || !self.span.is_disabled() {
-            self.started = Some(Instant::now());
+        if let Some(active) = &mut self.0 {
+            active.started = Some(Instant::now());
         }
     }
 
     /// The resolver answered: its time goes to the histogram and the span.
     #[inline]
     pub(crate) fn resolved(&self, metrics: &LayerMetrics, result: Resolved) {
-        let Some(started) = self.started else {
+        let Some(Active {
+            span,
+            started: Some(started),
+        }) = &self.0
+        else {
             return;
         };
         let took = started.elapsed();
         metrics.resolved(result, took);
-        if !self.span.is_disabled() {
-            self.span.record("duration_us", took.as_micros() as u64);
+        if !span.is_disabled() {
+            span.record("duration_us", took.as_micros() as u64);
         }
     }
 
     /// What was decided.
     #[inline]
     pub(crate) fn decided(&self, metrics: &LayerMetrics, outcome: Outcome) {
+        let Some(Active { span, .. }) = &self.0 else {
+            return;
+        };
         metrics.decision(outcome);
-        if !self.span.is_disabled() {
-            self.span.record("outcome", outcome.as_str());
+        if !span.is_disabled() {
+            span.record("outcome", outcome.as_str());
             if let Some(reason) = outcome.reason() {
-                self.span.record("reason", reason);
+                span.record("reason", reason);
             }
         }
     }

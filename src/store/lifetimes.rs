@@ -42,6 +42,14 @@ impl Lifetimes {
         }
     }
 
+    /// `update_age - lifetime` in milliseconds: a session is due for refresh once its expiry
+    /// plus this is not after now (the same rule as [`refresh_due`](Self::refresh_due)).
+    #[cfg_attr(not(feature = "memory-store"), allow(dead_code))]
+    pub(crate) fn refresh_shift(&self, remember_me: bool) -> i64 {
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        ms(self.update_age).saturating_sub(ms(self.lifetime(remember_me)))
+    }
+
     /// better-auth's sliding refresh: due once `update_age` has passed since the last one.
     #[inline]
     pub(crate) fn refresh_due(
@@ -83,3 +91,29 @@ macro_rules! lifetime_setters {
     };
 }
 pub(crate) use lifetime_setters;
+
+#[cfg(test)]
+mod shift_tests {
+    use super::*;
+    use crate::store::Timestamp;
+
+    /// The precomputed shift decides exactly as `refresh_due`, around every boundary.
+    #[test]
+    fn the_refresh_shift_decides_as_refresh_due() {
+        let lifetimes = Lifetimes::default();
+        for remember in [false, true] {
+            let lifetime = lifetimes.lifetime(remember);
+            let shift = lifetimes.refresh_shift(remember);
+            let expires = Timestamp::from_millis(1_800_000_000_000);
+            let boundary = expires.as_millis() + shift;
+            for now in [boundary - 1, boundary, boundary + 1, 0, i64::MAX / 2] {
+                let now = Timestamp::from_millis(now);
+                assert_eq!(
+                    expires.as_millis().saturating_add(shift) <= now.as_millis(),
+                    lifetimes.refresh_due(expires, lifetime, now),
+                    "{remember} {now:?}"
+                );
+            }
+        }
+    }
+}

@@ -58,6 +58,7 @@ impl MemoryStoreBuilder {
                 users: DashMap::new(),
                 user_hasher: RandomState::new(),
                 clock: self.clock,
+                refresh_shift: [false, true].map(|remember| self.lifetimes.refresh_shift(remember)),
                 lifetimes: self.lifetimes,
             }),
         }

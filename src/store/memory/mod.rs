@@ -10,7 +10,7 @@ use dashmap::DashMap;
 use uuid::Uuid;
 
 use super::lifetimes::Lifetimes;
-use super::{CreateOptions, Issued, Session, SessionStore, StoreError};
+use super::{CreateOptions, Issued, Session, SessionStore, StoreError, Timestamp};
 use crate::{BearerToken, SessionResolver};
 
 mod builder;
@@ -75,6 +75,9 @@ pub(super) struct Inner<D> {
     user_hasher: RandomState,
     clock: StoreClock,
     lifetimes: Lifetimes,
+    /// [`Lifetimes::refresh_shift`] without and with remember-me, in milliseconds: worked out
+    /// once, so a hit compares integers instead of converting two `Duration`s.
+    refresh_shift: [i64; 2],
 }
 
 impl<D> Clone for MemoryStore<D> {
@@ -173,15 +176,19 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
             self.forget(tag, &session);
             return None;
         }
-        let lifetime = self.inner.lifetimes.lifetime(session.remember_me);
-        if self
-            .inner
-            .lifetimes
-            .refresh_due(session.expires_at(), lifetime, now)
-        {
-            session.refresh(now, now + lifetime);
+        let shift = self.inner.refresh_shift[usize::from(session.remember_me)];
+        if session.expires_at().as_millis().saturating_add(shift) <= now.as_millis() {
+            self.refresh(&session, now);
         }
         Some(session)
+    }
+
+    /// better-auth's sliding refresh, out of line: at most once per `update_age` a session.
+    #[cold]
+    #[inline(never)]
+    fn refresh(&self, session: &Session<D>, now: Timestamp) {
+        let lifetime = self.inner.lifetimes.lifetime(session.remember_me);
+        session.refresh(now, now + lifetime);
     }
 
     /// The session this token names, live or not, without refreshing it, and its tag: one tag,
