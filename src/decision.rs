@@ -165,8 +165,8 @@ impl<T> Config<T> {
             Ok(None) => Start::Refuse(Reason::Missing),
             Err(Malformed::Empty) => Start::Refuse(Reason::Empty),
             Err(Malformed::Grammar) => Start::Refuse(Reason::Grammar),
-            Err(Malformed::Repeated) => Start::Refuse(Reason::Repeated),
-            Err(Malformed::Method) => Start::Refuse(Reason::QueryMethod),
+            // The header is never on the wrong method: `Method` is the query's alone.
+            Err(Malformed::Repeated | Malformed::Method) => Start::Refuse(Reason::Repeated),
         }
     }
 
@@ -299,7 +299,11 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
     /// the hit path never comes here.
     #[cold]
     #[inline(never)]
-    fn failed(&self, error: &(dyn std::error::Error + Send + Sync + 'static), trace: &Trace) -> Rejection {
+    fn failed(
+        &self,
+        error: &(dyn std::error::Error + Send + Sync + 'static),
+        trace: &Trace,
+    ) -> Rejection {
         let label = match error.is::<TimedOut>() {
             true => Label::Timeout,
             false => Label::Unavailable,

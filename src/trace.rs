@@ -1,6 +1,9 @@
 //! One request's decision as operators see it: the `tower_bearer.authenticate` span (at
 //! `DEBUG`, so quiet by default) and the layer's metrics (feature `metrics`).
 
+#[cfg(feature = "metrics")]
+use quanta::Instant;
+#[cfg(not(feature = "metrics"))]
 use std::time::Instant;
 
 use tracing::field::Empty;

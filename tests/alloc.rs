@@ -75,6 +75,8 @@ fn the_hit_path_allocates_only_what_extensions_insert_does() {
     let (floor, _) = allocations(|| bare.extensions_mut().insert(issued.session.clone()));
     assert!(floor >= 1);
 
+    // The first request registers the layer's metric handles (feature `metrics`): once.
+    assert_eq!(poll_once(service.call(make())).unwrap().status(), 200);
     let req = make();
     let (used, response) = allocations(|| poll_once(service.call(req)).unwrap());
     assert_eq!(response.status(), 200);
@@ -93,6 +95,8 @@ fn a_rejection_allocates_no_more_than_its_response() {
             .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         r
     });
+    // The first request registers the layer's metric handles (feature `metrics`): once.
+    assert_eq!(poll_once(service.call(Request::new(()))).unwrap().status(), 401);
     let req = Request::new(());
     let (used, response) = allocations(|| poll_once(service.call(req)).unwrap());
     assert_eq!(response.status(), 401);

@@ -51,6 +51,7 @@ impl Lifetimes {
     }
 
     /// better-auth's sliding refresh: due once `update_age` has passed since the last one.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     #[inline]
     pub(crate) fn refresh_due(
         &self,
