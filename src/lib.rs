@@ -91,7 +91,7 @@
 //!
 //! Every decision opens a `tower_bearer.authenticate` span at `DEBUG` (quiet unless a
 //! subscriber asks for it), with the fields `resolver`, `outcome`, `reason` and `duration_us`
-//! (the resolver's time); a resolver's own events sit inside it. A failing backend is logged at
+//! (the time of a resolver that waits); a resolver's own events sit inside it. A failing backend is logged at
 //! `WARN` with its error's source chain. No span, field or event ever holds a token.
 //!
 //! With the feature `metrics`, the layer and its caches publish through the
@@ -103,7 +103,8 @@
 //! | metric | kind | labels | counts |
 //! |---|---|---|---|
 //! | `tower_bearer.decisions` | counter | `outcome` (`authenticated`, `anonymous`, `rejected`, `exempt`, `preflight`); `reason` for `anonymous` and `rejected` (`missing`, `malformed`, `too_long`, `invalid_token`, `insufficient_scope`, `unavailable`, `timeout`, `untrusted_origin`); `layer` | one per request the layer decides |
-//! | `tower_bearer.resolve.duration` | histogram, seconds | `resolver` (its type's name), `result` (`session`, `none`, `error`); `layer` | one per resolver call, timeouts as `error` |
+//! | `tower_bearer.resolutions` | counter | `resolver` (its type's name), `result` (`session`, `none`, `error`); `layer` | one per resolver call, timeouts as `error` |
+//! | `tower_bearer.resolve.duration` | histogram, seconds | as `tower_bearer.resolutions` | one per resolver call that waits (an answer at hand through [`resolve_ready`](SessionResolver::resolve_ready), such as a `MemoryStore` or `CachedStore` hit, is counted, not timed) |
 //! | `tower_bearer.cache.lookups` | counter | `cache`, `result` (`hit`, `miss`, `fenced`: refused because the invalidation feed is not known alive) | lookups in `CachedStore`, the better-auth resolvers', the verified-JWT and introspection caches |
 //! | `tower_bearer.cache.evictions` | counter | `cache` | entries dropped to stay under `max_entries` |
 //! | `tower_bearer.cache.invalidations` | counter | `cache` | entries dropped by a revocation, an invalidation message or a lost feed |

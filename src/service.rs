@@ -111,12 +111,12 @@ where
         S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     {
         let token = secret.token();
-        trace.resolving();
         let admitted = match self.resolver.resolve_ready(token) {
             Some(outcome) => self
                 .config
                 .admit(&mut req, outcome.map_err(Into::into), &trace),
             None => {
+                trace.resolving();
                 let resolve = self.resolver.resolve(token);
                 let config = self.config.clone();
                 return ResponseFuture::resolving(resolve, inner, req, config, via, trace);
@@ -164,11 +164,11 @@ where
             }
             Start::Refuse(reason) => config.refuse(reason, &mut req, &trace),
             Start::Resolve(token) => {
-                trace.resolving();
                 match self.resolver.resolve_ready(token) {
                     // The answer is at hand: settled here, without parking the request.
                     Some(outcome) => config.admit(&mut req, outcome.map_err(Into::into), &trace),
                     None => {
+                        trace.resolving();
                         let resolve = self.resolver.resolve(token);
                         let config = config.clone();
                         return ResponseFuture::resolving(

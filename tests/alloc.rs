@@ -96,7 +96,10 @@ fn a_rejection_allocates_no_more_than_its_response() {
         r
     });
     // The first request registers the layer's metric handles (feature `metrics`): once.
-    assert_eq!(poll_once(service.call(Request::new(()))).unwrap().status(), 401);
+    assert_eq!(
+        poll_once(service.call(Request::new(()))).unwrap().status(),
+        401
+    );
     let req = Request::new(());
     let (used, response) = allocations(|| poll_once(service.call(req)).unwrap());
     assert_eq!(response.status(), 401);

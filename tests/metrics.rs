@@ -206,6 +206,28 @@ async fn every_decision_and_resolution_is_counted_exactly() {
         (resolved("session"), resolved("none"), resolved("error")),
         (4, 3, 3)
     );
+    // Every resolution is counted too (this resolver always waits, so all are timed).
+    let resolutions = |result: &str| {
+        let labels = [
+            ("layer", "mix"),
+            ("resolver", "ResolverFn"),
+            ("result", result),
+        ];
+        count(
+            &all,
+            MetricKind::Counter,
+            "tower_bearer.resolutions",
+            &labels,
+        )
+    };
+    assert_eq!(
+        (
+            resolutions("session"),
+            resolutions("none"),
+            resolutions("error")
+        ),
+        (4, 3, 3)
+    );
 
     // A second layer is told apart by its name, and its mode's anonymous passes are counted.
     let optional = ServiceBuilder::new()

@@ -86,15 +86,22 @@ async fn the_scrape_counts_the_mix() {
         decisions(r#"layer="required",outcome="anonymous",reason="unavailable""#),
         None
     );
-    // Three resolutions: two sessions and an unknown token, by MemoryStore.
-    let resolved = |result: &str| {
+    // Three resolutions: two sessions and an unknown token, by MemoryStore, which answers at
+    // once: counted, and not timed.
+    let resolutions = |result: &str| {
         let key = format!(
-            r#"tower_bearer_resolve_duration_count{{layer="required",resolver="MemoryStore",result="{result}"}}"#
+            r#"tower_bearer_resolutions{{layer="required",resolver="MemoryStore",result="{result}"}}"#
         );
         all.get(&key).copied()
     };
-    assert_eq!(resolved("session"), Some(2.0), "{}", scrape.body_str());
-    assert_eq!(resolved("none"), Some(1.0));
+    assert_eq!(resolutions("session"), Some(2.0), "{}", scrape.body_str());
+    assert_eq!(resolutions("none"), Some(1.0));
+    let timed = r#"tower_bearer_resolve_duration_count{layer="required",resolver="MemoryStore",result="session"}"#;
+    assert_eq!(
+        all.get(timed).copied().unwrap_or(0.0),
+        0.0,
+        "an answer at hand is not timed"
+    );
     // The scrape holds no token.
     assert!(!scrape.body_str().contains(&token[..8]));
 }

@@ -129,7 +129,7 @@ impl LayerMetrics {
     pub(crate) fn decision(&self, _: Outcome) {}
 
     #[inline(always)]
-    pub(crate) fn resolved(&self, _: Resolved, _: std::time::Duration) {}
+    pub(crate) fn resolved(&self, _: Resolved, _: Option<std::time::Duration>) {}
 }
 
 #[cfg(not(feature = "metrics"))]

@@ -9,6 +9,7 @@ use super::{all_outcomes, index, Outcome, Resolved};
 
 pub(super) const DECISIONS: &str = "tower_bearer.decisions";
 pub(super) const RESOLVE_DURATION: &str = "tower_bearer.resolve.duration";
+pub(super) const RESOLUTIONS: &str = "tower_bearer.resolutions";
 pub(super) const CACHE_LOOKUPS: &str = "tower_bearer.cache.lookups";
 pub(super) const CACHE_EVICTIONS: &str = "tower_bearer.cache.evictions";
 pub(super) const CACHE_INVALIDATIONS: &str = "tower_bearer.cache.invalidations";
@@ -23,7 +24,12 @@ fn describe() {
         Unit::Count,
         "requests decided by the bearer layer"
     );
-    metrics::describe_histogram!(RESOLVE_DURATION, Unit::Seconds, "time to resolve a token");
+    metrics::describe_histogram!(
+        RESOLVE_DURATION,
+        Unit::Seconds,
+        "time to resolve a token, for resolvers that wait"
+    );
+    metrics::describe_counter!(RESOLUTIONS, Unit::Count, "tokens resolved");
     metrics::describe_counter!(
         CACHE_LOOKUPS,
         Unit::Count,
@@ -63,6 +69,7 @@ struct Handles {
     decisions: Vec<Counter>,
     /// By [`Resolved`]: session, none, error.
     resolved: [Histogram; 3],
+    resolutions: [Counter; 3],
 }
 
 impl LayerMetrics {
@@ -100,9 +107,14 @@ impl LayerMetrics {
                 let pairs = [("resolver", self.resolver), ("result", result)];
                 metrics::histogram!(RESOLVE_DURATION, self.labels(&pairs))
             };
+            let counter = |result| {
+                let pairs = [("resolver", self.resolver), ("result", result)];
+                metrics::counter!(RESOLUTIONS, self.labels(&pairs))
+            };
             Handles {
                 decisions,
                 resolved: [histogram("session"), histogram("none"), histogram("error")],
+                resolutions: [counter("session"), counter("none"), counter("error")],
             }
         })
     }
@@ -112,14 +124,19 @@ impl LayerMetrics {
         self.handles().decisions[index(outcome)].increment(1);
     }
 
+    /// A resolution; timed (`took`) when the resolver had to wait.
     #[inline]
-    pub(crate) fn resolved(&self, result: Resolved, took: Duration) {
+    pub(crate) fn resolved(&self, result: Resolved, took: Option<Duration>) {
         let i = match result {
             Resolved::Session => 0,
             Resolved::None => 1,
             Resolved::Error => 2,
         };
-        self.handles().resolved[i].record(took.as_secs_f64());
+        let handles = self.handles();
+        handles.resolutions[i].increment(1);
+        if let Some(took) = took {
+            handles.resolved[i].record(took.as_secs_f64());
+        }
     }
 }
 
