@@ -559,3 +559,59 @@ async fn axum_authorized_checks_scopes() {
         .unwrap()
         .contains(r#"scope="admin""#));
 }
+
+#[cfg(feature = "metrics")]
+#[tokio::test]
+async fn jwks_fetches_are_counted_by_cause_and_result() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    // This test's runtime runs on this thread alone, background refreshes included.
+    let _recording = metrics::set_default_local_recorder(&recorder);
+
+    let a = jose("m-", &["ES256"]);
+    let server = JwksServer::start(Jwks::Serve(a["jwks"].clone())).await;
+    let resolver = server.resolver(JwksSettings::default().cooldown(Duration::from_secs(1)));
+    assert!(resolve(&resolver, first_valid(&a)).await.is_some());
+    // Past the cooldown (at least a second), an unknown `kid` may fetch again.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let unknown = with_kid("not-in-the-set");
+    assert!(resolver
+        .resolve(BearerToken::new(&unknown))
+        .await
+        .unwrap()
+        .is_none());
+
+    let counted: Vec<(String, u64)> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter_map(|(key, _, _, value)| {
+            let key = key.key().clone();
+            let DebugValue::Counter(n) = value else {
+                return None;
+            };
+            (key.name() == "tower_bearer.jwks.fetches").then(|| {
+                let labels: Vec<String> = key
+                    .labels()
+                    .map(|l| format!("{}={}", l.key(), l.value()))
+                    .collect();
+                (labels.join(","), n)
+            })
+        })
+        .collect();
+    let get = |labels: &str| {
+        counted
+            .iter()
+            .find(|(l, _)| l == labels)
+            .map_or(0, |(_, n)| *n)
+    };
+    assert_eq!(get("cause=initial,result=ok"), 1, "{counted:?}");
+    assert_eq!(get("cause=unknown_kid,result=ok"), 1, "{counted:?}");
+    let total: u64 = counted.iter().map(|(_, n)| n).sum();
+    assert_eq!(
+        total as usize,
+        server.fetches(),
+        "every fetch the server saw, once"
+    );
+}
