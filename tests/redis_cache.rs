@@ -276,3 +276,61 @@ async fn a_full_cache_evicts_and_keeps_serving() {
     assert!(cached.revoke_token(last.token.as_bearer()).await.unwrap());
     assert!(resolve(&cached, last).await.is_none());
 }
+
+/// The Redis counters: every invalidation message applied (each instance hears every
+/// revocation, its own too), and every subscription made again after the channel is lost.
+#[cfg(feature = "metrics")]
+#[tokio::test]
+async fn invalidations_and_reconnects_are_counted() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    // A current-thread runtime: the subscribers run on this thread, under this recorder.
+    let _recording = metrics::set_default_local_recorder(&recorder);
+    let mut seen = std::collections::HashMap::<String, u64>::new();
+    let mut counted = move |name: &str| {
+        for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+            if let DebugValue::Counter(n) = value {
+                *seen.entry(key.key().name().to_owned()).or_default() += n;
+            }
+        }
+        seen.get(name).copied().unwrap_or(0)
+    };
+
+    let redis = RedisServer::start();
+    let (a, b) = (instance(&redis).await, instance(&redis).await);
+    let issued = a
+        .create("erin", (), CreateOptions::default())
+        .await
+        .unwrap();
+    warm(&b, &issued).await;
+    assert!(a.revoke_token(issued.token.as_bearer()).await.unwrap());
+    until_gone(&b, &issued, Instant::now()).await;
+    let started = Instant::now();
+    while counted("tower_bearer.redis.invalidations") < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "not both instances heard it"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        counted("tower_bearer.redis.invalidations"),
+        2,
+        "one message, two subscribers"
+    );
+    assert_eq!(counted("tower_bearer.redis.reconnects"), 0);
+
+    redis.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]);
+    let started = Instant::now();
+    while counted("tower_bearer.redis.reconnects") < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "not both resubscribed"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(counted("tower_bearer.redis.reconnects"), 2, "one each");
+}
