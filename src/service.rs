@@ -42,12 +42,6 @@ impl<S, R: SessionResolver> Bearer<S, R> {
         BearerLayer::new(resolver).build(inner)
     }
 
-    /// The layer, as [`BearerLayer::new`]; for tonic's per-service `add_service` without
-    /// `tower::Layer` in scope: `add_service(Bearer::layer(store).build(svc))`.
-    pub fn layer(resolver: R) -> BearerLayer<R> {
-        BearerLayer::new(resolver)
-    }
-
     pub(crate) fn from_parts(inner: S, resolver: Arc<R>, config: Arc<Config<R::Session>>) -> Self {
         Bearer {
             inner,
@@ -69,6 +63,26 @@ impl<S, R: SessionResolver> Bearer<S, R> {
     /// Unwraps the inner service.
     pub fn into_inner(self) -> S {
         self.inner
+    }
+}
+
+impl<R: SessionResolver> Bearer<(), R> {
+    /// The layer, as [`BearerLayer::new`]; for tonic's per-service `add_service` without
+    /// `tower::Layer` in scope. (On `Bearer<(), R>` alone, so that `Bearer::layer(…)` needs no
+    /// service type before `build` names it.)
+    ///
+    /// ```
+    /// use tower_bearer::{store::MemoryStore, Bearer};
+    ///
+    /// let inner = tower::service_fn(|_: http::Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(()))
+    /// });
+    /// // As in `Server::builder().add_service(Bearer::layer(store).build(svc))`:
+    /// let service = Bearer::layer(MemoryStore::new()).build(inner);
+    /// # let _ = service;
+    /// ```
+    pub fn layer(resolver: R) -> BearerLayer<R> {
+        BearerLayer::new(resolver)
     }
 }
 

@@ -137,3 +137,42 @@ async fn failing_servers_are_errors_and_null_is_no_session() {
         .build()
         .is_err());
 }
+
+/// An error and its sources, as the layer logs them.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+#[tokio::test]
+async fn a_failure_names_the_server_and_its_cause_and_no_password() {
+    let port = support::redis::free_port();
+    let refused = HttpResolver::builder(format!("http://app:s3cr3t-pw@127.0.0.1:{port}"))
+        .no_cache()
+        .build()
+        .unwrap();
+    let error = resolve(&refused, "AbCdEfGhIjKlMnOpQrStUvWxYz012345")
+        .await
+        .unwrap_err();
+    let text = chain(&*error);
+    let url = format!("http://127.0.0.1:{port}/api/auth/get-session");
+    assert!(text.contains(&url), "{text}");
+    assert!(text.to_lowercase().contains("connection refused"), "{text}");
+    assert!(!text.contains("s3cr3t-pw"), "{text}");
+
+    let status = HttpResolver::builder(stand_in(StatusCode::BAD_GATEWAY, "", false).await)
+        .no_cache()
+        .build()
+        .unwrap();
+    let text = chain(
+        &*resolve(&status, "AbCdEfGhIjKlMnOpQrStUvWxYz012345")
+            .await
+            .unwrap_err(),
+    );
+    assert!(text.ends_with("failed: answered 502 Bad Gateway"), "{text}");
+}

@@ -20,7 +20,7 @@ use crate::{BearerToken, BoxError, SessionResolver};
 const MAX_BODY: usize = 64 * 1024;
 
 /// Resolves bearer tokens by asking a better-auth server: `GET
-/// <base>/api/auth/get-session?disableRefresh=true` with the request's bearer value. The
+/// {base}/api/auth/get-session?disableRefresh=true` with the request's bearer value. The
 /// server checks the signature and its own storage, so this resolver accepts exactly what
 /// better-auth accepts, whatever its database; `disableRefresh` keeps it from writing.
 ///
@@ -157,7 +157,35 @@ impl HttpResolverBuilder {
     }
 }
 
+/// A get-session call that failed: which server (no credentials), and why.
+#[derive(Debug)]
+struct Failed {
+    url: String,
+    cause: BoxError,
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "better-auth's get-session at {} failed", self.url)
+    }
+}
+
+impl std::error::Error for Failed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.cause)
+    }
+}
+
 impl Inner {
+    /// The error for a call that failed with `cause`: the URL without any user info, so a
+    /// password in the base URL never reaches a log.
+    fn failed(&self, cause: BoxError) -> BoxError {
+        let authority = self.uri.authority().map_or("", |a| a.as_str());
+        let host = authority.rsplit('@').next().unwrap_or(authority);
+        let url = format!("http://{host}{}", self.uri.path());
+        Box::new(Failed { url, cause })
+    }
+
     async fn find(&self, value: &str) -> Result<Option<BetterAuthSession>, BoxError> {
         let Some(cache) = &self.cache else {
             return self.call(value).await;
@@ -189,9 +217,11 @@ impl Inner {
         };
         let (status, body) = tokio::time::timeout(self.timeout, answer)
             .await
-            .map_err(|_| "better-auth's get-session timed out")??;
+            .map_err(|_| BoxError::from("timed out"))
+            .and_then(|answer| answer)
+            .map_err(|cause| self.failed(cause))?;
         if status != StatusCode::OK {
-            return Err(format!("better-auth's get-session answered {status}").into());
+            return Err(self.failed(format!("answered {status}").into()));
         }
         let found: Option<BetterAuthSession> = serde_json::from_slice(&body)
             .map_err(|e| format!("better-auth's get-session answered no session: {e}"))?;
