@@ -149,8 +149,11 @@ async fn clients_that_hang_up_cannot_start_more_hashes_than_the_bound() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     eprintln!("threads: {baseline} before, peak {peak}; slowest real sign-in {slowest:?}");
+    // One thread of slack: under load, tokio's blocking pool may start a thread for the next
+    // hash before the one that ran the last is back in its idle list (seen once in CI: 7 for
+    // 4 + 2). Without the bound the attack reaches 10 and more.
     assert!(
-        peak <= baseline + cores,
+        peak <= baseline + cores + 1,
         "{peak} threads at the peak, {baseline} before: more than {cores} hashes ran at once"
     );
     assert!(
