@@ -9,6 +9,10 @@ use super::Malformed;
 /// presented and the URI without it (the other parameters keep their encoding and order).
 pub(crate) fn take(uri: &Uri, name: &str) -> Option<(Presented, Uri)> {
     let query = uri.query()?;
+    // Most queries name no token: they are looked at, and nothing is allocated for them.
+    if !form_urlencoded::parse(query.as_bytes()).any(|(key, _)| key == name) {
+        return None;
+    }
     let mut kept = String::with_capacity(query.len());
     let mut found = Vec::new();
     for pair in query.split('&') {
@@ -28,9 +32,6 @@ pub(crate) fn take(uri: &Uri, name: &str) -> Option<(Presented, Uri)> {
             true => Err(Malformed::Empty),
             false => Ok(Secret::new(value.into_owned().into_bytes())),
         });
-    }
-    if found.is_empty() {
-        return None;
     }
     let mut target = uri.path().to_owned();
     if !kept.is_empty() {

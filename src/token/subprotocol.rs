@@ -15,7 +15,7 @@ pub(crate) fn take(headers: &mut HeaderMap, prefix: &str) -> Option<Presented> {
             .get_all(SEC_WEBSOCKET_PROTOCOL)
             .iter()
             .flat_map(|value| value.as_bytes().split(|&c| c == b','))
-            .map(trim)
+            .map(<[u8]>::trim_ascii)
     };
     if !offered().any(|entry| entry.starts_with(prefix.as_bytes())) {
         return None;
@@ -48,10 +48,6 @@ fn decode(encoded: &[u8]) -> Result<Secret, Malformed> {
     Base64UrlUnpadded::decode_vec(text)
         .map(Secret::new)
         .map_err(|_| Malformed::Grammar)
-}
-
-fn trim(entry: &[u8]) -> &[u8] {
-    entry.trim_ascii()
 }
 
 #[cfg(test)]
