@@ -195,12 +195,47 @@ pub(crate) fn refusal<T: Send + Sync + 'static>(
     if let Some(anonymous) = extensions.get::<Anonymous>() {
         return Some(anonymous.unauthorized(headers));
     }
-    tracing::error!(
-        "no `{}` session in the request: is `tower_bearer::BearerLayer`, with a resolver of that \
-         session type, in front of this route?",
-        std::any::type_name::<T>()
-    );
-    Some(internal_error(headers))
+    let message = missing_session::<T>();
+    tracing::error!("{message}");
+    let mut response = internal_error(headers);
+    // Debug builds say why in the body too: the mismatch is found at the first request.
+    if cfg!(debug_assertions) && Grpc::of(headers).is_none() {
+        *response.body_mut() = Bytes::from(message);
+    }
+    Some(response)
+}
+
+/// The session types the `BearerLayer`s of this process insert, by name: what a route that
+/// finds none of the type it asks for was most likely meant to ask for.
+static SESSION_TYPES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+
+/// Notes that a `BearerLayer` inserts sessions of type `T` (once per layer built, not per
+/// request).
+pub(crate) fn note_session_type<T: 'static>() {
+    let name = std::any::type_name::<T>();
+    let mut types = SESSION_TYPES.lock().unwrap_or_else(|e| e.into_inner());
+    if !types.contains(&name) {
+        types.push(name);
+    }
+}
+
+/// Why a route found no `T`, and which types the layers of this process do insert.
+fn missing_session<T: 'static>() -> String {
+    let wanted = std::any::type_name::<T>();
+    let types = SESSION_TYPES.lock().unwrap_or_else(|e| e.into_inner());
+    match types.as_slice() {
+        [] => format!(
+            "no `{wanted}` session in the request, and no `tower_bearer::BearerLayer` was built \
+             in this process: put one in front of this route"
+        ),
+        inserted => format!(
+            "no `{wanted}` session in the request: the `BearerLayer`s of this process insert \
+             `{}`; ask for that type (e.g. `Authenticated<{}>`), or put a layer that resolves \
+             `{wanted}` in front of this route",
+            inserted.join("`, `"),
+            inserted[0],
+        ),
+    }
 }
 
 /// A server misconfiguration: `500`, or gRPC `INTERNAL` (13) for a gRPC call, which cannot read

@@ -76,6 +76,18 @@
 mod model;
 mod signature;
 
+#[cfg_attr(
+    not(any(
+        feature = "better-auth-postgres",
+        feature = "better-auth-sqlite",
+        feature = "better-auth-mysql",
+        feature = "better-auth-redis",
+        feature = "better-auth-http"
+    )),
+    allow(dead_code)
+)]
+mod date;
+
 // Without a backend nothing uses the cache; invalidation serves the Redis resolver only.
 #[cfg_attr(not(feature = "better-auth-redis"), allow(dead_code))]
 mod cache;
@@ -113,7 +125,7 @@ pub use redis::{RedisStorageResolver, RedisStorageResolverBuilder};
         feature = "better-auth-mysql"
     )))
 )]
-pub use sql::{Schema, SqlResolver, SqlResolverBuilder};
+pub use sql::{FieldType, Schema, SqlResolver, SqlResolverBuilder};
 
 /// The future every better-auth resolver returns.
 pub type ResolveFuture = std::pin::Pin<

@@ -1,9 +1,13 @@
 //! better-auth's session and user, as its get-session answers them: `{ session, user }` with
 //! camelCase field names and ISO-8601 dates.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::date::{from_millis, iso, parse_iso};
 
 /// What better-auth's get-session answers for a live session: the session and its user.
 ///
@@ -41,6 +45,9 @@ impl BetterAuthSession {
 }
 
 /// A row of better-auth's `session` table (or its Redis copy).
+///
+/// Fields beyond the core ones (the admin and organization plugins', the app's
+/// `session.additionalFields`) are kept in [`additional_fields`](Session::additional_fields).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -66,9 +73,45 @@ pub struct Session {
     /// The client's user agent at sign-in.
     #[serde(default)]
     pub user_agent: Option<String>,
+    /// Every field beyond the core ones, by better-auth's (camelCase) field name, exactly as
+    /// get-session answers them (`null` included): the plugins' (read them typed with
+    /// [`impersonated_by`](Session::impersonated_by) and
+    /// [`active_organization_id`](Session::active_organization_id)) and the app's
+    /// `session.additionalFields` (read them with [`additional`](Session::additional)).
+    #[serde(flatten)]
+    pub additional_fields: Map<String, Value>,
 }
 
 /// A row of better-auth's `user` table.
+///
+/// Fields beyond the core ones (the admin plugin's, the app's `user.additionalFields`) are kept
+/// in [`additional_fields`](User::additional_fields): the admin plugin's are read typed with
+/// [`role`](User::role), [`has_role`](User::has_role), [`banned`](User::banned) and the rest,
+/// and [`additional`](User::additional) reads any of them into a type of your own.
+///
+/// ```
+/// use serde::Deserialize;
+/// use tower_bearer::better_auth::BetterAuthSession;
+///
+/// // betterAuth({ plugins: [admin()], user: { additionalFields: { plan: { type: "string" },
+/// //                                                            seats: { type: "number" } } } })
+/// let json = r#"{
+///   "session": {"id": "s1", "token": "t", "userId": "u1", "expiresAt": "2026-12-04T15:07:31.923Z",
+///               "createdAt": "2026-11-27T15:07:31.923Z", "updatedAt": "2026-11-27T15:07:31.923Z"},
+///   "user": {"id": "u1", "name": "Ada", "email": "ada@example.com", "emailVerified": true,
+///            "createdAt": "2026-11-27T15:07:31.900Z", "updatedAt": "2026-11-27T15:07:31.900Z",
+///            "role": "user,admin", "banned": false, "plan": "team", "seats": 5}
+/// }"#;
+/// let signed_in: BetterAuthSession = serde_json::from_str(json).unwrap();
+/// assert!(signed_in.user.has_role("admin"));
+/// assert!(!signed_in.user.banned());
+/// assert_eq!(signed_in.user.role(), Some("user,admin"));
+///
+/// #[derive(Deserialize)]
+/// struct Billing { plan: String, seats: u32 }
+/// let billing: Billing = signed_in.user.additional().unwrap();
+/// assert_eq!((billing.plan.as_str(), billing.seats), ("team", 5));
+/// ```
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -90,6 +133,97 @@ pub struct User {
     /// When the user was last updated.
     #[serde(with = "iso")]
     pub updated_at: SystemTime,
+    /// Every field beyond the core ones, by better-auth's (camelCase) field name, exactly as
+    /// get-session answers them (`null` included): the admin plugin's (read them typed with
+    /// [`role`](User::role), [`has_role`](User::has_role), [`banned`](User::banned) and the
+    /// rest) and the app's `user.additionalFields` (read them with
+    /// [`additional`](User::additional)).
+    #[serde(flatten)]
+    pub additional_fields: Map<String, Value>,
+}
+
+/// A string field of the additional ones; `None` when absent, `null` or not a string.
+fn string<'a>(fields: &'a Map<String, Value>, field: &str) -> Option<&'a str> {
+    fields.get(field)?.as_str()
+}
+
+impl User {
+    /// The admin plugin's `role`: the user's roles, comma-separated (`"user"`, `"admin"`,
+    /// `"user,support"`); `None` without the plugin.
+    pub fn role(&self) -> Option<&str> {
+        string(&self.additional_fields, "role")
+    }
+
+    /// The roles the admin plugin's `role` lists, trimmed; none without the plugin.
+    pub fn roles(&self) -> impl Iterator<Item = &str> {
+        self.role()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+    }
+
+    /// Whether the admin plugin's `role` lists `role` (better-auth keeps several roles as a
+    /// comma-separated list).
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles().any(|r| r == role)
+    }
+
+    /// The admin plugin's `banned`; `false` without the plugin.
+    ///
+    /// Banning revokes the user's sessions in better-auth, so no resolver finds them any more.
+    /// A session that outlives a ban (one written to the database by hand) is answered as
+    /// better-auth's get-session answers it, `banned` set, for the app to refuse with
+    /// [`is_banned`](User::is_banned).
+    pub fn banned(&self) -> bool {
+        self.additional_fields
+            .get("banned")
+            .and_then(Value::as_bool)
+            == Some(true)
+    }
+
+    /// The admin plugin's `banReason`.
+    pub fn ban_reason(&self) -> Option<&str> {
+        string(&self.additional_fields, "banReason")
+    }
+
+    /// The admin plugin's `banExpires`: when the ban ends (`None`: never, or not banned).
+    pub fn ban_expires(&self) -> Option<SystemTime> {
+        match self.additional_fields.get("banExpires")? {
+            Value::String(date) => parse_iso(date),
+            Value::Number(ms) => from_millis(ms.as_i64()?),
+            _ => None,
+        }
+    }
+
+    /// Whether the admin plugin holds the user banned at `now`: `banned`, with a `banExpires`
+    /// that is absent or not yet passed (better-auth lifts an expired ban at the next sign-in).
+    pub fn is_banned(&self, now: SystemTime) -> bool {
+        self.banned() && self.ban_expires().is_none_or(|end| end >= now)
+    }
+
+    /// The [additional fields](User::additional_fields), read into a type of your own.
+    pub fn additional<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&self.additional_fields)
+    }
+}
+
+impl Session {
+    /// The admin plugin's `impersonatedBy`: the admin's user id, in a session an admin opened
+    /// as this user.
+    pub fn impersonated_by(&self) -> Option<&str> {
+        string(&self.additional_fields, "impersonatedBy")
+    }
+
+    /// The organization plugin's `activeOrganizationId`: the organization the session acts in.
+    pub fn active_organization_id(&self) -> Option<&str> {
+        string(&self.additional_fields, "activeOrganizationId")
+    }
+
+    /// The [additional fields](Session::additional_fields), read into a type of your own.
+    pub fn additional<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&self.additional_fields)
+    }
 }
 
 pub use crate::secret::SessionToken;
@@ -147,145 +281,9 @@ pub(crate) fn expired(session: &Session, now: SystemTime) -> bool {
     session.expires_at < now
 }
 
-/// Milliseconds since the epoch, as JavaScript's `Date` counts.
-#[cfg_attr(
-    not(any(
-        feature = "better-auth-postgres",
-        feature = "better-auth-sqlite",
-        feature = "better-auth-mysql",
-        feature = "better-auth-redis"
-    )),
-    allow(dead_code)
-)]
-pub(crate) fn to_millis(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
-    }
-}
-
-/// The last millisecond an ISO-8601 date can name: 9999-12-31T23:59:59.999Z.
-const MAX_MILLIS: i64 = 253_402_300_799_999;
-
-/// A time from epoch milliseconds, if ISO-8601 can write it (1970 to 9999): dates outside that
-/// are refused where they are read, so that none reaches a formatter that cannot print it.
-pub(crate) fn from_millis(ms: i64) -> Option<SystemTime> {
-    let ms = u64::try_from(ms)
-        .ok()
-        .filter(|&ms| ms <= MAX_MILLIS as u64)?;
-    Some(UNIX_EPOCH + Duration::from_millis(ms))
-}
-
-/// `t` to the millisecond, as better-auth stores it.
-#[cfg_attr(
-    not(any(
-        feature = "better-auth-postgres",
-        feature = "better-auth-sqlite",
-        feature = "better-auth-mysql"
-    )),
-    allow(dead_code)
-)]
-pub(crate) fn truncate_millis(t: SystemTime) -> SystemTime {
-    from_millis(to_millis(t)).unwrap_or(t)
-}
-
-/// `Date.prototype.toISOString`: `2026-12-04T15:07:31.923Z`; `None` outside 1970 to 9999.
-pub(crate) fn to_iso(t: SystemTime) -> Option<String> {
-    from_millis(to_millis(t))?;
-    Some(humantime::format_rfc3339_millis(t).to_string())
-}
-
-/// An ISO-8601 date as better-auth writes it (`Z` or no zone, `T` or a space), to the
-/// millisecond.
-pub(crate) fn parse_iso(s: &str) -> Option<SystemTime> {
-    humantime::parse_rfc3339_weak(s.trim_end_matches('Z').trim_end_matches("+00:00"))
-        .or_else(|_| humantime::parse_rfc3339_weak(s))
-        .ok()
-        .filter(|&t| from_millis(to_millis(t)).is_some())
-}
-
-/// Dates as ISO strings; numbers (epoch milliseconds) are read too.
-mod iso {
-    use std::time::SystemTime;
-
-    use serde::de::{self, Visitor};
-    use serde::ser::Error as _;
-    use serde::{Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        // A time set by hand outside 1970 to 9999 is an error, not a panic in the formatter.
-        let iso = super::to_iso(*t).ok_or_else(|| S::Error::custom("date outside 1970 to 9999"))?;
-        s.serialize_str(&iso)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
-        struct Date;
-        impl Visitor<'_> for Date {
-            type Value = SystemTime;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an ISO-8601 date or epoch milliseconds")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<SystemTime, E> {
-                super::parse_iso(v).ok_or_else(|| E::custom("not an ISO-8601 date"))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<SystemTime, E> {
-                super::from_millis(v).ok_or_else(|| E::custom("date outside 1970 to 9999"))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<SystemTime, E> {
-                self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<SystemTime, E> {
-                // `as` saturates, and NaN is 0.
-                self.visit_i64(v as i64)
-            }
-        }
-        d.deserialize_any(Date)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_round_trip_as_javascript_writes_them() {
-        let t = parse_iso("2026-12-04T15:07:31.923Z").unwrap();
-        assert_eq!(to_millis(t), 1_796_396_851_923);
-        assert_eq!(to_iso(t).as_deref(), Some("2026-12-04T15:07:31.923Z"));
-        assert_eq!(parse_iso("2026-12-04 15:07:31.923"), Some(t));
-        assert_eq!(parse_iso("2026-12-04T15:07:31.923+00:00"), Some(t));
-        assert_eq!(from_millis(to_millis(t)), Some(t));
-        assert_eq!(parse_iso("yesterday"), None);
-    }
-
-    #[test]
-    fn dates_javascript_cannot_write_are_refused_not_panicked_on() {
-        let user = r#""user":{"id":"u","name":"n","email":"e","emailVerified":true,"createdAt":0,"updatedAt":0}"#;
-        let session = |expires: &str| {
-            format!(
-                r#"{{"session":{{"id":"s","token":"t","userId":"u","expiresAt":{expires},"createdAt":0,"updatedAt":0}},{user}}}"#
-            )
-        };
-        assert!(serde_json::from_str::<BetterAuthSession>(&session("1796396851923")).is_ok());
-        for bad in [
-            "-1",
-            "9223372036854775807",
-            "18446744073709551615",
-            "1e300",
-            "253402300800000",
-        ] {
-            assert!(
-                serde_json::from_str::<BetterAuthSession>(&session(bad)).is_err(),
-                "{bad}"
-            );
-        }
-        // A time set by hand outside the range fails to serialize, without a panic.
-        let mut ok: BetterAuthSession = serde_json::from_str(&session("0")).unwrap();
-        ok.session.expires_at = UNIX_EPOCH - Duration::from_secs(1);
-        assert!(serde_json::to_string(&ok).is_err());
-        ok.session.expires_at = UNIX_EPOCH + Duration::from_secs(400 * 365 * 86400 * 25);
-        assert!(serde_json::to_string(&ok).is_err());
-    }
 
     #[test]
     fn refresh_is_due_as_better_auth_computes_it() {
@@ -305,6 +303,7 @@ mod tests {
             updated_at: now,
             ip_address: None,
             user_agent: None,
+            additional_fields: Map::new(),
         };
         // `expiresAt < now`: the very millisecond is still valid.
         assert!(!expired(&s, now));

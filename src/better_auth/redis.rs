@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime};
 use redis::{ProtocolVersion, PushKind, Value};
 
 use super::cache::{Cache, CacheSettings};
-use super::model::{expired, to_millis};
+use super::date::to_millis;
+use super::model::expired;
 use super::{BetterAuthSession, ResolveFuture, Signatures};
 use crate::store::redis::{Conn, LazyCluster};
 use crate::{BearerToken, BoxError, SessionResolver};

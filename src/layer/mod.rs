@@ -14,6 +14,7 @@ use crate::head::RequestHead;
 use crate::metrics::LayerMetrics;
 use crate::reason::Challenges;
 use crate::rejection::{InsufficientScope, Rejection};
+use crate::require::RequireSessionLayer;
 use crate::resolver::SessionResolver;
 use crate::service::Bearer;
 use crate::token::{TokenChars, DEFAULT_MAX_TOKEN_LEN};
@@ -60,6 +61,7 @@ impl<R: SessionResolver> BearerLayer<R> {
 
     /// A layer over a resolver that is already shared.
     pub fn from_shared(resolver: Arc<R>) -> Self {
+        crate::require::note_session_type::<R::Session>();
         BearerLayer {
             resolver,
             config: Arc::new(Config {
@@ -275,6 +277,50 @@ impl<R: SessionResolver> BearerLayer<R> {
         config.on_rejection = Some(Arc::new(f));
         config.custom_shape = true;
         self
+    }
+
+    /// A per-route requirement on the sessions this layer resolves: a
+    /// [`RequireSessionLayer`] whose check takes `&R::Session`, so a closure needs no type
+    /// annotation. Stack it inside this layer (axum: `route_layer`); a refusal is `403
+    /// insufficient_scope` in this layer's shape.
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use http::{header::AUTHORIZATION, Request, Response, StatusCode};
+    /// use tower::{service_fn, ServiceBuilder, ServiceExt};
+    /// use tower_bearer::{resolver_fn, BearerLayer, BearerToken, InsufficientScope};
+    ///
+    /// #[derive(Clone)]
+    /// struct User { roles: Vec<&'static str> }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let auth = BearerLayer::new(resolver_fn(|token: BearerToken<'_>| {
+    ///     let roles = if token.matches("root") { vec!["admin"] } else { vec![] };
+    ///     async move { Ok::<_, Infallible>(Some(User { roles })) }
+    /// }));
+    /// let admin_only = auth.require(|user| match user.roles.contains(&"admin") {
+    ///     true => Ok(()),
+    ///     false => Err(InsufficientScope::new("admin")),
+    /// });
+    /// let app = ServiceBuilder::new()
+    ///     .layer(auth)
+    ///     .layer(admin_only)
+    ///     .service(service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(())) }));
+    ///
+    /// let call = |token: &str| {
+    ///     let req = Request::builder().header(AUTHORIZATION, format!("Bearer {token}"));
+    ///     app.clone().oneshot(req.body(()).unwrap())
+    /// };
+    /// assert_eq!(call("root").await.unwrap().status(), StatusCode::OK);
+    /// assert_eq!(call("guest").await.unwrap().status(), StatusCode::FORBIDDEN);
+    /// # }
+    /// ```
+    pub fn require<F>(&self, check: F) -> RequireSessionLayer<R::Session, F>
+    where
+        F: Fn(&R::Session) -> Result<(), InsufficientScope>,
+    {
+        RequireSessionLayer::new(check)
     }
 
     /// The resolver.

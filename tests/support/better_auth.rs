@@ -138,16 +138,29 @@ impl BetterAuth {
     }
 
     async fn post_authed(&self, path: &str, value: &str) {
+        self.post(path, value, "{}").await;
+    }
+
+    /// `POST path` with the bearer and a JSON body, as better-auth's client sends it: the
+    /// `200` answer, and its `set-auth-token` if it has one.
+    pub async fn post(
+        &self,
+        path: &str,
+        value: &str,
+        json: &str,
+    ) -> (serde_json::Value, Option<String>) {
         let auth = format!("authorization: Bearer {value}");
         let r = super::request(
             self.addr,
             "POST",
             path,
             &[auth.as_bytes(), b"content-type: application/json"],
-            b"{}",
+            json.as_bytes(),
         )
         .await;
         assert_eq!(r.status, 200, "{path}: {}", r.body_str());
+        let token = r.header("set-auth-token").map(str::to_owned);
+        (serde_json::from_slice(&r.body).unwrap(), token)
     }
 }
 

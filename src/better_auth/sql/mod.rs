@@ -1,20 +1,23 @@
 //! [`SqlResolver`]: sessions read from better-auth's SQL database: PostgreSQL, MySQL or SQLite.
 
+mod row;
 mod schema;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use row::Additional;
 use schema::Dialect;
-pub use schema::Schema;
+pub use schema::{FieldType, Schema};
 
 use super::cache::{Cache, CacheSettings};
-#[cfg(any(feature = "better-auth-postgres", feature = "better-auth-mysql"))]
-use super::model::to_millis;
-use super::model::{expired, from_millis, truncate_millis};
 #[cfg(feature = "better-auth-sqlite")]
-use super::model::{parse_iso, to_iso};
+use super::date::to_iso;
+#[cfg(any(feature = "better-auth-postgres", feature = "better-auth-mysql"))]
+use super::date::to_millis;
+use super::date::truncate_millis;
+use super::model::expired;
 use super::{BetterAuthSession, Expiry, ResolveFuture, Session, SessionToken, Signatures, User};
 use crate::{BearerToken, BoxError, SessionResolver};
 
@@ -51,6 +54,7 @@ struct Inner {
     signatures: Signatures,
     select: String,
     update: String,
+    additional: Additional,
     refresh: Option<Expiry>,
     cache: Option<Cache>,
     timeout: Duration,
@@ -209,6 +213,7 @@ impl SqlResolverBuilder {
                 pool,
                 signatures: self.signatures,
                 select: self.schema.select(dialect),
+                additional: Additional::of(&self.schema),
                 update: self.schema.update(dialect),
                 refresh: self.refresh,
                 cache: self
@@ -264,17 +269,17 @@ impl Inner {
                     .bind(token)
                     .fetch_optional($pool)
                     .await?
-                    .map(|row| decode(&row, $date))
+                    .map(|row| row::decode(&row, $date, &self.additional))
                     .transpose()
             };
         }
         match &self.pool {
             #[cfg(feature = "better-auth-postgres")]
-            Pool::Postgres(pool) => fetch!(pool, millis_date),
+            Pool::Postgres(pool) => fetch!(pool, row::millis_date),
             #[cfg(feature = "better-auth-sqlite")]
-            Pool::Sqlite(pool) => fetch!(pool, sqlite_date),
+            Pool::Sqlite(pool) => fetch!(pool, row::sqlite_date),
             #[cfg(feature = "better-auth-mysql")]
-            Pool::Mysql(pool) => fetch!(pool, millis_date),
+            Pool::Mysql(pool) => fetch!(pool, row::millis_date),
         }
     }
 
@@ -311,66 +316,6 @@ impl Inner {
         };
         Ok(updated > 0)
     }
-}
-
-/// PostgreSQL and MySQL dates, selected as epoch milliseconds.
-#[cfg(any(feature = "better-auth-postgres", feature = "better-auth-mysql"))]
-fn millis_date<R>(row: &R, i: usize) -> Result<Option<SystemTime>, sqlx::Error>
-where
-    R: sqlx::Row,
-    usize: sqlx::ColumnIndex<R>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    Ok(from_millis(row.try_get(i)?))
-}
-
-/// SQLite has no date type: better-auth writes ISO-8601 text; other writers use epoch
-/// milliseconds.
-#[cfg(feature = "better-auth-sqlite")]
-fn sqlite_date(row: &sqlx::sqlite::SqliteRow, i: usize) -> Result<Option<SystemTime>, sqlx::Error> {
-    use sqlx::Row;
-    if let Ok(text) = row.try_get::<String, _>(i) {
-        return Ok(parse_iso(&text));
-    }
-    Ok(from_millis(row.try_get::<i64, _>(i)?))
-}
-
-/// One row: the session's columns, then the user's. A date that does not parse makes the row
-/// unusable, which is a backend error (better-auth would fail on it too).
-fn decode<R>(
-    row: &R,
-    date: impl Fn(&R, usize) -> Result<Option<SystemTime>, sqlx::Error>,
-) -> Result<BetterAuthSession, BoxError>
-where
-    R: sqlx::Row,
-    usize: sqlx::ColumnIndex<R>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Option<String>: sqlx::Decode<'r, R::Database>,
-    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    let date = |i: usize| -> Result<SystemTime, BoxError> {
-        date(row, i)?.ok_or_else(|| BoxError::from(format!("column {i} is not a date")))
-    };
-    let session = Session {
-        id: row.try_get(0)?,
-        token: SessionToken::new(row.try_get::<String, _>(1)?),
-        user_id: row.try_get(2)?,
-        expires_at: date(3)?,
-        created_at: date(4)?,
-        updated_at: date(5)?,
-        ip_address: row.try_get(6)?,
-        user_agent: row.try_get(7)?,
-    };
-    let user = User {
-        id: row.try_get(8)?,
-        name: row.try_get(9)?,
-        email: row.try_get(10)?,
-        email_verified: row.try_get(11)?,
-        image: row.try_get(12)?,
-        created_at: date(13)?,
-        updated_at: date(14)?,
-    };
-    Ok(BetterAuthSession { session, user })
 }
 
 impl SessionResolver for SqlResolver {

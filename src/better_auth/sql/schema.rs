@@ -23,26 +23,62 @@ const USER_FIELDS: [&str; 7] = [
     "updatedAt",
 ];
 
-/// The names of better-auth's `session` and `user` tables and their columns.
+/// The names of better-auth's `session` and `user` tables and their columns, and the fields
+/// its plugins and the app add to them.
 ///
-/// The default is better-auth's own. Renames mirror better-auth's options: `session.modelName`,
-/// `session.fields`, `user.modelName`, `user.fields`, and `advanced.database.usePlural`.
+/// The default is better-auth's own core schema. Renames mirror better-auth's options:
+/// `session.modelName`, `session.fields`, `user.modelName`, `user.fields`, and
+/// `advanced.database.usePlural`. Fields beyond the core ones are read only once declared:
+/// [`admin`](Schema::admin) and [`organization`](Schema::organization) for those plugins,
+/// [`user_additional_field`](Schema::user_additional_field) and
+/// [`session_additional_field`](Schema::session_additional_field) for the app's
+/// `additionalFields`.
 ///
 /// ```
-/// use tower_bearer::better_auth::Schema;
+/// use tower_bearer::better_auth::{FieldType, Schema};
 ///
-/// // betterAuth({ session: { modelName: "auth_sessions", fields: { expiresAt: "expires_at" } } })
+/// // betterAuth({
+/// //   session: { modelName: "auth_sessions", fields: { expiresAt: "expires_at" } },
+/// //   user: { additionalFields: { plan: { type: "string" } } },
+/// //   plugins: [admin(), organization()],
+/// // })
 /// let schema = Schema::new()
 ///     .session_model("auth_sessions")
-///     .session_field("expiresAt", "expires_at");
+///     .session_field("expiresAt", "expires_at")
+///     .admin()
+///     .organization()
+///     .user_additional_field("plan", FieldType::String);
 /// # let _ = schema;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Schema {
     session_model: String,
     user_model: String,
-    session_fields: BTreeMap<&'static str, String>,
-    user_fields: BTreeMap<&'static str, String>,
+    session_fields: BTreeMap<String, String>,
+    user_fields: BTreeMap<String, String>,
+    session_additional: Vec<Declared>,
+    user_additional: Vec<Declared>,
+}
+
+/// An additional field: its better-auth name and its type.
+pub(crate) type Declared = (String, FieldType);
+
+/// The type of a field beyond better-auth's core ones, as its `additionalFields` (or a
+/// plugin's schema) declares it: how the column is read into
+/// [`additional_fields`](super::User::additional_fields).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FieldType {
+    /// `"string"`: a JSON string.
+    String,
+    /// `"number"`: a JSON number (integer or floating point, as stored).
+    Number,
+    /// `"boolean"`: a JSON boolean (SQLite's and MySQL's integers included).
+    Boolean,
+    /// `"date"`: an ISO-8601 string, as get-session answers it.
+    Date,
+    /// `"json"`, `"string[]"`, `"number[]"`: JSON kept as text (or `jsonb`), parsed.
+    Json,
 }
 
 impl Default for Schema {
@@ -52,6 +88,8 @@ impl Default for Schema {
             user_model: "user".into(),
             session_fields: BTreeMap::new(),
             user_fields: BTreeMap::new(),
+            session_additional: Vec::new(),
+            user_additional: Vec::new(),
         }
     }
 }
@@ -91,15 +129,51 @@ impl Schema {
         self.session_model(session + "s").user_model(user + "s")
     }
 
+    /// The admin plugin's fields: the user's `role`, `banned`, `banReason` and `banExpires`,
+    /// and the session's `impersonatedBy`.
+    pub fn admin(self) -> Self {
+        self.user_additional_field("role", FieldType::String)
+            .user_additional_field("banned", FieldType::Boolean)
+            .user_additional_field("banReason", FieldType::String)
+            .user_additional_field("banExpires", FieldType::Date)
+            .session_additional_field("impersonatedBy", FieldType::String)
+    }
+
+    /// The organization plugin's field on the session: `activeOrganizationId`. With its
+    /// teams, add `session_additional_field("activeTeamId", FieldType::String)`.
+    pub fn organization(self) -> Self {
+        self.session_additional_field("activeOrganizationId", FieldType::String)
+    }
+
+    /// A field the app or a plugin adds to the user (`user.additionalFields.<field>`), by
+    /// better-auth's field name. Declaring a field twice keeps the last type.
+    pub fn user_additional_field(mut self, field: impl Into<String>, ty: FieldType) -> Self {
+        declare(&mut self.user_additional, field.into(), ty, &USER_FIELDS);
+        self
+    }
+
+    /// A field the app or a plugin adds to the session (`session.additionalFields.<field>`).
+    pub fn session_additional_field(mut self, field: impl Into<String>, ty: FieldType) -> Self {
+        declare(
+            &mut self.session_additional,
+            field.into(),
+            ty,
+            &SESSION_FIELDS,
+        );
+        self
+    }
+
     /// The column that holds a session field (`session.fields.<field>`).
     ///
     /// # Panics
     ///
-    /// If `field` is not one of the session's fields: `id`, `token`, `userId`, `expiresAt`,
-    /// `createdAt`, `updatedAt`, `ipAddress`, `userAgent`.
+    /// If `field` is neither one of the session's core fields (`id`, `token`, `userId`,
+    /// `expiresAt`, `createdAt`, `updatedAt`, `ipAddress`, `userAgent`) nor declared before
+    /// (by [`admin`](Schema::admin), [`organization`](Schema::organization) or
+    /// [`session_additional_field`](Schema::session_additional_field)).
     pub fn session_field(mut self, field: &str, column: impl Into<String>) -> Self {
-        let field = known(&SESSION_FIELDS, field, "session");
-        self.session_fields.insert(field, column.into());
+        known(&SESSION_FIELDS, &self.session_additional, field, "session");
+        self.session_fields.insert(field.into(), column.into());
         self
     }
 
@@ -107,27 +181,35 @@ impl Schema {
     ///
     /// # Panics
     ///
-    /// If `field` is not one of the user's fields: `id`, `name`, `email`, `emailVerified`,
-    /// `image`, `createdAt`, `updatedAt`.
+    /// If `field` is neither one of the user's core fields (`id`, `name`, `email`,
+    /// `emailVerified`, `image`, `createdAt`, `updatedAt`) nor declared before (by
+    /// [`admin`](Schema::admin) or [`user_additional_field`](Schema::user_additional_field)).
     pub fn user_field(mut self, field: &str, column: impl Into<String>) -> Self {
-        let field = known(&USER_FIELDS, field, "user");
-        self.user_fields.insert(field, column.into());
+        known(&USER_FIELDS, &self.user_additional, field, "user");
+        self.user_fields.insert(field.into(), column.into());
         self
     }
 
-    fn session(&self, dialect: Dialect, field: &'static str) -> String {
+    /// The fields beyond the core ones, in the order [`select`](Schema::select) reads them
+    /// after the core columns: the session's, then the user's.
+    pub(crate) fn additional(&self) -> (&[Declared], &[Declared]) {
+        (&self.session_additional, &self.user_additional)
+    }
+
+    fn session(&self, dialect: Dialect, field: &str) -> String {
         let column = self.session_fields.get(field).map_or(field, |c| c);
         format!("s.{}", quote(dialect, column))
     }
 
-    fn user(&self, dialect: Dialect, field: &'static str) -> String {
+    fn user(&self, dialect: Dialect, field: &str) -> String {
         let column = self.user_fields.get(field).map_or(field, |c| c);
         format!("u.{}", quote(dialect, column))
     }
 
     /// The session and its user by token: better-auth's `findSession` with `join: { user }`.
-    /// Columns in the order of `SESSION_FIELDS` then `USER_FIELDS`; dates as epoch milliseconds
-    /// in PostgreSQL and MySQL, as stored (ISO-8601 text) in SQLite.
+    /// Columns in the order of `SESSION_FIELDS`, `USER_FIELDS`, the session's additional
+    /// fields, the user's; dates as epoch milliseconds in PostgreSQL and MySQL, as stored
+    /// (ISO-8601 text) in SQLite; JSON as text.
     pub(crate) fn select(&self, dialect: Dialect) -> String {
         let date = |column: String| match dialect {
             Dialect::Postgres => format!("floor(extract(epoch from {column}) * 1000)::int8"),
@@ -145,6 +227,16 @@ impl Schema {
                 true => date(self.user(dialect, f)),
                 false => self.user(dialect, f),
             }))
+            .chain(
+                self.session_additional
+                    .iter()
+                    .map(|(f, ty)| additional(dialect, *ty, self.session(dialect, f), &date)),
+            )
+            .chain(
+                self.user_additional
+                    .iter()
+                    .map(|(f, ty)| additional(dialect, *ty, self.user(dialect, f), &date)),
+            )
             .collect();
         format!(
             "SELECT {} FROM {} s JOIN {} u ON {} = {} WHERE {} = {}",
@@ -183,12 +275,37 @@ impl Schema {
     }
 }
 
-fn known(fields: &[&'static str], field: &str, model: &str) -> &'static str {
-    fields
-        .iter()
-        .copied()
-        .find(|f| *f == field)
-        .unwrap_or_else(|| panic!("better-auth's {model} has no field {field:?}"))
+/// An additional field's column as selected: dates as the dialect reads them, JSON as text.
+fn additional(
+    dialect: Dialect,
+    ty: FieldType,
+    column: String,
+    date: &dyn Fn(String) -> String,
+) -> String {
+    match (ty, dialect) {
+        (FieldType::Date, _) => date(column),
+        (FieldType::Json, Dialect::Postgres) => format!("CAST({column} AS text)"),
+        (FieldType::Json, Dialect::Mysql) => format!("CAST({column} AS CHAR)"),
+        _ => column,
+    }
+}
+
+fn declare(declared: &mut Vec<Declared>, field: String, ty: FieldType, core: &[&str]) {
+    assert!(
+        !core.contains(&field.as_str()),
+        "{field:?} is one of better-auth's core fields, read already"
+    );
+    declared.retain(|(f, _)| *f != field);
+    declared.push((field, ty));
+}
+
+fn known(core: &[&str], additional: &[Declared], field: &str, model: &str) {
+    let declared = additional.iter().any(|(f, _)| f == field);
+    assert!(
+        core.contains(&field) || declared,
+        "better-auth's {model} has no field {field:?} (declare an additional field before \
+         renaming its column)"
+    );
 }
 
 /// A quoted identifier: PostgreSQL and SQLite take `"…"` with `""` inside, MySQL `` `…` ``
@@ -264,6 +381,34 @@ mod tests {
             "UPDATE `session` SET `expiresAt` = FROM_UNIXTIME(? / 1000), `updatedAt` = \
              FROM_UNIXTIME(? / 1000) WHERE `to``ken` = ?"
         );
+    }
+
+    #[test]
+    fn additional_fields_follow_the_core_ones_renamed_and_typed() {
+        let s = Schema::new()
+            .admin()
+            .organization()
+            .user_field("role", "user_role")
+            .user_additional_field("prefs", FieldType::Json);
+        let q = s.select(Dialect::Postgres);
+        assert!(
+            q.contains(
+                "u.\"updatedAt\") * 1000)::int8, s.\"impersonatedBy\", s.\"activeOrganizationId\", \
+                 u.\"user_role\", u.\"banned\", u.\"banReason\", \
+                 floor(extract(epoch from u.\"banExpires\") * 1000)::int8, CAST(u.\"prefs\" AS text) FROM"
+            ),
+            "{q}"
+        );
+        let (session, user) = s.additional();
+        assert_eq!(session.len(), 2);
+        assert_eq!(user[0], ("role".to_string(), FieldType::String));
+        assert_eq!(user[4], ("prefs".to_string(), FieldType::Json));
+    }
+
+    #[test]
+    #[should_panic(expected = "better-auth's user has no field \"role\" (declare")]
+    fn renaming_an_undeclared_field_is_a_programming_error() {
+        let _ = Schema::new().user_field("role", "user_role").admin();
     }
 
     #[test]
