@@ -38,6 +38,12 @@ async fn hello(session: Option<Authenticated<Arc<Session>>>) -> String {
 
 #[tokio::main]
 async fn main() {
+    // A 503's cause (a failing backend) is logged at WARN: without a subscriber it is lost.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
     let store = MemoryStore::new();
     let json_rejection = |r: &tower_bearer::Rejection| {
         let body = format!(

@@ -124,6 +124,20 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     })
 }
 
+/// The start-up check's verdict: a backend that is not there yet is logged, with its address
+/// and the cause, and the server starts anyway (answering 503 until the backend is up).
+#[allow(dead_code)]
+fn checked(ping: Result<(), tower_bearer::BoxError>) {
+    let Err(error) = ping else { return };
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    tracing::warn!("{text}; serving anyway, with 503s until it answers");
+}
+
 async fn resolver(args: &Args) -> Result<BoxResolver<BetterAuthSession>, String> {
     let signatures = args
         .secret
@@ -145,6 +159,7 @@ async fn resolver(args: &Args) -> Result<BoxResolver<BetterAuthSession>, String>
                 .connect(url)
                 .await
                 .map_err(|e| format!("--database: {e}"))?;
+            checked(resolver.ping().await);
             Ok(BoxResolver::new(resolver))
         }
         #[cfg(feature = "better-auth-redis")]
@@ -155,6 +170,7 @@ async fn resolver(args: &Args) -> Result<BoxResolver<BetterAuthSession>, String>
                 .connect(url)
                 .await
                 .map_err(|e| format!("--redis: {e}"))?;
+            checked(resolver.ping().await);
             Ok(BoxResolver::new(resolver))
         }
         #[cfg(feature = "better-auth-http")]
@@ -167,6 +183,7 @@ async fn resolver(args: &Args) -> Result<BoxResolver<BetterAuthSession>, String>
             let resolver = builder
                 .build()
                 .map_err(|e| format!("--better-auth-url: {e}"))?;
+            checked(resolver.ping().await);
             Ok(BoxResolver::new(resolver))
         }
         #[allow(unreachable_patterns)]
@@ -232,8 +249,12 @@ async fn data(
 
 #[tokio::main]
 async fn main() {
+    // Backend failures are logged at WARN: without a subscriber (or with RUST_LOG unset and no
+    // default), a 503 would say nothing about its cause.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     let args = match parse(std::env::args().skip(1)) {

@@ -47,7 +47,13 @@ async fn route(
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), tower_bearer::BoxError> {
+    // A 503's cause (a failing backend) is logged at WARN: without a subscriber it is lost.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
     let store = MemoryStore::new();
     let login_store = store.clone();
     let service =

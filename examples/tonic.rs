@@ -37,7 +37,13 @@ async fn check(addr: SocketAddr, token: Option<&str>) -> String {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), tower_bearer::BoxError> {
+    // A 503's cause (a failing backend) is logged at WARN: without a subscriber it is lost.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
     let store = MemoryStore::new();
     let open_addr: SocketAddr = "127.0.0.1:50051".parse()?;
     let guarded_addr: SocketAddr = "127.0.0.1:50052".parse()?;

@@ -168,8 +168,16 @@ impl<R: SessionResolver + ?Sized> SessionResolver for &R {
 
 /// Makes a resolver of a closure that returns a future.
 ///
-/// The closure gets the borrowed token and returns a future that owns whatever it needs, so
-/// copy the token before the `async move` block if the lookup needs it after an `.await`.
+/// The closure gets the borrowed token and returns a future that must own whatever it needs
+/// (the token does not live past the call). Two ways to get there:
+///
+/// - Use the token in the closure, before the `async move` block, and move only what the
+///   lookup needs into it (a flag, a digest, or a copy made with `token.as_str().to_owned()`
+///   when a hand-written lookup needs the text itself after an `.await`).
+/// - Wrapping another resolver: call its [`resolve`](SessionResolver::resolve) in the closure,
+///   which hands back a future that owns its copy, and `.await` that inside the block.
+///   (Copying the token and calling `resolve` inside the block does not compile: the future
+///   would borrow a local of the block.)
 ///
 /// ```
 /// use std::convert::Infallible;
@@ -181,6 +189,39 @@ impl<R: SessionResolver + ?Sized> SessionResolver for &R {
 ///     async move { Ok::<_, Infallible>(known.then(|| "alice".to_string())) }
 /// });
 /// # let _ = resolver;
+/// ```
+///
+/// An app's own user type over better-auth's sessions: `SqlResolver` (feature
+/// `better-auth-sqlite`) wrapped, its session mapped.
+///
+/// ```no_run
+/// # #[cfg(feature = "better-auth-sqlite")]
+/// # async fn run() -> Result<(), tower_bearer::BoxError> {
+/// use tower_bearer::better_auth::{Signatures, SqlResolver};
+/// // `resolve` is the trait's method: the trait must be in scope.
+/// use tower_bearer::{resolver_fn, BearerLayer, BoxError, SessionResolver};
+///
+/// #[derive(Clone)]
+/// struct AppUser { id: String, admin: bool }
+///
+/// let sql = SqlResolver::builder(Signatures::new([std::env::var("BETTER_AUTH_SECRET")?]))
+///     .connect("sqlite:///srv/auth/auth.db")
+///     .await?;
+/// let layer = BearerLayer::new(resolver_fn(move |token| {
+///     // Started here, while the token is borrowed; the future owns what it needs.
+///     let lookup = sql.resolve(token);
+///     async move {
+///         let found = lookup.await?;
+///         Ok::<_, BoxError>(found.map(|s| AppUser {
+///             admin: s.user.has_role("admin"),
+///             id: s.user.id,
+///         }))
+///     }
+/// }));
+/// // Handlers find an `AppUser` in the extensions (axum: `Authenticated<AppUser>`).
+/// # let _ = layer;
+/// # Ok(())
+/// # }
 /// ```
 pub fn resolver_fn<F, Fut>(f: F) -> ResolverFn<F>
 where

@@ -164,17 +164,34 @@ async fn behind_better_auth_through_its_http_api() {
 }
 
 /// A database server that is down when the API starts: it starts, and answers 503 until the
-/// database is up (401 without a token, which needs no database).
+/// database is up (401 without a token, which needs no database). With `RUST_LOG` unset, it
+/// says so at start-up and for the 503, naming the database without its password.
 #[tokio::test(flavor = "multi_thread")]
 async fn starts_and_answers_503_while_the_database_is_down() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
-    let url = format!("postgres://postgres@127.0.0.1:{port}/test");
-    let api = start_api(&["--database", &url]);
+    let url = format!("postgres://postgres:s3cret-pw@127.0.0.1:{port}/test");
+    let api = example::start_with_env(
+        "better_auth_api",
+        &["--secret", SECRET, "--database", &url],
+        &[("NO_COLOR", "1")],
+    );
+    let named = format!("better-auth's database at postgres://127.0.0.1:{port}/test failed: ");
+    let startup = api.stderr();
+    assert!(
+        startup.contains(" WARN ")
+            && startup.contains(&named)
+            && startup.contains("serving anyway"),
+        "{startup}"
+    );
     let r = data(&api, Some("AbCdEfGhIjKlMnOpQrStUvWxYz012345")).await;
     assert_eq!(r.status, 503, "{}", r.body_str());
     assert_eq!(data(&api, None).await.status, 401);
+    let logs = api.stderr();
+    assert_eq!(logs.matches(&named).count(), 2, "{logs}");
+    assert!(logs.contains("the session resolver failed"), "{logs}");
+    assert!(!logs.contains("s3cret"), "{logs}");
 }
 
 /// JWT mode (feature `jwt`): `--jwks-url` with `--issuer` and `--audience`, no secret. A

@@ -406,3 +406,53 @@ async fn a_cluster_down_at_start_up_is_an_error_per_request_not_a_failed_start()
     assert!(store.resolve(token).await.is_err());
     assert!(store.len().await.is_err());
 }
+
+/// The shared server lives in a `static`, which is never dropped: it must still stop when the
+/// test process exits. The test runs itself as a child process that starts the server and
+/// exits, then checks that the port is closed and the folder gone.
+#[test]
+fn a_server_in_a_static_stops_when_the_process_exits() {
+    const NAME: &str = "a_server_in_a_static_stops_when_the_process_exits";
+    if std::env::var_os("TB_STATIC_REDIS_CHILD").is_some() {
+        println!("port={}", shared().port);
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+        .env("TB_STATIC_REDIS_CHILD", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The harness prints the test's name on the same line.
+    let port: u16 = stdout
+        .split("port=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{stdout}"))
+        .parse()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "redis-server on {port} outlived its test process"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The folder goes right after the server: allow the shell a moment.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let leftovers = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("tower-bearer-redis-{port}-"))
+        })
+        .count();
+    assert_eq!(
+        leftovers, 0,
+        "the server's folder outlived its test process"
+    );
+}

@@ -13,6 +13,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use super::cache::{Cache, CacheSettings};
+use super::failed::{redact, Failed};
 use super::{BetterAuthSession, ResolveFuture, Signatures};
 use crate::{BearerToken, BoxError, SessionResolver};
 
@@ -92,6 +93,20 @@ impl HttpResolver {
     pub async fn get_session(&self, value: &str) -> Result<Option<BetterAuthSession>, BoxError> {
         self.inner.call(value).await
     }
+
+    /// Calls get-session once without a token, which better-auth answers `200 null`: `Ok`
+    /// when the server is there at the configured URL and base path, otherwise the error, with
+    /// the URL (no credentials) and the cause. The resolver itself connects lazily, so a wrong
+    /// URL only shows as `503`s; call this at start-up to find it at once.
+    pub async fn ping(&self) -> Result<(), BoxError> {
+        let body = self.inner.get(None).await?;
+        match serde_json::from_slice::<Option<serde_json::Value>>(&body) {
+            Ok(None) => Ok(()),
+            _ => Err(self
+                .inner
+                .failed("did not answer get-session's `null`: is the base path right?".into())),
+        }
+    }
 }
 
 impl HttpResolverBuilder {
@@ -157,33 +172,15 @@ impl HttpResolverBuilder {
     }
 }
 
-/// A get-session call that failed: which server (no credentials), and why.
-#[derive(Debug)]
-struct Failed {
-    url: String,
-    cause: BoxError,
-}
-
-impl std::fmt::Display for Failed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "better-auth's get-session at {} failed", self.url)
-    }
-}
-
-impl std::error::Error for Failed {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.cause)
-    }
-}
-
 impl Inner {
     /// The error for a call that failed with `cause`: the URL without any user info, so a
     /// password in the base URL never reaches a log.
     fn failed(&self, cause: BoxError) -> BoxError {
-        let authority = self.uri.authority().map_or("", |a| a.as_str());
-        let host = authority.rsplit('@').next().unwrap_or(authority);
-        let url = format!("http://{host}{}", self.uri.path());
-        Box::new(Failed { url, cause })
+        Failed::boxed(
+            "better-auth's get-session",
+            &redact(&self.uri.to_string()),
+            cause,
+        )
     }
 
     async fn find(&self, value: &str) -> Result<Option<BetterAuthSession>, BoxError> {
@@ -202,10 +199,20 @@ impl Inner {
     async fn call(&self, value: &str) -> Result<Option<BetterAuthSession>, BoxError> {
         let mut authorization = HeaderValue::try_from(format!("Bearer {value}"))?;
         authorization.set_sensitive(true);
-        let request = Request::get(self.uri.clone())
-            .header(AUTHORIZATION, authorization)
+        let body = self.get(Some(authorization)).await?;
+        let found: Option<BetterAuthSession> = serde_json::from_slice(&body)
+            .map_err(|e| format!("better-auth's get-session answered no session: {e}"))?;
+        Ok(found)
+    }
+
+    /// get-session's body, with `authorization` if given; any answer but `200` is an error.
+    async fn get(&self, authorization: Option<HeaderValue>) -> Result<Bytes, BoxError> {
+        let mut request = Request::get(self.uri.clone())
             .header(http::header::ACCEPT, "application/json")
             .body(Empty::new())?;
+        if let Some(authorization) = authorization {
+            request.headers_mut().insert(AUTHORIZATION, authorization);
+        }
         let answer = async {
             let response = self.client.request(request).await?;
             let status = response.status();
@@ -223,9 +230,7 @@ impl Inner {
         if status != StatusCode::OK {
             return Err(self.failed(format!("answered {status}").into()));
         }
-        let found: Option<BetterAuthSession> = serde_json::from_slice(&body)
-            .map_err(|e| format!("better-auth's get-session answered no session: {e}"))?;
-        Ok(found)
+        Ok(body)
     }
 }
 

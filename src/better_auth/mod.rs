@@ -87,6 +87,14 @@ mod signature;
     allow(dead_code)
 )]
 mod date;
+#[cfg(any(
+    feature = "better-auth-postgres",
+    feature = "better-auth-sqlite",
+    feature = "better-auth-mysql",
+    feature = "better-auth-redis",
+    feature = "better-auth-http"
+))]
+mod failed;
 
 // Without a backend nothing uses the cache; invalidation serves the Redis resolver only.
 #[cfg_attr(not(feature = "better-auth-redis"), allow(dead_code))]

@@ -43,6 +43,19 @@ use crate::{Anonymous, InsufficientScope, Rejection};
 ///   server misconfiguration. The details go to `tracing`; the body says nothing of them.
 ///
 /// `Option<Authenticated<T>>` is `None` for anonymous requests instead.
+///
+/// `T` is exactly the type the layer's resolver inserts (no `Arc` added or taken away):
+///
+/// | Resolver | `T` |
+/// |---|---|
+/// | [`MemoryStore<D>`](crate::store::MemoryStore), [`RedisStore<D>`](crate::store::RedisStore), [`CachedStore<D>`](crate::store::CachedStore) | `Arc<store::Session<D>>` |
+/// | [`better_auth::SqlResolver`](crate::better_auth::SqlResolver), [`RedisStorageResolver`](crate::better_auth::RedisStorageResolver), [`HttpResolver`](crate::better_auth::HttpResolver) | [`BetterAuthSession`](crate::better_auth::BetterAuthSession) |
+/// | [`oauth::JwtResolver<C>`](crate::oauth::JwtResolver), [`oauth::IntrospectionResolver<C>`](crate::oauth::IntrospectionResolver) | `Arc<oauth::Claims<C>>` |
+/// | [`oauth::JwtOr<J, O>`](crate::oauth::JwtOr) | `oauth::Verified<J::Session, O::Session>` |
+/// | [`resolver_fn`](crate::resolver_fn), [`BoxResolver<S>`](crate::BoxResolver), your own | its `Session` type |
+///
+/// Asking for another type is a `500`; the log (and, in debug builds, the body) names the type
+/// asked for and the types the layers of the process insert.
 #[derive(Clone, Debug)]
 pub struct Authenticated<T>(pub T);
 

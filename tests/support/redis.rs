@@ -1,5 +1,6 @@
-//! Redis servers of the tests' own, on free loopback ports, stopped when dropped: a test may
-//! pause, stop or restart one without touching anyone else's.
+//! Redis servers of the tests' own, on free loopback ports, stopped when dropped, and when
+//! the test process exits without dropping them (a server in a `static`, a panic that aborts):
+//! a test may pause, stop or restart one without touching anyone else's.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -12,6 +13,9 @@ pub struct RedisServer {
     pub port: u16,
     dir: PathBuf,
     extra: Vec<String>,
+    /// A shell that waits on a pipe only this process holds: when the process ends, however it
+    /// ends, the pipe closes and the shell stops the server and removes its folder.
+    watchdog: Child,
 }
 
 pub fn free_port() -> u16 {
@@ -47,11 +51,24 @@ impl RedisServer {
         let dir =
             std::env::temp_dir().join(format!("tower-bearer-redis-{port}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        let watchdog = Command::new("sh")
+            .arg("-c")
+            .arg(
+                r#"read _ignored; pid=$(cat "$1/redis.pid" 2>/dev/null) && { kill -CONT "$pid"; kill -9 "$pid"; }; rm -rf "$1""#,
+            )
+            .arg("watchdog")
+            .arg(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sh starts");
         let mut server = RedisServer {
             child: None,
             port,
             dir,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            watchdog,
         };
         server.spawn();
         server
@@ -63,6 +80,8 @@ impl RedisServer {
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(&self.dir)
+            .arg("--pidfile")
+            .arg(self.dir.join("redis.pid"))
             .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -168,5 +187,8 @@ impl Drop for RedisServer {
         }
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
+        // Its pipe closes: it finds nothing left to do.
+        drop(self.watchdog.stdin.take());
+        let _ = self.watchdog.wait();
     }
 }

@@ -17,6 +17,7 @@ use super::date::to_iso;
 #[cfg(any(feature = "better-auth-postgres", feature = "better-auth-mysql"))]
 use super::date::to_millis;
 use super::date::truncate_millis;
+use super::failed::{redact, Failed};
 use super::model::expired;
 use super::{BetterAuthSession, Expiry, ResolveFuture, Session, SessionToken, Signatures, User};
 use crate::{BearerToken, BoxError, SessionResolver};
@@ -58,6 +59,8 @@ struct Inner {
     refresh: Option<Expiry>,
     cache: Option<Cache>,
     timeout: Duration,
+    /// Where the database is, for errors: the URL without credentials.
+    at: String,
 }
 
 enum Pool {
@@ -79,6 +82,7 @@ pub struct SqlResolverBuilder {
     max_connections: u32,
     acquire_timeout: Duration,
     timeout: Duration,
+    at: Option<String>,
 }
 
 impl SqlResolver {
@@ -93,12 +97,37 @@ impl SqlResolver {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(3),
             timeout: Duration::from_secs(5),
+            at: None,
         }
     }
 
     /// Looks up a session by its (unsigned) token, as better-auth's get-session does.
     pub async fn find(&self, token: &str) -> Result<Option<BetterAuthSession>, BoxError> {
-        self.inner.find(token).await
+        self.inner.timed(self.inner.find(token)).await
+    }
+
+    /// Runs the session query once, for a token no session has: `Ok` when the database is
+    /// reachable and has the tables and columns the [`Schema`] names, otherwise the error,
+    /// with the database's URL (no credentials) and the cause. The resolver connects lazily,
+    /// so a mistyped path or host only shows as `503`s; call this at start-up to find it at
+    /// once.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "better-auth-sqlite")]
+    /// # async fn run() -> Result<(), tower_bearer::BoxError> {
+    /// use tower_bearer::better_auth::{Signatures, SqlResolver};
+    ///
+    /// let resolver = SqlResolver::builder(Signatures::new([std::env::var("BETTER_AUTH_SECRET")?]))
+    ///     .connect("sqlite:///srv/auth/auth.db")
+    ///     .await?;
+    /// // "better-auth's database at sqlite:///srv/auth/auth.db failed: … unable to open
+    /// // database file" before serving, rather than 503s after.
+    /// resolver.ping().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn ping(&self) -> Result<(), BoxError> {
+        self.inner.timed(self.inner.ping()).await
     }
 }
 
@@ -151,7 +180,8 @@ impl SqlResolverBuilder {
     /// a database that is down at start-up gives `503`s until it is up, not a failed start; a
     /// malformed URL is an error here. MySQL dates are read with `UNIX_TIMESTAMP`, which is
     /// right for better-auth's `timestamp(3)` columns whatever the session's time zone.
-    pub async fn connect(self, url: &str) -> Result<SqlResolver, BoxError> {
+    pub async fn connect(mut self, url: &str) -> Result<SqlResolver, BoxError> {
+        self.at = Some(redact(url));
         let scheme = url.split(':').next().unwrap_or_default();
         match scheme {
             #[cfg(feature = "better-auth-postgres")]
@@ -208,6 +238,9 @@ impl SqlResolverBuilder {
 
     #[allow(dead_code)]
     fn build(self, pool: Pool, dialect: Dialect) -> SqlResolver {
+        let at = self
+            .at
+            .unwrap_or_else(|| format!("{} (the app's pool)", dialect.name()));
         SqlResolver {
             inner: Arc::new(Inner {
                 pool,
@@ -220,12 +253,25 @@ impl SqlResolverBuilder {
                     .cache
                     .map(|settings| Cache::new("better_auth_sql", settings)),
                 timeout: self.timeout,
+                at,
             }),
         }
     }
 }
 
 impl Inner {
+    /// `lookup`, within the timeout, its error naming the database.
+    async fn timed<T>(
+        &self,
+        lookup: impl std::future::Future<Output = Result<T, BoxError>>,
+    ) -> Result<T, BoxError> {
+        let answer = match tokio::time::timeout(self.timeout, lookup).await {
+            Ok(answer) => answer,
+            Err(_) => Err(format!("no answer within {:?}", self.timeout).into()),
+        };
+        answer.map_err(|cause| Failed::boxed("better-auth's database", &self.at, cause))
+    }
+
     async fn find(&self, token: &str) -> Result<Option<BetterAuthSession>, BoxError> {
         let Some(cache) = &self.cache else {
             return self.find_uncached(token).await;
@@ -283,6 +329,30 @@ impl Inner {
         }
     }
 
+    /// The session query on a connection of its own, outside the pool: a pool only says that
+    /// it timed out, a connection says why (refused, no such file, bad password).
+    async fn ping(&self) -> Result<(), BoxError> {
+        use sqlx::ConnectOptions;
+        macro_rules! ping {
+            ($pool:expr) => {{
+                let mut conn = $pool.connect_options().connect().await?;
+                sqlx::query(&self.select)
+                    .bind("")
+                    .fetch_optional(&mut conn)
+                    .await?;
+            }};
+        }
+        match &self.pool {
+            #[cfg(feature = "better-auth-postgres")]
+            Pool::Postgres(pool) => ping!(pool),
+            #[cfg(feature = "better-auth-sqlite")]
+            Pool::Sqlite(pool) => ping!(pool),
+            #[cfg(feature = "better-auth-mysql")]
+            Pool::Mysql(pool) => ping!(pool),
+        }
+        Ok(())
+    }
+
     /// Whether the row was still there to update.
     async fn write(
         &self,
@@ -328,12 +398,7 @@ impl SessionResolver for SqlResolver {
             return Box::pin(std::future::ready(Ok(None)));
         };
         let (inner, token) = (self.inner.clone(), token.into_owned());
-        Box::pin(async move {
-            match tokio::time::timeout(inner.timeout, inner.find(&token)).await {
-                Ok(found) => found,
-                Err(_) => Err("the better-auth database did not answer in time".into()),
-            }
-        })
+        Box::pin(async move { inner.timed(inner.find(&token)).await })
     }
 }
 
@@ -349,6 +414,7 @@ impl fmt::Debug for SqlResolver {
         };
         f.debug_struct("SqlResolver")
             .field("backend", &backend)
+            .field("at", &self.inner.at)
             .field("signatures", &self.inner.signatures)
             .field("refresh", &self.inner.refresh)
             .finish()

@@ -105,6 +105,16 @@ pub(crate) enum Dialect {
     Mysql,
 }
 
+impl Dialect {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "postgres",
+            Dialect::Sqlite => "sqlite",
+            Dialect::Mysql => "mysql",
+        }
+    }
+}
+
 impl Schema {
     /// better-auth's default names.
     pub fn new() -> Self {

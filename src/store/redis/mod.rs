@@ -52,7 +52,7 @@ use keys::{digest_hex, millis, token_tag, user_tag};
 /// use tower_bearer::store::{CreateOptions, RedisStore, SessionStore};
 /// use tower_bearer::BearerLayer;
 ///
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn run() -> Result<(), tower_bearer::BoxError> {
 /// let store: RedisStore = RedisStore::builder().connect("redis://127.0.0.1:6379").await?;
 /// let issued = store.create("user-1", (), CreateOptions::default()).await?;
 /// let layer = BearerLayer::new(store.clone());

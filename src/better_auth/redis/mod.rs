@@ -2,13 +2,16 @@
 //! (`@better-auth/redis-storage`).
 
 use std::fmt;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use redis::{ProtocolVersion, PushKind, Value};
+use redis::ProtocolVersion;
+
+mod track;
 
 use super::cache::{Cache, CacheSettings};
 use super::date::to_millis;
+use super::failed::{redact, Failed};
 use super::model::expired;
 use super::{BetterAuthSession, ResolveFuture, Signatures};
 use crate::store::redis::{Conn, LazyCluster};
@@ -66,6 +69,8 @@ struct Inner {
     ))]
     fallback: Option<SqlResolver>,
     cache: Option<Arc<Cache>>,
+    /// Where Redis is, for errors: the URL (or the Cluster's first node) without credentials.
+    at: String,
 }
 
 /// Settings for a [`RedisStorageResolver`].
@@ -99,6 +104,15 @@ impl RedisStorageResolver {
             cache: None,
             response_timeout: Duration::from_secs(1),
         }
+    }
+
+    /// Sends Redis a `PING`: `Ok` when it answers, otherwise the error, with Redis's URL (no
+    /// password) and the cause. The resolver connects lazily, so a wrong URL only shows as
+    /// `503`s; call this at start-up to find it at once.
+    pub async fn ping(&self) -> Result<(), BoxError> {
+        let inner = &self.inner;
+        let answer: Result<String, _> = inner.conn.query(&redis::cmd("PING")).await;
+        answer.map(drop).map_err(|e| inner.failed(e))
     }
 
     /// How many answers the cache holds now (0 without a cache).
@@ -173,14 +187,14 @@ impl RedisStorageResolverBuilder {
                 .set_protocol(ProtocolVersion::RESP3);
             let tracking = redis::Client::open(info.set_redis_settings(resp3))?;
             let allowance = self.response_timeout.max(Duration::from_millis(250));
-            tokio::spawn(track(
+            tokio::spawn(track::track(
                 tracking,
                 self.prefix.clone(),
                 Arc::downgrade(cache),
                 allowance,
             ));
         }
-        Ok(self.build(Conn::Single(conn), cache))
+        Ok(self.build(Conn::Single(conn), cache, redact(url)))
     }
 
     /// A resolver on a Redis Cluster, given some of its nodes (without a cache). It connects
@@ -190,10 +204,11 @@ impl RedisStorageResolverBuilder {
             .response_timeout(self.response_timeout)
             .connection_timeout(self.response_timeout)
             .build()?;
-        Ok(self.build(Conn::Cluster(LazyCluster::new(client)), None))
+        let at = format!("{} (Cluster)", redact(urls.first().unwrap_or(&"")));
+        Ok(self.build(Conn::Cluster(LazyCluster::new(client)), None, at))
     }
 
-    fn build(self, conn: Conn, cache: Option<Arc<Cache>>) -> RedisStorageResolver {
+    fn build(self, conn: Conn, cache: Option<Arc<Cache>>, at: String) -> RedisStorageResolver {
         RedisStorageResolver {
             inner: Arc::new(Inner {
                 conn,
@@ -206,6 +221,7 @@ impl RedisStorageResolverBuilder {
                 ))]
                 fallback: self.fallback,
                 cache,
+                at,
             }),
         }
     }
@@ -227,10 +243,7 @@ impl Inner {
 
     /// The answer, and whether Redis gave it (rather than the database).
     async fn lookup(&self, token: &str) -> Result<(Option<BetterAuthSession>, bool), BoxError> {
-        let stored: Option<String> = self
-            .conn
-            .query(redis::cmd("GET").arg(format!("{}{token}", self.prefix)))
-            .await?;
+        let stored = self.get(format!("{}{token}", self.prefix)).await?;
         let Some(stored) = stored else {
             #[cfg(any(
                 feature = "better-auth-postgres",
@@ -245,18 +258,27 @@ impl Inner {
         Ok((self.check(&stored).await?, true))
     }
 
+    /// `GET key`, its error naming Redis.
+    async fn get(&self, key: String) -> Result<Option<String>, BoxError> {
+        let answer = self.conn.query(redis::cmd("GET").arg(key)).await;
+        answer.map_err(|e| self.failed(e))
+    }
+
+    fn failed(&self, cause: redis::RedisError) -> BoxError {
+        Failed::boxed("better-auth's Redis storage", &self.at, cause)
+    }
+
     /// A stored `{ session, user }`, unless revoked by the watermark or expired.
     async fn check(&self, stored: &str) -> Result<Option<BetterAuthSession>, BoxError> {
         // better-auth's safeJSONParse: what does not parse is no session.
         let Ok(found) = serde_json::from_str::<BetterAuthSession>(stored) else {
             return Ok(None);
         };
-        let watermark: Option<String> = self
-            .conn
-            .query(redis::cmd("GET").arg(format!(
+        let watermark = self
+            .get(format!(
                 "{}revoked-sessions-before-{}",
                 self.prefix, found.session.user_id
-            )))
+            ))
             .await?;
         // `createdAt < Number(value)`: a value that is not a number revokes nothing.
         let revoked_before = watermark.and_then(|v| v.trim().parse::<f64>().ok());
@@ -269,113 +291,6 @@ impl Inner {
             return Ok(None);
         }
         Ok(Some(found))
-    }
-}
-
-/// Follows every change under the prefix (RESP3 client tracking in broadcast mode) and drops
-/// what it touches: a token's key drops that token, a user's watermark drops the user's
-/// sessions. Pings every `allowance / 4`; on any failure the cache goes dark and clears, and the
-/// connection is made again.
-async fn track(client: redis::Client, prefix: String, cache: Weak<Cache>, allowance: Duration) {
-    let mut backoff = Duration::from_millis(20);
-    let mut tracked_before = false;
-    loop {
-        if cache.strong_count() == 0 {
-            return;
-        }
-        let (tx, mut pushes) = tokio::sync::mpsc::unbounded_channel();
-        let config = redis::AsyncConnectionConfig::new()
-            .set_push_sender(tx)
-            .set_response_timeout(Some(allowance))
-            .set_connection_timeout(Some(allowance));
-        let connected = async {
-            let mut conn = client
-                .get_multiplexed_async_connection_with_config(&config)
-                .await?;
-            redis::cmd("CLIENT")
-                .arg("TRACKING")
-                .arg("ON")
-                .arg("BCAST")
-                .arg("PREFIX")
-                .arg(&prefix)
-                .query_async::<()>(&mut conn)
-                .await?;
-            redis::RedisResult::Ok(conn)
-        };
-        let mut conn = match connected.await {
-            Ok(conn) => conn,
-            Err(_) => {
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-                continue;
-            }
-        };
-        backoff = Duration::from_millis(20);
-        if std::mem::replace(&mut tracked_before, true) {
-            crate::metrics::redis_reconnect();
-        }
-        match cache.upgrade() {
-            // Whatever changed while nothing was tracked is unknown.
-            Some(cache) => {
-                cache.clear();
-                cache.alive_for(allowance);
-            }
-            None => return,
-        }
-        let mut ping = tokio::time::interval(allowance / 4);
-        loop {
-            tokio::select! {
-                push = pushes.recv() => {
-                    let Some(push) = push else { break };
-                    let Some(cache) = cache.upgrade() else { return };
-                    match push.kind {
-                        PushKind::Invalidate => {
-                            invalidate(&cache, &prefix, &push.data);
-                            crate::metrics::redis_invalidation();
-                        }
-                        PushKind::Disconnection => break,
-                        _ => {}
-                    }
-                }
-                _ = ping.tick() => {
-                    let answered = redis::cmd("PING").query_async::<Value>(&mut conn).await;
-                    let Some(cache) = cache.upgrade() else { return };
-                    match answered {
-                        Ok(_) => cache.alive_for(allowance),
-                        Err(_) => break,
-                    }
-                }
-            }
-        }
-        match cache.upgrade() {
-            Some(cache) => cache.dead(),
-            None => return,
-        }
-    }
-}
-
-fn invalidate(cache: &Cache, prefix: &str, data: &[Value]) {
-    let keys = match data.first() {
-        Some(Value::Array(keys)) => keys,
-        // `nil`: the database was flushed.
-        _ => return cache.clear(),
-    };
-    for key in keys {
-        let Value::BulkString(key) = key else {
-            cache.clear();
-            continue;
-        };
-        let Some(name) = std::str::from_utf8(key)
-            .ok()
-            .and_then(|k| k.strip_prefix(prefix))
-        else {
-            continue;
-        };
-        if let Some(user) = name.strip_prefix("revoked-sessions-before-") {
-            cache.remove_user(user);
-        } else if !name.starts_with("active-sessions-") {
-            cache.remove(name);
-        }
     }
 }
 
@@ -398,6 +313,7 @@ impl fmt::Debug for RedisStorageResolver {
         f.debug_struct("RedisStorageResolver")
             .field("prefix", &self.inner.prefix)
             .field("signatures", &self.inner.signatures)
+            .field("at", &self.inner.at)
             .field("cluster", &self.inner.conn.is_cluster())
             .field("cached", &self.inner.cache.as_ref().map(|c| c.len()))
             .finish()
