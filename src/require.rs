@@ -84,7 +84,11 @@ impl<T, F> RequireSessionLayer<T, F>
 where
     F: Fn(&T) -> Result<(), InsufficientScope>,
 {
-    /// A requirement on the session.
+    /// A requirement on sessions of type `T`.
+    ///
+    /// Nothing here names `T`, so a closure needs its parameter's type: `|s: &MySession| …`.
+    /// [`BearerLayer::require`](crate::BearerLayer::require) takes `T` from the layer's
+    /// resolver instead, and the closure needs no annotation.
     pub fn new(check: F) -> Self {
         RequireSessionLayer {
             check: Arc::new(check),
