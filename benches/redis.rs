@@ -5,6 +5,11 @@
 //! - `cached_store_hit`: CachedStore over RedisStore, every token cached (answered from memory);
 //! - `redis_store_resolve`: RedisStore alone, one round trip to a local redis-server per request.
 //!
+//! And the stores alone, as a library author calls them (group `store_hit`): the trait's
+//! `resolve` polled once, and `resolve_ready`, for MemoryStore and for a CachedStore hit.
+//! `STORE_COUNT=<variant> STORE_ITERS=<n>` runs one of those `n` times and exits, for callgrind
+//! (`memory_resolve`, `cached_resolve`, `memory_ready`, `cached_ready`).
+//!
 //! Starts its own `redis-server` on a free port. Run: `cargo bench --bench redis --features redis`.
 
 use std::convert::Infallible;
@@ -25,7 +30,7 @@ use tower::{Layer, Service};
 use tower_bearer::store::{
     CachedStore, CreateOptions, MemoryStore, RedisStore, Session, SessionStore,
 };
-use tower_bearer::{BearerLayer, SessionResolver};
+use tower_bearer::{BearerLayer, BearerToken, SessionResolver};
 
 #[derive(Clone, Copy)]
 struct Inner;
@@ -65,6 +70,19 @@ where
     }
 }
 
+/// A resolver's future polled once: a hit must be answered at once.
+fn poll_once<F, S, E>(future: F) -> Option<S>
+where
+    F: Future<Output = Result<Option<S>, E>>,
+    E: std::fmt::Debug,
+{
+    let mut cx = Context::from_waker(Waker::noop());
+    match pin!(future).poll(&mut cx) {
+        Poll::Ready(found) => found.unwrap(),
+        Poll::Pending => panic!("a hit is answered from memory, at once"),
+    }
+}
+
 struct Server(Child);
 
 impl Drop for Server {
@@ -92,6 +110,7 @@ fn redis_server() -> (Server, String) {
             "no",
         ])
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .spawn()
         .expect("redis-server (apt-get install redis-server)");
     std::thread::sleep(Duration::from_millis(300));
@@ -99,7 +118,7 @@ fn redis_server() -> (Server, String) {
 }
 
 fn redis(c: &mut Criterion) {
-    let (_server, url) = redis_server();
+    let (server, url) = redis_server();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -136,9 +155,52 @@ fn redis(c: &mut Criterion) {
         .map(|i| HeaderValue::try_from(format!("Bearer {}", i.token.as_str())).unwrap())
         .collect();
 
+    let memory_bearer: Vec<String> = memory_tokens
+        .iter()
+        .map(|h| h.to_str().unwrap()["Bearer ".len()..].to_owned())
+        .collect();
+    let cached_bearer: Vec<String> = redis_tokens
+        .iter()
+        .map(|i| i.token.as_str().to_owned())
+        .collect();
+    let store_hit = |variant: &str, i: usize| -> bool {
+        let (m, c) = (&memory_bearer[i % 64], &cached_bearer[i % 64]);
+        let found = match variant {
+            "memory_resolve" => poll_once(memory.resolve(BearerToken::new(m))),
+            "cached_resolve" => poll_once(cached.resolve(BearerToken::new(c))),
+            "memory_ready" => memory.resolve_ready(BearerToken::new(m)).unwrap().unwrap(),
+            "cached_ready" => cached.resolve_ready(BearerToken::new(c)).unwrap().unwrap(),
+            other => panic!("unknown variant {other}"),
+        };
+        found.is_some()
+    };
+    if let Ok(variant) = std::env::var("STORE_COUNT") {
+        let iters: usize = std::env::var("STORE_ITERS").map_or(1000, |n| n.parse().unwrap());
+        for i in 0..iters {
+            assert!(black_box(store_hit(&variant, i)));
+        }
+        drop(server);
+        std::process::exit(0);
+    }
+    let mut next = 0;
+    let mut group = c.benchmark_group("store_hit");
+    for variant in [
+        "memory_resolve",
+        "cached_resolve",
+        "memory_ready",
+        "cached_ready",
+    ] {
+        group.bench_function(variant, |b| {
+            b.iter(|| {
+                next = (next + 1) % 64;
+                black_box(store_hit(variant, next))
+            })
+        });
+    }
+    group.finish();
+
     let mut group = c.benchmark_group("redis");
     let mut memory_service = BearerLayer::new(memory).layer(Inner);
-    let mut next = 0;
     group.bench_function("memory_store_hit", |b| {
         b.iter(|| {
             next = (next + 1) % 64;
@@ -188,6 +250,7 @@ fn redis(c: &mut Criterion) {
         })
     });
     group.finish();
+    drop(server);
 }
 
 criterion_group! {

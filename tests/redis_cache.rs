@@ -240,6 +240,43 @@ async fn a_healthy_channel_keeps_entries_cached() {
     assert_eq!(b.cached(), 1);
 }
 
+/// A library author who calls the trait's `resolve` (not `resolve_ready`), as `resolver_fn`
+/// wrappers and `BoxResolver` users do, gets the cached answer too: the future is ready at its
+/// first poll, with no round trip to Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolve_answers_a_cached_hit_without_a_round_trip() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    let redis = RedisServer::start();
+    let b = instance(&redis).await;
+    let issued = b
+        .create("grace", (), CreateOptions::default())
+        .await
+        .unwrap();
+    warm(&b, &issued).await;
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut lookup = std::pin::pin!(b.resolve(issued.token.as_bearer()));
+    match lookup.as_mut().poll(&mut cx) {
+        Poll::Ready(found) => assert_eq!(&*found.unwrap().unwrap().user_id, "grace"),
+        Poll::Pending => panic!("a cached hit went to Redis"),
+    }
+    // A miss still goes to Redis and answers there.
+    let other = b
+        .store()
+        .create("heidi", (), CreateOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        &*b.resolve(other.token.as_bearer())
+            .await
+            .unwrap()
+            .unwrap()
+            .user_id,
+        "heidi"
+    );
+}
+
 /// `max_entries` bounds the cache: with ten times as many live sessions in rotation, it never
 /// holds more, keeps caching the newest, and every session still resolves (from Redis when not
 /// cached); and a revocation still reaches an entry cached after evictions.

@@ -2,9 +2,11 @@
 //! every instance when a session is revoked anywhere.
 
 use std::fmt;
+use std::future::{ready, Ready};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use futures_util::future::Either;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -289,16 +291,23 @@ where
 {
     type Session = Arc<Session<D>>;
     type Error = StoreError;
-    type Future = <RedisStore<D> as SessionResolver>::Future;
+    /// A hit is a ready future (no allocation, no round trip); a miss goes to Redis.
+    type Future = Either<
+        Ready<Result<Option<Arc<Session<D>>>, StoreError>>,
+        <RedisStore<D> as SessionResolver>::Future,
+    >;
 
     fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
+        if let Some(hit) = self.resolve_ready(token) {
+            return Either::Left(ready(hit));
+        }
         let shared = self.cache.clone();
         let started = shared.cache.start();
         let tag = shared.digest.tag(token.as_bytes());
         let alias = shared.digest.tag(digest_hex(token.as_bytes()).as_bytes());
         let clock = self.store.inner.clock.clone();
         let lookup = self.store.resolve(token);
-        Box::pin(async move {
+        Either::Right(Box::pin(async move {
             let found = lookup.await?;
             if let Some(session) = &found {
                 // Never past the session's own expiry.
@@ -311,7 +320,7 @@ where
                     .put(tag, Some(alias), session.clone(), ttl, started);
             }
             Ok(found)
-        })
+        }))
     }
 
     fn resolve_ready(
