@@ -94,8 +94,13 @@ pub(crate) enum Start<'a> {
     Exempt,
     /// A CORS preflight, answered by the layer: it never reaches the inner service.
     Preflight(Response<Bytes>),
-    /// A well-formed token from the `Authorization` header to resolve.
-    Resolve(BearerToken<'a>),
+    /// A token from the `Authorization` header to resolve: well-formed, or, when `unchecked`,
+    /// well-formed but for its characters, which `call` checks unless the resolver finds a
+    /// session.
+    Resolve {
+        token: BearerToken<'a>,
+        unchecked: bool,
+    },
     /// A well-formed token from another source, decoded and checked, and where it came from.
     Taken(Secret, Via),
     /// One of the layer's own reasons to refuse (which the mode may let pass).
@@ -139,9 +144,14 @@ fn is_preflight<B>(req: &Request<B>) -> bool {
 }
 
 impl<T> Config<T> {
-    /// Exempt, a token to resolve, or a reason to refuse.
+    /// Exempt, a token to resolve, or a reason to refuse. `knows_only_b64tokens`: the
+    /// resolver's, which lets a header token's characters go unchecked until it misses.
     #[inline]
-    pub(crate) fn start<'r, B>(&self, req: &'r mut Request<B>) -> Start<'r> {
+    pub(crate) fn start<'r, B>(
+        &self,
+        req: &'r mut Request<B>,
+        knows_only_b64tokens: bool,
+    ) -> Start<'r> {
         if let Some(respond) = &self.preflight {
             if is_preflight(req) {
                 token::mark_sensitive(req.headers_mut());
@@ -154,14 +164,29 @@ impl<T> Config<T> {
         if self.is_exempt(req) {
             return Start::Exempt;
         }
-        self.header_start(token::from_headers(req.headers_mut(), self.token_chars))
+        if knows_only_b64tokens && self.token_chars == TokenChars::B64Token {
+            let header = token::from_headers_unchecked(req.headers_mut());
+            return self.header_start(header, true);
+        }
+        self.header_start(
+            token::from_headers(req.headers_mut(), self.token_chars),
+            false,
+        )
     }
 
     #[inline]
-    fn header_start<'r>(&self, header: Result<Option<BearerToken<'r>>, Malformed>) -> Start<'r> {
+    fn header_start<'r>(
+        &self,
+        header: Result<Option<BearerToken<'r>>, Malformed>,
+        unchecked: bool,
+    ) -> Start<'r> {
         match header {
-            Ok(Some(token)) if token.len() > self.max_token_len => Start::Refuse(Reason::TooLong),
-            Ok(Some(token)) => Start::Resolve(token),
+            Ok(Some(token)) if token.len() > self.max_token_len => match unchecked {
+                // As checked parsing would: the characters first.
+                true if !token::is_b64token(token.as_bytes()) => Start::Refuse(Reason::Grammar),
+                _ => Start::Refuse(Reason::TooLong),
+            },
+            Ok(Some(token)) => Start::Resolve { token, unchecked },
             Ok(None) => Start::Refuse(Reason::Missing),
             Err(Malformed::Empty) => Start::Refuse(Reason::Empty),
             Err(Malformed::Grammar) => Start::Refuse(Reason::Grammar),
@@ -181,7 +206,7 @@ impl<T> Config<T> {
         }
         let header = token::from_headers(req.headers_mut(), self.token_chars);
         let (via, token) = match found.choose(!matches!(header, Ok(None))) {
-            Choice::Header => return self.header_start(header),
+            Choice::Header => return self.header_start(header, false),
             Choice::Conflict => return Start::Refuse(Reason::Methods),
             Choice::UntrustedOrigin => return Start::Refuse(Reason::UntrustedOrigin),
             Choice::Taken(via, token) => (via, token),

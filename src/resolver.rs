@@ -113,6 +113,20 @@ pub trait SessionResolver {
         let _ = token;
         None
     }
+
+    /// Whether every token this resolver answers with a session is an RFC 6750 `b64token`, as
+    /// the tokens a store issues itself are. Default `false`.
+    ///
+    /// When `true`, and the layer reads the `Authorization` header with the default
+    /// [`TokenChars::B64Token`](crate::TokenChars::B64Token), the layer checks a token's
+    /// characters only when [`resolve_ready`](Self::resolve_ready) does not answer it with a
+    /// session: a session found proves the token well-formed, and the characters decide only
+    /// between `400` and `401`. Every request is answered exactly as with `false`; a hit just
+    /// skips the check. `resolve_ready` may then see a malformed token (it must answer it as
+    /// unknown); [`resolve`](Self::resolve) never does.
+    fn knows_only_b64tokens(&self) -> bool {
+        false
+    }
 }
 
 impl<R: SessionResolver + ?Sized> SessionResolver for Arc<R> {
@@ -129,6 +143,10 @@ impl<R: SessionResolver + ?Sized> SessionResolver for Arc<R> {
         token: BearerToken<'_>,
     ) -> Option<Result<Option<Self::Session>, Self::Error>> {
         (**self).resolve_ready(token)
+    }
+
+    fn knows_only_b64tokens(&self) -> bool {
+        (**self).knows_only_b64tokens()
     }
 }
 
@@ -147,6 +165,10 @@ impl<R: SessionResolver + ?Sized> SessionResolver for Box<R> {
     ) -> Option<Result<Option<Self::Session>, Self::Error>> {
         (**self).resolve_ready(token)
     }
+
+    fn knows_only_b64tokens(&self) -> bool {
+        (**self).knows_only_b64tokens()
+    }
 }
 
 impl<R: SessionResolver + ?Sized> SessionResolver for &R {
@@ -163,6 +185,10 @@ impl<R: SessionResolver + ?Sized> SessionResolver for &R {
         token: BearerToken<'_>,
     ) -> Option<Result<Option<Self::Session>, Self::Error>> {
         (**self).resolve_ready(token)
+    }
+
+    fn knows_only_b64tokens(&self) -> bool {
+        (**self).knows_only_b64tokens()
     }
 }
 
@@ -294,6 +320,7 @@ type BoxFuture<S> = Pin<Box<dyn Future<Output = Result<Option<S>, BoxError>> + S
 trait ErasedResolver<S>: Send + Sync {
     fn resolve(&self, token: BearerToken<'_>) -> BoxFuture<S>;
     fn resolve_ready(&self, token: BearerToken<'_>) -> Option<Result<Option<S>, BoxError>>;
+    fn knows_only_b64tokens(&self) -> bool;
 }
 
 impl<R> ErasedResolver<R::Session> for R
@@ -311,6 +338,10 @@ where
         token: BearerToken<'_>,
     ) -> Option<Result<Option<R::Session>, BoxError>> {
         SessionResolver::resolve_ready(self, token).map(|outcome| outcome.map_err(Into::into))
+    }
+
+    fn knows_only_b64tokens(&self) -> bool {
+        SessionResolver::knows_only_b64tokens(self)
     }
 }
 
@@ -352,5 +383,9 @@ impl<S: Clone + Send + Sync + 'static> SessionResolver for BoxResolver<S> {
 
     fn resolve_ready(&self, token: BearerToken<'_>) -> Option<Result<Option<S>, BoxError>> {
         self.inner.resolve_ready(token)
+    }
+
+    fn knows_only_b64tokens(&self) -> bool {
+        self.inner.knows_only_b64tokens()
     }
 }

@@ -13,9 +13,10 @@ use crate::decision::{Config, Refusal, Start};
 use crate::future::ResponseFuture;
 use crate::layer::BearerLayer;
 use crate::metrics::Outcome;
+use crate::reason::Reason;
 use crate::resolver::SessionResolver;
 use crate::token::sources::Via;
-use crate::token::Secret;
+use crate::token::{self, Secret};
 use crate::trace::Trace;
 
 /// Authenticates each request before it reaches `S`; built by [`BearerLayer`], or by
@@ -167,7 +168,7 @@ where
         let config = &self.config;
 
         let mut trace = Trace::start(config.resolver_name);
-        let admitted = match config.start(&mut req) {
+        let admitted = match config.start(&mut req, self.resolver.knows_only_b64tokens()) {
             Start::Exempt => {
                 config.pass(&mut req, &trace);
                 Ok(())
@@ -177,22 +178,34 @@ where
                 Err(Refusal::Response(answer))
             }
             Start::Refuse(reason) => config.refuse(reason, &mut req, &trace),
-            Start::Resolve(token) => {
-                match self.resolver.resolve_ready(token) {
-                    // The answer is at hand: settled here, without parking the request.
-                    Some(outcome) => config.admit(&mut req, outcome.map_err(Into::into), &trace),
-                    None => {
-                        trace.resolving();
-                        let resolve = self.resolver.resolve(token);
-                        let config = config.clone();
-                        return ResponseFuture::resolving(
-                            resolve,
-                            inner,
-                            req,
-                            config,
-                            Via::Header,
-                            trace,
-                        );
+            Start::Resolve { token, unchecked } => {
+                let ready = self.resolver.resolve_ready(token);
+                // A session found proves the token well-formed; anything else, from a resolver
+                // that let the characters go unchecked, is checked before it is answered.
+                if unchecked
+                    && !matches!(ready, Some(Ok(Some(_))))
+                    && !token::is_b64token(token.as_bytes())
+                {
+                    config.refuse(Reason::Grammar, &mut req, &trace)
+                } else {
+                    match ready {
+                        // The answer is at hand: settled here, without parking the request.
+                        Some(outcome) => {
+                            config.admit(&mut req, outcome.map_err(Into::into), &trace)
+                        }
+                        None => {
+                            trace.resolving();
+                            let resolve = self.resolver.resolve(token);
+                            let config = config.clone();
+                            return ResponseFuture::resolving(
+                                resolve,
+                                inner,
+                                req,
+                                config,
+                                Via::Header,
+                                trace,
+                            );
+                        }
                     }
                 }
             }

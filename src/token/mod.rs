@@ -11,7 +11,7 @@ pub(crate) mod sources;
 mod subprotocol;
 
 pub(crate) use form::form_token;
-pub(crate) use header::{from_headers, is_b64token, mark_sensitive};
+pub(crate) use header::{from_headers, from_headers_unchecked, is_b64token, mark_sensitive};
 pub(crate) use secret::Secret;
 pub use sources::{QueryParameter, SessionCookie, WebSocketProtocol};
 

@@ -366,6 +366,11 @@ impl<D: Send + Sync + 'static> SessionResolver for MemoryStore<D> {
     ) -> Option<Result<Option<Self::Session>, Self::Error>> {
         Some(Ok(self.resolve_bytes(token.as_bytes())))
     }
+
+    /// Its tokens are its own, issued as `b64token`s.
+    fn knows_only_b64tokens(&self) -> bool {
+        true
+    }
 }
 
 impl<D: Send + Sync + 'static> SessionStore<D> for MemoryStore<D> {

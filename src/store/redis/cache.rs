@@ -332,6 +332,11 @@ where
         let fresh = !session.is_expired(self.store.inner.clock.now());
         fresh.then_some(Ok(Some(session)))
     }
+
+    /// Its tokens are its own, issued as `b64token`s.
+    fn knows_only_b64tokens(&self) -> bool {
+        true
+    }
 }
 
 impl<D> SessionStore<D> for CachedStore<D>

@@ -346,6 +346,11 @@ where
     fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
         Box::pin(self.clone().resolve_token(token.as_bytes().to_vec()))
     }
+
+    /// Its tokens are its own, issued as `b64token`s.
+    fn knows_only_b64tokens(&self) -> bool {
+        true
+    }
 }
 
 impl<D> SessionStore<D> for RedisStore<D>
