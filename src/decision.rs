@@ -114,8 +114,10 @@ pub(crate) enum Refusal {
     /// through the future.
     Challenge(StatusCode, HeaderValue),
     /// A response built already: gRPC, a 403 or 503, an `on_rejection` handler's, or the
-    /// answer to a preflight.
-    Response(Response<Bytes>),
+    /// answer to a preflight. Boxed, so that the refusal is smaller than most inner futures
+    /// and never sets the size of the layer's future, which hyper moves several times a
+    /// request; these refusals allocate their headers anyway.
+    Response(Box<Response<Bytes>>),
 }
 
 impl Refusal {
@@ -128,7 +130,7 @@ impl Refusal {
                 response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
                 response
             }
-            Refusal::Response(response) => response.map(ResponseBody::full),
+            Refusal::Response(response) => (*response).map(ResponseBody::full),
         }
     }
 }
@@ -243,7 +245,9 @@ impl<T> Config<T> {
         if self.on_rejection.is_none() && grpc.is_none() {
             return Refusal::Challenge(reason.status(), self.challenges.challenge(reason));
         }
-        Refusal::Response(self.reject(self.challenges.rejection(reason), grpc))
+        Refusal::Response(Box::new(
+            self.reject(self.challenges.rejection(reason), grpc),
+        ))
     }
 
     /// The answer to a refused request, in the layer's shape; `grpc` is the request's gRPC
@@ -315,9 +319,9 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
             Ok(None) => return self.refuse(Reason::Unknown, request, trace),
             Err(error) => self.failed(&*error, trace),
         };
-        Err(Refusal::Response(
+        Err(Refusal::Response(Box::new(
             self.reject(rejection, Grpc::of(request.headers())),
-        ))
+        )))
     }
 
     /// A failing resolver: counted, logged at `warn` with its causes, and a `503`. Out of line:

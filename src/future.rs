@@ -280,3 +280,50 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::future::Ready;
+    use std::mem::size_of;
+
+    use http::{Request, Response};
+
+    use super::ResponseFuture;
+    use crate::resolver::BoxResolver;
+
+    /// A handler whose future is its answer, as most are once inlined.
+    #[derive(Clone)]
+    struct Handler;
+
+    impl tower_service::Service<Request<()>> for Handler {
+        type Response = Response<()>;
+        type Error = Infallible;
+        type Future = Ready<Result<Response<()>, Infallible>>;
+        fn poll_ready(
+            &mut self,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Infallible>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, _: Request<()>) -> Self::Future {
+            std::future::ready(Ok(Response::new(())))
+        }
+    }
+
+    /// hyper moves the future several times per request (into its wrapper, out of an
+    /// `Option`): it must be no larger than the inner future and a tag, whatever the refusal
+    /// it may hold.
+    #[test]
+    fn the_future_is_the_inner_future_and_a_word() {
+        type Inner = <Handler as tower_service::Service<Request<()>>>::Future;
+        let ours = size_of::<ResponseFuture<Handler, BoxResolver<()>, ()>>();
+        let inner = size_of::<Inner>();
+        println!("ResponseFuture: {ours} bytes; the inner future: {inner} bytes");
+        assert!(
+            ours <= inner + 8,
+            "{ours} bytes for an inner future of {inner}"
+        );
+        assert!(size_of::<crate::decision::Refusal>() <= 48);
+    }
+}

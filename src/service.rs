@@ -175,7 +175,7 @@ where
             }
             Start::Preflight(answer) => {
                 trace.decided(&config.metrics, Outcome::Preflight);
-                Err(Refusal::Response(answer))
+                Err(Refusal::Response(Box::new(answer)))
             }
             Start::Refuse(reason) => config.refuse(reason, &mut req, &trace),
             Start::Resolve { token, unchecked } => {
