@@ -47,8 +47,9 @@ impl<'a> BearerToken<'a> {
     /// The secret token itself.
     pub fn as_str(&self) -> &'a str {
         // The bytes come from a `&str` or passed the `b64token` check, which admits ASCII only,
-        // so this never falls back. (Checked here rather than when parsing: a resolver that
-        // hashes `as_bytes` never pays for it.)
+        // so this never falls back; except in `resolve_ready` of a resolver that
+        // `knows_only_b64tokens`, which may see an unchecked token and must answer it as unknown.
+        // (Checked here rather than when parsing: a resolver that hashes `as_bytes` never pays.)
         std::str::from_utf8(self.0).unwrap_or_default()
     }
 
