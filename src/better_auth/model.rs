@@ -285,6 +285,26 @@ pub(crate) fn expired(session: &Session, now: SystemTime) -> bool {
 mod tests {
     use super::*;
 
+    /// An app's own number field survives a read and a write unchanged: serde_json's default
+    /// float parsing is off by an ulp on some inputs (the fuzz target `better_auth_json` found
+    /// `1.7944444444444e+36` read back as `1.7944444444443997e36`), hence `float_roundtrip`.
+    #[test]
+    fn additional_numbers_round_trip_exactly() {
+        let json = r#"{"id":"u1","name":"Ada","email":"a@example.com","emailVerified":false,"image":null,"createdAt":"2026-11-27T15:07:31.923Z","updatedAt":"2026-11-27T15:07:31.923Z","score":1.7944444444444e36}"#;
+        let user: User = serde_json::from_str(json).unwrap();
+        let written = serde_json::to_string(&user).unwrap();
+        let again: User = serde_json::from_str(&written).unwrap();
+        assert_eq!(
+            user.additional_fields["score"],
+            again.additional_fields["score"]
+        );
+        assert_eq!(serde_json::to_string(&again).unwrap(), written);
+        assert_eq!(
+            user.additional_fields["score"].as_f64(),
+            Some(1.7944444444444e36)
+        );
+    }
+
     #[test]
     fn refresh_is_due_as_better_auth_computes_it() {
         let e = Expiry::default();
