@@ -78,9 +78,9 @@ pub(crate) type TagBuildHasher = BuildHasherDefault<TagHasher>;
 ///
 /// SipHash-1-3 with 128-bit output, written out here rather than taken from `siphasher`: a
 /// token is hashed whole, once, so the eight-byte blocks are read straight from the slice and
-/// the whole function inlines into the lookup. On a 43-byte session token that is about half
-/// the instructions of `siphasher`'s streaming `Hasher` (callgrind: ~135 against ~275 a
-/// request); the tests check every tag against `siphasher` as the reference.
+/// the function is one straight run with no buffering (callgrind, end to end: 246 instructions
+/// for a 43-byte session token against `siphasher`'s 274). The tests check every tag against
+/// `siphasher` as the reference.
 #[derive(Clone)]
 pub(crate) struct TokenDigest {
     k0: u64,
@@ -174,7 +174,7 @@ impl fmt::Debug for TokenDigest {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use siphasher::sip128::{Hasher128, SipHasher13};
+    use siphasher::sip128::SipHasher13;
 
     /// The tag is SipHash-1-3/128 of the token under the key, as the reference computes it.
     #[test]
@@ -208,10 +208,7 @@ mod tests {
         ) {
             let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap());
             let reference = SipHasher13::new_with_keys(word(&key[..8]), word(&key[8..]));
-            let mut streamed = reference;
-            std::hash::Hasher::write(&mut streamed, &token);
             let expected = reference.hash(&token).as_u128();
-            prop_assert_eq!(streamed.finish128().as_u128(), expected);
             prop_assert!(TokenDigest::with_key(key).tag(&token) == Tag::from_u128(expected));
         }
     }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{digest_hex, RedisStore};
 use crate::cache::Cache;
-use crate::digest::TokenDigest;
+use crate::digest::{Tag, TokenDigest};
 use crate::store::{CreateOptions, Issued, Session, SessionStore, StoreError};
 use crate::{BearerToken, SessionResolver};
 
@@ -171,6 +171,14 @@ where
         self.cache.cache.len()
     }
 
+    /// The live session cached under `tag`, if any.
+    #[inline]
+    fn cached_session(&self, tag: Tag) -> Option<Arc<Session<D>>> {
+        let session = self.cache.cache.get(tag)?;
+        let fresh = !session.is_expired(self.store.inner.clock.now());
+        fresh.then_some(session)
+    }
+
     /// The store behind the cache.
     pub fn store(&self) -> &RedisStore<D> {
         &self.store
@@ -298,12 +306,12 @@ where
     >;
 
     fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
-        if let Some(hit) = self.resolve_ready(token) {
-            return Either::Left(ready(hit));
+        let tag = self.cache.digest.tag(token.as_bytes());
+        if let Some(session) = self.cached_session(tag) {
+            return Either::Left(ready(Ok(Some(session))));
         }
         let shared = self.cache.clone();
         let started = shared.cache.start();
-        let tag = shared.digest.tag(token.as_bytes());
         let alias = shared.digest.tag(digest_hex(token.as_bytes()).as_bytes());
         let clock = self.store.inner.clock.clone();
         let lookup = self.store.resolve(token);
@@ -327,10 +335,8 @@ where
         &self,
         token: BearerToken<'_>,
     ) -> Option<Result<Option<Self::Session>, Self::Error>> {
-        let shared = &self.cache;
-        let session = shared.cache.get(shared.digest.tag(token.as_bytes()))?;
-        let fresh = !session.is_expired(self.store.inner.clock.now());
-        fresh.then_some(Ok(Some(session)))
+        let session = self.cached_session(self.cache.digest.tag(token.as_bytes()))?;
+        Some(Ok(Some(session)))
     }
 
     /// Its tokens are its own, issued as `b64token`s.
