@@ -156,7 +156,13 @@ fuzz_target!(|data: &[u8]| {
         let spaces = |b: &&u8| **b == b' ';
         let rest = value.get(6..).unwrap_or_default();
         let start = rest.iter().take_while(spaces).count();
-        let end = rest.len() - rest.iter().rev().take_while(spaces).count();
+        // Trailing whitespace, spaces and tabs, is not part of a field value (RFC 9110 §5.5).
+        let end = rest.len()
+            - rest
+                .iter()
+                .rev()
+                .take_while(|b| matches!(b, b' ' | b'\t'))
+                .count();
         value.len() > 7
             && value[..6].eq_ignore_ascii_case(b"bearer")
             && start > 0

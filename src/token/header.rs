@@ -54,7 +54,9 @@ fn authorization(headers: &mut HeaderMap) -> Result<Option<&[u8]>, Malformed> {
         return Ok(None);
     };
     value.set_sensitive(true);
-    Ok(Some(value.as_bytes()))
+    // A field value has no trailing whitespace (RFC 9110 §5.5): hyper trims it when it parses a
+    // request, but a value built in code or by another server may still carry it.
+    Ok(Some(value.as_bytes().trim_ascii_end()))
 }
 
 /// `Bearer 1*SP 1*VCHAR`: the lenient grammar of [`TokenChars::Visible`].
@@ -211,6 +213,26 @@ mod tests {
             }
         }
         assert_eq!(spellings, 64);
+    }
+
+    /// Found by the fuzz target `authorization`: a live token followed by spaces was refused.
+    #[test]
+    fn trailing_whitespace_is_not_part_of_the_field_value() {
+        for value in ["Bearer abc  ", "Bearer abc\t", "Bearer abc \t "] {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+            let token =
+                from_headers(&mut headers, TokenChars::B64Token).map(|t| t.map(|t| t.as_str()));
+            assert_eq!(token, Ok(Some("abc")), "{value:?}");
+            let token = from_headers_unchecked(&mut headers).map(|t| t.map(|t| t.as_str()));
+            assert_eq!(token, Ok(Some("abc")), "{value:?}");
+        }
+        let mut headers = http::HeaderMap::new();
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer   \t"));
+        assert_eq!(
+            from_headers(&mut headers, TokenChars::B64Token),
+            Err(Malformed::Empty)
+        );
     }
 
     #[test]
