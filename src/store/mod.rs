@@ -32,7 +32,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use memory::{MemoryStore, MemoryStoreBuilder};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use redis::{CachedStore, CachedStoreBuilder, RedisStore, RedisStoreBuilder};
+pub use redis::{CachedStore, CachedStoreBuilder, Durability, RedisStore, RedisStoreBuilder};
 pub use session::{CreateOptions, Issued, Session, SessionToken, Timestamp};
 
 /// A failing store backend. Its message never contains a token.

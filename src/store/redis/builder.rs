@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 
-use super::{scripts, Conn, Inner, LazyCluster, RedisStore, Scripts};
+use super::{scripts, Conn, Durability, Inner, LazyCluster, RedisStore, Scripts};
 use crate::store::lifetimes::{lifetime_setters, Lifetimes};
 use crate::store::{Clock, StoreError, SystemClock};
 
@@ -18,6 +18,8 @@ pub struct RedisStoreBuilder {
     clock: Arc<dyn Clock>,
     lifetimes: Lifetimes,
     response_timeout: Duration,
+    revocations: Durability,
+    creations: Durability,
 }
 
 impl fmt::Debug for RedisStoreBuilder {
@@ -26,6 +28,8 @@ impl fmt::Debug for RedisStoreBuilder {
             .field("prefix", &self.prefix)
             .field("lifetimes", &self.lifetimes)
             .field("response_timeout", &self.response_timeout)
+            .field("revocations", &self.revocations)
+            .field("creations", &self.creations)
             .finish_non_exhaustive()
     }
 }
@@ -46,6 +50,24 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// What a revocation (revoke, revoke-all, revoke-others, revoke by token, and a session
+    /// the per-user cap evicts) waits for before it answers success. Default:
+    /// [`Durability::PRIMARY`], Redis' own. With [`Durability::replicas(1)`](Durability::replicas)
+    /// on a Cluster with one replica per primary, no failover can bring back a session whose
+    /// revocation returned `Ok`; see [`Durability`] for what each setting guarantees.
+    pub fn durable_revocations(mut self, durability: Durability) -> Self {
+        self.revocations = durability;
+        self
+    }
+
+    /// What a creation (a sign-in) waits for before it returns the token. Default:
+    /// [`Durability::PRIMARY`]: a session created just before a failover may be lost, and its
+    /// user signs in again.
+    pub fn durable_creations(mut self, durability: Durability) -> Self {
+        self.creations = durability;
+        self
+    }
+
     /// The clock the store reads (a [`ManualClock`](crate::store::ManualClock) in tests).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -55,6 +77,7 @@ impl RedisStoreBuilder {
     /// A store on one Redis server. It connects lazily and reconnects by itself, so a Redis
     /// that is down at start-up gives `503`s until it is up, not a failed start.
     pub async fn connect<D>(self, url: &str) -> Result<RedisStore<D>, StoreError> {
+        self.check_waits()?;
         let client = redis::Client::open(url).map_err(StoreError::new)?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_response_timeout(Some(self.response_timeout))
@@ -69,13 +92,35 @@ impl RedisStoreBuilder {
     /// A store on a Redis Cluster, given some of its nodes. It connects lazily, as
     /// [`connect`](Self::connect) does: a Cluster that is down at start-up gives `503`s until
     /// it is up. Only a malformed URL is an error here.
+    ///
+    /// It follows `MOVED` and `ASK`, and after a failover finds the new primary by itself: a
+    /// request that meets the failover fails (a `503`) until the replica has taken over,
+    /// typically one to two `cluster-node-timeout`s.
     pub async fn connect_cluster<D>(self, urls: &[&str]) -> Result<RedisStore<D>, StoreError> {
-        let client = redis::cluster::ClusterClientBuilder::new(urls.iter().copied())
-            .response_timeout(self.response_timeout)
-            .connection_timeout(self.response_timeout)
-            .build()
-            .map_err(StoreError::new)?;
+        self.check_waits()?;
+        let client = LazyCluster::client(urls, self.response_timeout).map_err(StoreError::new)?;
         Ok(self.build(Conn::Cluster(LazyCluster::new(client))))
+    }
+
+    /// A wait as long as the response timeout would always fail: the connection gives up on
+    /// the reply first.
+    fn check_waits(&self) -> Result<(), StoreError> {
+        for (what, durability) in [
+            ("durable_revocations", self.revocations),
+            ("durable_creations", self.creations),
+        ] {
+            match durability.wait_time() {
+                Some(wait) if wait >= self.response_timeout => {
+                    return Err(StoreError::new(format!(
+                        "{what}: the wait for replicas ({wait:?}) must be shorter than the \
+                         response timeout ({:?})",
+                        self.response_timeout
+                    )))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     fn build<D>(self, conn: Conn) -> RedisStore<D> {
@@ -92,6 +137,8 @@ impl RedisStoreBuilder {
                     revoke_token: scripts::revoke_token(),
                     revoke_user: scripts::revoke_user(),
                 },
+                revocations: self.revocations,
+                creations: self.creations,
             }),
             _data: PhantomData,
         }
@@ -106,6 +153,8 @@ impl RedisStore<()> {
             clock: Arc::new(SystemClock),
             lifetimes: Lifetimes::default(),
             response_timeout: Duration::from_secs(1),
+            revocations: Durability::PRIMARY,
+            creations: Durability::PRIMARY,
         }
     }
 }

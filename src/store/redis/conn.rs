@@ -2,12 +2,15 @@
 //! both connect lazily, so a Redis that is down at start-up gives `503`s until it is up.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
-use redis::{FromRedisValue, RedisResult, ScriptInvocation, Value};
+use redis::{ErrorKind, FromRedisValue, RedisError, RedisResult, ServerErrorKind, Value};
+
+use super::scripts::Call;
 
 /// A connection to one Redis server, or to a Cluster.
 #[derive(Clone)]
@@ -24,6 +27,18 @@ pub(crate) struct LazyCluster {
 }
 
 impl LazyCluster {
+    /// A Cluster client on the given nodes: each command answers within `timeout`, retries
+    /// included; a `TRYAGAIN` or `CLUSTERDOWN` is retried after 20 to 250 ms (redis-rs waits
+    /// over a second by default, longer than a request may take), a `MOVED` at once.
+    pub(crate) fn client(urls: &[&str], timeout: Duration) -> RedisResult<ClusterClient> {
+        redis::cluster::ClusterClientBuilder::new(urls.iter().copied())
+            .response_timeout(timeout)
+            .connection_timeout(timeout)
+            .min_retry_wait(20)
+            .max_retry_wait(250)
+            .build()
+    }
+
     pub(crate) fn new(client: ClusterClient) -> Arc<Self> {
         Arc::new(LazyCluster {
             client,
@@ -49,15 +64,54 @@ impl Conn {
         }
     }
 
-    /// Runs one script.
-    pub(crate) async fn invoke<T: FromRedisValue>(
+    /// Runs one script; its reply, and the replies of the `waits` sent right after it.
+    ///
+    /// The script and its waits go in one pipeline: on one connection, to the node that holds
+    /// the script's keys (on a Cluster, the pipeline is routed by them, and a `MOVED` resends
+    /// both), so each wait covers this write and no other node's. A server that does not have
+    /// the script yet (`NOSCRIPT`: restarted, or a replica just promoted) gets it by `EVAL`.
+    pub(crate) async fn run(
         &self,
-        invocation: ScriptInvocation<'_>,
-    ) -> RedisResult<T> {
-        match self {
-            Conn::Single(conn) => invocation.invoke_async(&mut conn.clone()).await,
-            Conn::Cluster(lazy) => invocation.invoke_async(&mut lazy.get().await?).await,
+        call: &Call<'_>,
+        waits: &[redis::Cmd],
+    ) -> RedisResult<(Value, Vec<Value>)> {
+        match self.run_once(call, false, waits).await {
+            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                self.run_once(call, true, waits).await
+            }
+            other => other,
         }
+    }
+
+    async fn run_once(
+        &self,
+        call: &Call<'_>,
+        eval: bool,
+        waits: &[redis::Cmd],
+    ) -> RedisResult<(Value, Vec<Value>)> {
+        let script = call.cmd(eval);
+        if waits.is_empty() {
+            let reply: Value = self.query(&script).await?;
+            return Ok((reply.extract_error()?, Vec::new()));
+        }
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors().add_command(script);
+        for wait in waits {
+            pipe.add_command(wait.clone());
+        }
+        let mut replies: Vec<Value> = match self {
+            Conn::Single(conn) => pipe.query_async(&mut conn.clone()).await?,
+            Conn::Cluster(lazy) => pipe.query_async(&mut lazy.get().await?).await?,
+        };
+        if replies.len() != 1 + waits.len() {
+            return Err(RedisError::from((
+                ErrorKind::UnexpectedReturnType,
+                "a reply for the script and one for each wait",
+            )));
+        }
+        let waited = replies.split_off(1);
+        let reply = replies.pop().expect("one reply");
+        Ok((reply.extract_error()?, waited))
     }
 
     pub(crate) fn is_cluster(&self) -> bool {

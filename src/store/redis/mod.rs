@@ -5,26 +5,29 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use redis::{FromRedisValue, Script, ScriptInvocation};
+use redis::FromRedisValue;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use uuid::Uuid;
 
 use super::lifetimes::Lifetimes;
-use super::{Clock, CreateOptions, Issued, Session, SessionStore, SessionToken, StoreError};
-use crate::secret::generate_token;
+use super::{Clock, CreateOptions, Issued, Session, SessionStore, StoreError};
 use crate::{BearerToken, SessionResolver};
 
 mod builder;
 mod cache;
 mod conn;
+mod durability;
 mod keys;
 mod scripts;
+mod writes;
 
 pub use builder::RedisStoreBuilder;
 pub use cache::{CachedStore, CachedStoreBuilder};
+pub use durability::Durability;
 pub(crate) use conn::{Conn, LazyCluster};
-use keys::{digest_hex, millis, token_tag, user_tag};
+use keys::{digest_hex, millis, token_tag};
+use scripts::{Call, Lua};
 
 /// Sessions in Redis, with [`MemoryStore`](super::MemoryStore)'s semantics: better-auth's
 /// expiry and sliding refresh, list, revoke, revoke-all, revoke-others and the per-user cap.
@@ -71,14 +74,18 @@ pub(super) struct Inner {
     clock: Arc<dyn Clock>,
     lifetimes: Lifetimes,
     scripts: Scripts,
+    /// What revocations, and the cap's evictions, wait for.
+    revocations: Durability,
+    /// What creations wait for.
+    creations: Durability,
 }
 
 pub(super) struct Scripts {
-    create: Script,
-    refresh: Script,
-    list: Script,
-    revoke_token: Script,
-    revoke_user: Script,
+    create: Lua,
+    refresh: Lua,
+    list: Lua,
+    revoke_token: Lua,
+    revoke_user: Lua,
 }
 
 impl<D> Clone for RedisStore<D> {
@@ -120,15 +127,29 @@ where
         format!("{}{{{tag}}}u:", self.inner.prefix)
     }
 
-    async fn invoke<T: FromRedisValue>(
+    /// Runs a script that only reads, or writes what a failover may lose (a refresh).
+    async fn invoke<T: FromRedisValue>(&self, call: Call<'_>) -> Result<T, StoreError> {
+        self.write(call, Durability::PRIMARY).await
+    }
+
+    /// Runs a script that writes, then waits for its `durability`: the script's reply, or an
+    /// error if too few replicas confirmed the write in time.
+    async fn write<T: FromRedisValue>(
         &self,
-        invocation: ScriptInvocation<'_>,
+        call: Call<'_>,
+        durability: Durability,
     ) -> Result<T, StoreError> {
-        self.inner
+        let waits: Vec<redis::Cmd> = durability.wait().then(|| durability.command()).into_iter().collect();
+        let (reply, waited) = self
+            .inner
             .conn
-            .invoke(invocation)
+            .run(&call, &waits)
             .await
-            .map_err(StoreError::new)
+            .map_err(StoreError::new)?;
+        if let Some(waited) = waited.into_iter().next() {
+            durability.confirmed(waited)?;
+        }
+        T::from_redis_value(reply).map_err(StoreError::new)
     }
 
     fn encode(session: &Session<D>) -> Result<String, StoreError> {
@@ -190,122 +211,6 @@ where
             }
         }
         Ok(Some(Arc::new(session)))
-    }
-
-    /// Issues a session; also the digests of the sessions the cap evicted.
-    async fn create_session(
-        &self,
-        user_id: &str,
-        data: D,
-        options: CreateOptions,
-    ) -> Result<(Issued<D>, Vec<String>), StoreError> {
-        let tag = user_tag(user_id);
-        let random = generate_token().map_err(|e| StoreError::new(e.to_string()))?;
-        let token = SessionToken::new(format!("{tag}.{}", random.as_str()));
-        let now = self.inner.clock.now();
-        let lifetime = self.inner.lifetimes.lifetime(options.remember_me);
-        let session = Session::new(user_id.into(), now, now + lifetime, options, data);
-        let digest = digest_hex(token.as_str().as_bytes());
-        let base = self.session_base(&tag);
-        let mut create = self
-            .inner
-            .scripts
-            .create
-            .key(format!("{}{user_id}", self.index_base(&tag)));
-        create
-            .key(format!("{base}{digest}"))
-            .arg(Self::encode(&session)?)
-            .arg(millis(lifetime))
-            .arg(now.as_millis())
-            .arg(&digest)
-            .arg(self.inner.lifetimes.max_per_user.unwrap_or(0))
-            .arg(&base)
-            .arg(session.expires_at().as_millis())
-            .arg(session.id.to_string())
-            .arg(user_id)
-            .arg(self.channel());
-        let evicted: Vec<String> = self.invoke(create).await?;
-        let issued = Issued {
-            session: Arc::new(session),
-            token,
-        };
-        Ok((issued, evicted))
-    }
-
-    async fn list_sessions(&self, user_id: &str) -> Result<Vec<Arc<Session<D>>>, StoreError> {
-        let tag = user_tag(user_id);
-        let mut list = self
-            .inner
-            .scripts
-            .list
-            .key(format!("{}{user_id}", self.index_base(&tag)));
-        list.arg(self.session_base(&tag));
-        let records: Vec<String> = self.invoke(list).await?;
-        let now = self.inner.clock.now();
-        let mut live = Vec::with_capacity(records.len());
-        for json in records {
-            let session = Self::decode(&json)?;
-            if &*session.user_id == user_id && !session.is_expired(now) {
-                live.push(Arc::new(session));
-            }
-        }
-        live.sort_by_key(|s| s.created_at);
-        Ok(live)
-    }
-
-    async fn revoke_by_token(&self, owner: &str, token: &[u8]) -> Result<bool, StoreError> {
-        let Some(tag) = token_tag(token) else {
-            return Ok(false);
-        };
-        let digest = digest_hex(token);
-        let mut revoke = self
-            .inner
-            .scripts
-            .revoke_token
-            .key(format!("{}{digest}", self.session_base(tag)));
-        revoke
-            .arg(&digest)
-            .arg(self.index_base(tag))
-            .arg(self.inner.clock.now().as_millis())
-            .arg(owner)
-            .arg(self.channel());
-        Ok(self.invoke::<i64>(revoke).await? == 1)
-    }
-
-    /// Revokes a user's sessions by `mode`: how many were live, and the digests removed.
-    async fn revoke_user(
-        &self,
-        user_id: &str,
-        mode: &str,
-        id: Uuid,
-    ) -> Result<(usize, Vec<String>), StoreError> {
-        let tag = user_tag(user_id);
-        let mut revoke = self
-            .inner
-            .scripts
-            .revoke_user
-            .key(format!("{}{user_id}", self.index_base(&tag)));
-        revoke
-            .arg(self.session_base(&tag))
-            .arg(self.inner.clock.now().as_millis())
-            .arg(mode)
-            .arg(id.to_string())
-            .arg(self.channel());
-        let (live, removed): (i64, Vec<String>) = {
-            let mut reply: Vec<redis::Value> = self.invoke(revoke).await?;
-            let live = reply
-                .first()
-                .map(i64::from_redis_value_ref)
-                .transpose()
-                .map_err(StoreError::new)?
-                .unwrap_or(0);
-            let removed = reply
-                .drain(1..)
-                .map(|v| String::from_redis_value(v).map_err(StoreError::new))
-                .collect::<Result<_, _>>()?;
-            (live, removed)
-        };
-        Ok((usize::try_from(live).unwrap_or(0), removed))
     }
 
     async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> redis::RedisResult<T> {

@@ -8,14 +8,75 @@
 //! [`CachedStore`](super::CachedStore) listens to (plain `PUBLISH` reaches every node of a
 //! Cluster).
 
-use redis::Script;
+use redis::{Cmd, Script, ToRedisArgs};
+
+/// A Lua script: its source, for `EVAL`, and its SHA-1, for `EVALSHA`.
+pub(crate) struct Lua {
+    source: &'static str,
+    script: Script,
+}
+
+impl Lua {
+    fn new(source: &'static str) -> Lua {
+        Lua {
+            source,
+            script: Script::new(source),
+        }
+    }
+
+    /// A call of this script with its first key.
+    pub(super) fn key<T: ToRedisArgs>(&self, key: T) -> Call<'_> {
+        let mut call = Call {
+            lua: self,
+            keys: Vec::new(),
+            args: Vec::new(),
+        };
+        call.key(key);
+        call
+    }
+}
+
+/// One call of a [`Lua`] script: its keys and arguments.
+pub(crate) struct Call<'a> {
+    lua: &'a Lua,
+    keys: Vec<Vec<u8>>,
+    args: Vec<Vec<u8>>,
+}
+
+impl Call<'_> {
+    pub(super) fn key<T: ToRedisArgs>(&mut self, key: T) -> &mut Self {
+        self.keys.extend(key.to_redis_args());
+        self
+    }
+
+    pub(super) fn arg<T: ToRedisArgs>(&mut self, arg: T) -> &mut Self {
+        self.args.extend(arg.to_redis_args());
+        self
+    }
+
+    /// `EVALSHA`, or with `eval`, `EVAL` with the source (which also loads the script).
+    pub(crate) fn cmd(&self, eval: bool) -> Cmd {
+        let mut cmd;
+        if eval {
+            cmd = redis::cmd("EVAL");
+            cmd.arg(self.lua.source);
+        } else {
+            cmd = redis::cmd("EVALSHA");
+            cmd.arg(self.lua.script.get_hash());
+        }
+        cmd.arg(self.keys.len()).arg(&self.keys).arg(&self.args);
+        cmd
+    }
+}
 
 /// Issues a session. KEYS: index, session. ARGV: json, ttl ms, created ms, digest, max per user
 /// (0: none), session key base (`prefix{tag}s:`), exp ms, id, user, channel. Returns the
-/// digests the cap evicted.
-pub(super) fn create() -> Script {
-    Script::new(
+/// digests the cap evicted. Run twice (a retry after a lost reply), it does nothing the second
+/// time: the cap must not evict another session for the same sign-in.
+pub(super) fn create() -> Lua {
+    Lua::new(
         r#"
+if redis.call('EXISTS', KEYS[2]) == 1 then return {} end
 local base = ARGV[6]
 local evicted = {}
 for _, d in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
@@ -46,8 +107,8 @@ return evicted
 
 /// The sliding refresh, which never brings back a revoked session. KEYS: session, index.
 /// ARGV: json, exp ms, ttl ms. Returns 1 if the session was still there.
-pub(super) fn refresh() -> Script {
-    Script::new(
+pub(super) fn refresh() -> Lua {
+    Lua::new(
         r#"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'exp', ARGV[2], 'json', ARGV[1])
@@ -62,8 +123,8 @@ return 1
 
 /// The user's sessions' records, dropping index entries whose session is gone. KEYS: index.
 /// ARGV: session key base.
-pub(super) fn list() -> Script {
-    Script::new(
+pub(super) fn list() -> Lua {
+    Lua::new(
         r#"
 local out = {}
 for _, d in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
@@ -78,8 +139,8 @@ return out
 /// Revokes the session a token names: KEYS: session. ARGV: digest, index key base
 /// (`prefix{tag}u:`), now ms, the owner it must belong to ('' for anyone), channel. Returns 1
 /// if it was live.
-pub(super) fn revoke_token() -> Script {
-    Script::new(
+pub(super) fn revoke_token() -> Lua {
+    Lua::new(
         r#"
 local found = redis.call('HMGET', KEYS[1], 'user', 'exp')
 local user, exp = found[1], found[2]
@@ -97,8 +158,8 @@ return 0
 /// Revokes a user's sessions: all, all but one id, or only one id. KEYS: index. ARGV: session
 /// key base, now ms, mode ('all', 'except', 'only'), id, channel. Returns how many were live,
 /// then the digests removed.
-pub(super) fn revoke_user() -> Script {
-    Script::new(
+pub(super) fn revoke_user() -> Lua {
+    Lua::new(
         r#"
 local base, now, mode, id = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local live = 0
