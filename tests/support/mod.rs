@@ -5,7 +5,11 @@
 
 #[cfg(feature = "better-auth-postgres")]
 pub mod better_auth;
+#[cfg(feature = "redis")]
+pub mod cluster;
 pub mod example;
+#[cfg(feature = "redis")]
+pub mod failover;
 pub mod node;
 pub mod redis;
 

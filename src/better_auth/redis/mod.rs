@@ -200,9 +200,9 @@ impl RedisStorageResolverBuilder {
     /// A resolver on a Redis Cluster, given some of its nodes (without a cache). It connects
     /// lazily: a Cluster that is down at start-up gives `503`s until it is up.
     pub async fn connect_cluster(self, urls: &[&str]) -> Result<RedisStorageResolver, BoxError> {
-        let client = LazyCluster::client(urls, self.response_timeout)?;
+        let cluster = LazyCluster::new(urls, self.response_timeout)?;
         let at = format!("{} (Cluster)", redact(urls.first().unwrap_or(&"")));
-        Ok(self.build(Conn::Cluster(LazyCluster::new(client)), None, at))
+        Ok(self.build(Conn::Cluster(cluster), None, at))
     }
 
     fn build(self, conn: Conn, cache: Option<Arc<Cache>>, at: String) -> RedisStorageResolver {

@@ -98,8 +98,8 @@ impl RedisStoreBuilder {
     /// typically one to two `cluster-node-timeout`s.
     pub async fn connect_cluster<D>(self, urls: &[&str]) -> Result<RedisStore<D>, StoreError> {
         self.check_waits()?;
-        let client = LazyCluster::client(urls, self.response_timeout).map_err(StoreError::new)?;
-        Ok(self.build(Conn::Cluster(LazyCluster::new(client))))
+        let cluster = LazyCluster::new(urls, self.response_timeout).map_err(StoreError::new)?;
+        Ok(self.build(Conn::Cluster(cluster)))
     }
 
     /// A wait as long as the response timeout would always fail: the connection gives up on

@@ -2,14 +2,12 @@
 //! both connect lazily, so a Redis that is down at start-up gives `503`s until it is up.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use redis::cluster::ClusterClient;
-use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{ErrorKind, FromRedisValue, RedisError, RedisResult, ServerErrorKind, Value};
 
+pub(crate) use super::cluster::LazyCluster;
 use super::scripts::Call;
 
 /// A connection to one Redis server, or to a Cluster.
@@ -19,48 +17,15 @@ pub(crate) enum Conn {
     Cluster(Arc<LazyCluster>),
 }
 
-/// A Cluster connection made on first use, and made again on the next use if that failed.
-/// Once made, redis-rs follows `MOVED` and `ASK` and reconnects to nodes by itself.
-pub(crate) struct LazyCluster {
-    client: ClusterClient,
-    conn: tokio::sync::OnceCell<ClusterConnection>,
-}
-
-impl LazyCluster {
-    /// A Cluster client on the given nodes: each command answers within `timeout`, retries
-    /// included; a `TRYAGAIN` or `CLUSTERDOWN` is retried after 20 to 250 ms (redis-rs waits
-    /// over a second by default, longer than a request may take), a `MOVED` at once.
-    pub(crate) fn client(urls: &[&str], timeout: Duration) -> RedisResult<ClusterClient> {
-        redis::cluster::ClusterClientBuilder::new(urls.iter().copied())
-            .response_timeout(timeout)
-            .connection_timeout(timeout)
-            .min_retry_wait(20)
-            .max_retry_wait(250)
-            .build()
-    }
-
-    pub(crate) fn new(client: ClusterClient) -> Arc<Self> {
-        Arc::new(LazyCluster {
-            client,
-            conn: tokio::sync::OnceCell::new(),
-        })
-    }
-
-    async fn get(&self) -> RedisResult<ClusterConnection> {
-        let conn = self
-            .conn
-            .get_or_try_init(|| self.client.get_async_connection())
-            .await?;
-        Ok(conn.clone())
-    }
-}
-
 impl Conn {
     /// Runs one command.
     pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> RedisResult<T> {
         match self {
             Conn::Single(conn) => cmd.query_async(&mut conn.clone()).await,
-            Conn::Cluster(lazy) => cmd.query_async(&mut lazy.get().await?).await,
+            Conn::Cluster(lazy) => {
+                lazy.with(|mut c| async move { cmd.query_async(&mut c).await })
+                    .await
+            }
         }
     }
 
@@ -101,7 +66,11 @@ impl Conn {
         }
         let mut replies: Vec<Value> = match self {
             Conn::Single(conn) => pipe.query_async(&mut conn.clone()).await?,
-            Conn::Cluster(lazy) => pipe.query_async(&mut lazy.get().await?).await?,
+            Conn::Cluster(lazy) => {
+                let pipe = &pipe;
+                lazy.with(|mut c| async move { pipe.query_async(&mut c).await })
+                    .await?
+            }
         };
         if replies.len() != 1 + waits.len() {
             return Err(RedisError::from((
@@ -131,7 +100,7 @@ impl Conn {
                 .await
             }
             Conn::Cluster(lazy) => {
-                let conn = lazy.get().await?;
+                let conn = lazy.get().await?.0;
                 let nodes: String = FromRedisValue::from_redis_value(
                     conn.clone()
                         .route_command(

@@ -164,11 +164,17 @@ mod tests {
         assert!(d.confirmed(Value::Int(2)).is_ok());
         assert!(d.confirmed(Value::Int(3)).is_ok());
         let err = d.confirmed(Value::Int(1)).unwrap_err().to_string();
-        assert!(err.contains("1 of 2 replicas acknowledged it within 300ms"), "{err}");
+        assert!(
+            err.contains("1 of 2 replicas acknowledged it within 300ms"),
+            "{err}"
+        );
         let aof = Durability::replicas_on_disk(1);
         let reply = |l, r| Value::Array(vec![Value::Int(l), Value::Int(r)]);
         assert!(aof.confirmed(reply(0, 1)).is_ok());
-        assert!(aof.confirmed(reply(1, 0)).is_err(), "the local fsync does not count");
+        assert!(
+            aof.confirmed(reply(1, 0)).is_err(),
+            "the local fsync does not count"
+        );
         assert!(!Durability::PRIMARY.wait());
         assert_eq!(
             format!("{:?}", Durability::replicas(1)),

@@ -16,6 +16,7 @@ use crate::{BearerToken, SessionResolver};
 
 mod builder;
 mod cache;
+mod cluster;
 mod conn;
 mod durability;
 mod keys;
@@ -24,8 +25,8 @@ mod writes;
 
 pub use builder::RedisStoreBuilder;
 pub use cache::{CachedStore, CachedStoreBuilder};
-pub use durability::Durability;
 pub(crate) use conn::{Conn, LazyCluster};
+pub use durability::Durability;
 use keys::{digest_hex, millis, token_tag};
 use scripts::{Call, Lua};
 
@@ -139,7 +140,11 @@ where
         call: Call<'_>,
         durability: Durability,
     ) -> Result<T, StoreError> {
-        let waits: Vec<redis::Cmd> = durability.wait().then(|| durability.command()).into_iter().collect();
+        let waits: Vec<redis::Cmd> = durability
+            .wait()
+            .then(|| durability.command())
+            .into_iter()
+            .collect();
         let (reply, waited) = self
             .inner
             .conn

@@ -58,7 +58,10 @@ where
         Ok((issued, evicted))
     }
 
-    pub(super) async fn list_sessions(&self, user_id: &str) -> Result<Vec<Arc<Session<D>>>, StoreError> {
+    pub(super) async fn list_sessions(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<Arc<Session<D>>>, StoreError> {
         let tag = user_tag(user_id);
         let mut list = self
             .inner
@@ -79,7 +82,11 @@ where
         Ok(live)
     }
 
-    pub(super) async fn revoke_by_token(&self, owner: &str, token: &[u8]) -> Result<bool, StoreError> {
+    pub(super) async fn revoke_by_token(
+        &self,
+        owner: &str,
+        token: &[u8],
+    ) -> Result<bool, StoreError> {
         let Some(tag) = token_tag(token) else {
             return Ok(false);
         };

@@ -1,0 +1,169 @@
+//! [`LazyCluster`]: a Redis Cluster connection made on first use, and made again when the
+//! Cluster stops answering it, so that a failover is followed even when the old primary is
+//! paused rather than gone.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::RedisResult;
+use tokio::sync::watch;
+
+/// A connection is dropped for a timeout at most this often: a Cluster that is down for
+/// everyone is not hammered with new connections.
+const MIN_AGE: Duration = Duration::from_millis(250);
+
+/// A Cluster connection made on first use, and again on the next use if that failed. Once
+/// made, redis-rs follows `MOVED` and `ASK` and reconnects to nodes by itself; when a
+/// primary's connection breaks, it reads the slot map again.
+///
+/// A primary that is stopped (`SIGSTOP`, a stalled host, a partition) breaks nothing: its
+/// connection stays open and every command to it times out, and redis-rs never looks for the
+/// replica that took its slots over. So a timeout drops the connection, and the next command
+/// makes a new one, which reads the slot map afresh from the nodes that answer.
+pub(crate) struct LazyCluster {
+    client: ClusterClient,
+    /// The longest a command may take, connecting included.
+    timeout: Duration,
+    current: RwLock<Option<Made>>,
+    /// Whether a connection is being made, in a task of its own: the requests that wait for
+    /// it time out by themselves without cancelling it (against a Cluster with a node that
+    /// accepts and never answers, making one can take longer than a request may wait).
+    connecting: AtomicBool,
+    /// Each finished attempt: its number, and its error if it failed.
+    attempts: watch::Sender<(u64, Option<String>)>,
+    made: AtomicU64,
+}
+
+struct Made {
+    conn: ClusterConnection,
+    at: Instant,
+    generation: u64,
+}
+
+impl LazyCluster {
+    /// A connection to the Cluster of the given nodes: each command answers within `timeout`,
+    /// connecting and retries included; a `TRYAGAIN` or `CLUSTERDOWN` is retried after 20 to 250 ms (redis-rs waits
+    /// over a second by default, longer than a request may take), a `MOVED` at once.
+    pub(crate) fn new(urls: &[&str], timeout: Duration) -> RedisResult<Arc<Self>> {
+        let client = redis::cluster::ClusterClientBuilder::new(urls.iter().copied())
+            .response_timeout(timeout)
+            .connection_timeout(timeout)
+            .min_retry_wait(20)
+            .max_retry_wait(250)
+            .build()?;
+        Ok(Arc::new(LazyCluster {
+            client,
+            timeout,
+            current: RwLock::new(None),
+            connecting: AtomicBool::new(false),
+            attempts: watch::Sender::new((0, None)),
+            made: AtomicU64::new(0),
+        }))
+    }
+
+    fn current(&self) -> Option<(ClusterConnection, u64)> {
+        let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+        current.as_ref().map(|m| (m.conn.clone(), m.generation))
+    }
+
+    /// The connection, and its generation; made within the timeout, or an error.
+    pub(crate) async fn get(self: &Arc<Self>) -> RedisResult<(ClusterConnection, u64)> {
+        match tokio::time::timeout(self.timeout, self.get_or_connect()).await {
+            Ok(made) => made,
+            Err(elapsed) => Err(timed_out(elapsed)),
+        }
+    }
+
+    async fn get_or_connect(self: &Arc<Self>) -> RedisResult<(ClusterConnection, u64)> {
+        let mut attempts = self.attempts.subscribe();
+        if let Some(found) = self.current() {
+            return Ok(found);
+        }
+        let seen = attempts.borrow().0;
+        if !self.connecting.swap(true, Ordering::AcqRel) {
+            let this = self.clone();
+            tokio::spawn(async move { this.connect().await });
+        }
+        let attempt = attempts
+            .wait_for(|(number, _)| *number > seen)
+            .await
+            .map_err(|_| closed())?;
+        let failed = attempt.1.clone();
+        drop(attempt);
+        match (self.current(), failed) {
+            (Some(found), _) => Ok(found),
+            (None, Some(error)) => Err(redis::RedisError::from((
+                redis::ErrorKind::Io,
+                "cannot connect to the Redis Cluster",
+                error,
+            ))),
+            (None, None) => Err(closed()),
+        }
+    }
+
+    async fn connect(&self) {
+        let error = match self.client.get_async_connection().await {
+            Ok(conn) => {
+                let generation = self.made.fetch_add(1, Ordering::Relaxed) + 1;
+                *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(Made {
+                    conn,
+                    at: Instant::now(),
+                    generation,
+                });
+                None
+            }
+            Err(e) => Some(e.to_string()),
+        };
+        self.connecting.store(false, Ordering::Release);
+        self.attempts
+            .send_modify(|(number, failed)| (*number, *failed) = (*number + 1, error));
+    }
+
+    /// Runs `op` on the connection, connecting first if need be, all within the timeout; if it
+    /// times out, the connection is dropped, unless it is younger than [`MIN_AGE`] or was
+    /// already replaced.
+    pub(crate) async fn with<T, F, Fut>(self: &Arc<Self>, op: F) -> RedisResult<T>
+    where
+        F: FnOnce(ClusterConnection) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let mut used = None;
+        let attempt = async {
+            let (conn, generation) = self.get_or_connect().await?;
+            used = Some(generation);
+            op(conn).await
+        };
+        let result = match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(result) => result,
+            Err(elapsed) => Err(timed_out(elapsed)),
+        };
+        if let (Some(generation), Err(e)) = (used, &result) {
+            if e.is_timeout() {
+                self.forget(generation);
+            }
+        }
+        result
+    }
+
+    fn forget(&self, generation: u64) {
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        if current
+            .as_ref()
+            .is_some_and(|m| m.generation == generation && m.at.elapsed() >= MIN_AGE)
+        {
+            *current = None;
+        }
+    }
+}
+
+fn closed() -> redis::RedisError {
+    std::io::Error::from(std::io::ErrorKind::BrokenPipe).into()
+}
+
+fn timed_out(elapsed: tokio::time::error::Elapsed) -> redis::RedisError {
+    std::io::Error::new(std::io::ErrorKind::TimedOut, elapsed).into()
+}
