@@ -153,8 +153,8 @@ async fn failover_under_load(fault: Fault) {
     tokio::time::sleep(Duration::from_millis(700)).await;
     let (ledger, tally) = load.stop().await;
 
-    let ledger = ledger.lock().unwrap();
-    let tally = tally.lock().unwrap();
+    let ledger = std::mem::take(&mut *ledger.lock().unwrap());
+    let tally = std::mem::take(&mut *tally.lock().unwrap());
     let after = tally.failures.iter().filter(|&&ms| ms > recovered).count();
     let window = tally.failures.iter().max().copied().unwrap_or(0);
     eprintln!(
