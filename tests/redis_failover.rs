@@ -63,6 +63,15 @@ fn user_tag(user: &str) -> String {
     format!("{:02x}{:02x}", d[0], d[1])
 }
 
+/// Until `ok`, or ten seconds.
+async fn eventually(what: &str, mut ok: impl AsyncFnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !ok().await {
+        assert!(started.elapsed() < Duration::from_secs(10), "never: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 enum Fault {
     Kill,
     Pause,
@@ -96,7 +105,14 @@ async fn failover_under_load(fault: Fault) {
             .find(|&i| i != victim && i != replica)
             .unwrap(),
     };
-    let cached = CachedStore::new(store_a.clone(), &cluster.nodes[listen_on].url())
+    // It may move to the other nodes when its own is lost.
+    let listen_urls: Vec<String> = std::iter::once(listen_on)
+        .chain((0..cluster.nodes.len()).filter(|&i| i != listen_on))
+        .map(|i| cluster.nodes[i].url())
+        .collect();
+    let listen_urls: Vec<&str> = listen_urls.iter().map(String::as_str).collect();
+    let cached = CachedStore::builder(store_a.clone())
+        .connect_cluster(&listen_urls)
         .await
         .unwrap();
     let servers = vec![serve(cached.clone()).await, serve(store_b.clone()).await];
@@ -144,6 +160,8 @@ async fn failover_under_load(fault: Fault) {
     // Service is back for the victim's users on both servers.
     let recovered = support::failover::until_served(&load, &servers).await;
     eprintln!("both servers answer the victim's users {recovered} ms after the fault");
+    // The cache serves hits again, listening on another node if its own is gone.
+    eventually("the cache is live again", async || cached.is_live()).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     match fault {
         Fault::Kill => cluster.nodes[victim].restart(),
@@ -211,4 +229,49 @@ async fn a_killed_primary_loses_no_acknowledged_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_primary_resurrects_nothing_when_it_wakes() {
     failover_under_load(Fault::Pause).await;
+}
+
+/// A graceful failover (`CLUSTER FAILOVER` on a replica) of the very node the cache listens
+/// on: nothing is published, the channel's connection stays open, and yet the cache forgets
+/// what it held, because the Cluster changed under it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_forgets_everything_when_its_node_fails_over() {
+    let cluster = Cluster::start(3, 1);
+    let urls = cluster.urls();
+    let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let store: RedisStore = durable().connect_cluster(&urls).await.unwrap();
+    let listen_on = (0..cluster.nodes.len())
+        .find(|&i| !cluster.replicas_of(i).is_empty())
+        .unwrap();
+    let replica = cluster.replicas_of(listen_on)[0];
+    let cached = CachedStore::new(store.clone(), &cluster.nodes[listen_on].url())
+        .await
+        .unwrap();
+    eventually("the cache is live", async || cached.is_live()).await;
+    let issued = store
+        .create("alice", (), CreateOptions::default())
+        .await
+        .unwrap();
+    let token = issued.token.as_bearer();
+    eventually("cached", async || {
+        cached.resolve(token).await.unwrap().is_some() && cached.resolve_ready(token).is_some()
+    })
+    .await;
+
+    let out = cluster.nodes[replica].cli(&["CLUSTER", "FAILOVER"]);
+    assert_eq!(out.trim(), "OK");
+    tokio::task::block_in_place(|| cluster.wait_promoted(replica, usize::MAX));
+    eventually("the cache forgot the session", async || {
+        cached.resolve_ready(token).is_none()
+    })
+    .await;
+    assert!(
+        store.resolve(token).await.unwrap().is_some(),
+        "the session itself is live: nothing was revoked or published"
+    );
+    // And it serves hits again once the Cluster is settled.
+    eventually("cached again", async || {
+        cached.resolve(token).await.unwrap().is_some() && cached.resolve_ready(token).is_some()
+    })
+    .await;
 }

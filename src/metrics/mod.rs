@@ -181,6 +181,14 @@ pub(crate) fn redis_reconnect() {
     metrics::counter!(on::REDIS_RECONNECTS).increment(1);
 }
 
+/// Redis: the Cluster as the invalidation channel's node sees it changed (a failover, a node
+/// lost or back), and the cache forgot everything.
+#[allow(dead_code)]
+pub(crate) fn redis_cluster_change() {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(on::REDIS_CLUSTER_CHANGES).increment(1);
+}
+
 /// The outcome index of a decision in a layer's table of counters.
 #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
 fn index(outcome: Outcome) -> usize {

@@ -16,6 +16,7 @@ pub(super) const CACHE_INVALIDATIONS: &str = "tower_bearer.cache.invalidations";
 pub(super) const JWKS_FETCHES: &str = "tower_bearer.jwks.fetches";
 pub(super) const REDIS_INVALIDATIONS: &str = "tower_bearer.redis.invalidations";
 pub(super) const REDIS_RECONNECTS: &str = "tower_bearer.redis.reconnects";
+pub(super) const REDIS_CLUSTER_CHANGES: &str = "tower_bearer.redis.cluster_changes";
 
 /// Says what each metric means, once per recorder that asks.
 fn describe() {
@@ -51,6 +52,11 @@ fn describe() {
         REDIS_RECONNECTS,
         Unit::Count,
         "invalidation channel reconnects"
+    );
+    metrics::describe_counter!(
+        REDIS_CLUSTER_CHANGES,
+        Unit::Count,
+        "Cluster changes seen by the invalidation channel's node (each clears the cache)"
     );
 }
 

@@ -3,15 +3,15 @@
 
 use std::fmt;
 use std::future::{ready, Ready};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::Either;
-use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::listen::listen;
 use super::{digest_hex, RedisStore};
 use crate::cache::Cache;
 use crate::digest::{Tag, TokenDigest};
@@ -31,6 +31,10 @@ use crate::{BearerToken, SessionResolver};
 ///   last answer is younger than `max_stale` (default 250 ms, on a monotonic clock); past
 ///   that, requests go to Redis;
 /// - when the channel's connection is lost or re-established, it clears itself;
+/// - on a Cluster, it serves hits only while the node it listens on sees every node up, and
+///   clears itself when a failover or a lost node changes that view
+///   ([`connect_cluster`](CachedStoreBuilder::connect_cluster) also moves to another node
+///   when that one is lost);
 /// - a lookup whose answer races an invalidation is not cached;
 /// - an entry lives at most `max_age` (default 30 s), so the sliding refresh still happens in
 ///   Redis, and never past its session's expiry;
@@ -62,17 +66,17 @@ pub struct CachedStore<D = ()> {
     cache: Arc<Shared<D>>,
 }
 
-struct Shared<D> {
+pub(super) struct Shared<D> {
     /// Sessions by their token's tag; the alias is the tag of the token's SHA-256, which is
     /// what Redis publishes when the session is removed.
-    cache: Cache<Arc<Session<D>>>,
+    pub(super) cache: Cache<Arc<Session<D>>>,
     digest: TokenDigest,
-    max_stale: Duration,
+    pub(super) max_stale: Duration,
     max_age: Duration,
 }
 
 impl<D> Shared<D> {
-    fn invalidate(&self, sha256_hex: &str) {
+    pub(super) fn invalidate(&self, sha256_hex: &str) {
         self.cache
             .invalidate_alias(self.digest.tag(sha256_hex.as_bytes()));
     }
@@ -120,7 +124,23 @@ where
     /// server, or any node of its Cluster). Spawns the listener on the current tokio runtime.
     /// Connects lazily: until the channel answers, requests go to Redis.
     pub async fn connect(self, pubsub_url: &str) -> Result<CachedStore<D>, StoreError> {
-        let client = redis::Client::open(pubsub_url).map_err(StoreError::new)?;
+        self.connect_cluster(&[pubsub_url]).await
+    }
+
+    /// The cache, listening for invalidations on one of a Cluster's nodes at a time: when
+    /// that node is lost, the listener moves to the next (the cache forgets everything each
+    /// time, and serves no hits until it listens again). On a Cluster the cache also serves
+    /// hits only while its node sees every node up, and forgets everything when a failover or
+    /// a lost node changes that view: a revocation published while the cluster bus was cut
+    /// may not have reached it.
+    pub async fn connect_cluster(self, urls: &[&str]) -> Result<CachedStore<D>, StoreError> {
+        let clients = urls
+            .iter()
+            .map(|url| redis::Client::open(*url).map_err(StoreError::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        if clients.is_empty() {
+            return Err(StoreError::new("no URL to listen on for invalidations"));
+        }
         let digest = TokenDigest::new().map_err(|e| StoreError::new(e.to_string()))?;
         let cache = Arc::new(Shared {
             cache: Cache::fed("cached_store", self.max_entries),
@@ -131,7 +151,7 @@ where
         let store = self.store;
         let marker = format!("{}cache:{}", store.inner.prefix, Uuid::new_v4().simple());
         tokio::spawn(listen(
-            client,
+            clients,
             store.clone(),
             store.channel(),
             marker,
@@ -182,96 +202,6 @@ where
     /// The store behind the cache.
     pub fn store(&self) -> &RedisStore<D> {
         &self.store
-    }
-}
-
-/// Subscribes, pings, applies invalidations; on any failure clears the cache and starts over.
-///
-/// Each ping also checks a marker key of this instance's (set with a TTL at each subscription):
-/// a `FLUSHALL` or `FLUSHDB` deletes sessions without publishing anything, and the marker's
-/// absence says that it happened.
-async fn listen<D>(
-    client: redis::Client,
-    store: RedisStore<D>,
-    channel: String,
-    marker: String,
-    cache: Weak<Shared<D>>,
-) where
-    D: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-{
-    let mut backoff = Duration::from_millis(20);
-    let mut subscribed_before = false;
-    loop {
-        let Some(max_stale) = cache.upgrade().map(|c| c.max_stale) else {
-            return;
-        };
-        let connected = async {
-            let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(&channel).await?;
-            redis::RedisResult::Ok(pubsub)
-        };
-        let pubsub = match tokio::time::timeout(max_stale, connected).await {
-            Ok(Ok(pubsub)) => pubsub,
-            _ => {
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-                continue;
-            }
-        };
-        backoff = Duration::from_millis(20);
-        let (mut sink, mut messages) = pubsub.split();
-        if store.set_marker(&marker).await.is_err() {
-            continue;
-        }
-        // A fresh subscription: whatever was published while there was none is unknown.
-        if std::mem::replace(&mut subscribed_before, true) {
-            crate::metrics::redis_reconnect();
-        }
-        match cache.upgrade() {
-            Some(shared) => {
-                shared.cache.clear();
-                shared.cache.alive_for(max_stale);
-            }
-            None => return,
-        }
-        let mut ping = tokio::time::interval(max_stale / 4);
-        loop {
-            tokio::select! {
-                message = messages.next() => {
-                    let Some(message) = message else { break };
-                    let Some(cache) = cache.upgrade() else { return };
-                    match std::str::from_utf8(message.get_payload_bytes()) {
-                        Ok(digest) => cache.invalidate(digest),
-                        Err(_) => cache.cache.clear(),
-                    }
-                    crate::metrics::redis_invalidation();
-                }
-                _ = ping.tick() => {
-                    let checks = async {
-                        // In subscribed mode the reply is an array ([pong, ""]), not a string.
-                        sink.ping::<redis::Value>().await?;
-                        store.has_marker(&marker).await
-                    };
-                    let answered = tokio::time::timeout(max_stale, checks).await;
-                    let Some(cache) = cache.upgrade() else { return };
-                    match answered {
-                        Ok(Ok(true)) => cache.cache.alive_for(max_stale),
-                        // Flushed: forget everything, mark again.
-                        Ok(Ok(false)) => {
-                            cache.cache.clear();
-                            if store.set_marker(&marker).await.is_err() {
-                                break;
-                            }
-                        }
-                        _ => break,
-                    }
-                }
-            }
-        }
-        // The channel is lost: stop serving, forget everything, reconnect.
-        if let Some(shared) = cache.upgrade() {
-            shared.cache.dead();
-        }
     }
 }
 
@@ -372,10 +302,12 @@ where
 
     // Each revocation drops the entries here before it returns; the published invalidation
     // reaches the other instances.
+    // A revocation that failed may still have happened (a durable one that too few replicas
+    // confirmed did): the entry goes either way.
     async fn revoke_token(&self, token: BearerToken<'_>) -> Result<bool, StoreError> {
-        let revoked = self.store.revoke_token(token).await?;
+        let revoked = self.store.revoke_token(token).await;
         self.cache.invalidate(&digest_hex(token.as_bytes()));
-        Ok(revoked)
+        revoked
     }
 
     async fn revoke_token_of(
@@ -383,9 +315,9 @@ where
         user_id: &str,
         token: BearerToken<'_>,
     ) -> Result<bool, StoreError> {
-        let revoked = self.store.revoke_token_of(user_id, token).await?;
+        let revoked = self.store.revoke_token_of(user_id, token).await;
         self.cache.invalidate(&digest_hex(token.as_bytes()));
-        Ok(revoked)
+        revoked
     }
 
     async fn revoke_all(&self, user_id: &str) -> Result<usize, StoreError> {

@@ -20,6 +20,7 @@ mod cluster;
 mod conn;
 mod durability;
 mod keys;
+mod listen;
 mod scripts;
 mod writes;
 
