@@ -13,6 +13,7 @@ pub struct RedisServer {
     pub port: u16,
     dir: PathBuf,
     extra: Vec<String>,
+    program: &'static str,
     /// A shell that waits on a pipe only this process holds: when the process ends, however it
     /// ends, the pipe closes and the shell stops the server and removes its folder.
     watchdog: Child,
@@ -33,8 +34,7 @@ fn binary(name: &str) -> &str {
         .is_ok_and(|o| o.status.success());
     assert!(
         found,
-        "{name} is required for the Redis tests: apt-get install redis-server (scripts/test \
-         installs it)"
+        "{name} is required for the Redis tests: scripts/test installs it"
     );
     name
 }
@@ -47,6 +47,11 @@ impl RedisServer {
 
     /// A fresh server with extra arguments (`--cluster-enabled yes`, say).
     pub fn start_with(extra: &[&str]) -> RedisServer {
+        Self::start_program("redis-server", extra)
+    }
+
+    /// A fresh server of another program that speaks Redis (`valkey-server`).
+    pub fn start_program(program: &'static str, extra: &[&str]) -> RedisServer {
         let port = free_port();
         let dir =
             std::env::temp_dir().join(format!("tower-bearer-redis-{port}-{}", std::process::id()));
@@ -68,6 +73,7 @@ impl RedisServer {
             port,
             dir,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            program,
             watchdog,
         };
         server.spawn();
@@ -75,7 +81,7 @@ impl RedisServer {
     }
 
     fn spawn(&mut self) {
-        let child = Command::new(binary("redis-server"))
+        let child = Command::new(binary(self.program))
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")

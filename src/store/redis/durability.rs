@@ -121,13 +121,13 @@ impl Durability {
             return Ok(());
         }
         Err(StoreError::new(format!(
-            "the write is not confirmed durable: {acks} of {} replicas {} it within {:?}; it \
-             may not survive a failover, retry",
+            "the write is not confirmed durable: {acks} of {} replicas {} within {:?}; it may \
+             not survive a failover, retry",
             self.replicas,
             if self.on_disk {
-                "wrote to disk"
+                "wrote it to disk"
             } else {
-                "acknowledged"
+                "acknowledged it"
             },
             self.timeout,
         )))
