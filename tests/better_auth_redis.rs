@@ -236,3 +236,80 @@ async fn on_a_redis_cluster() {
         .unwrap()
         .is_some());
 }
+
+/// better-auth on a Cluster with replicas, and the primary holding a session's key killed:
+/// while the replica takes over, the resolver answers errors (a 503), never "no session" for a
+/// live one; then it follows the failover by itself, with no restart: every session better-auth
+/// wrote (and the replica had) resolves, and a sign-out made in Node after the failover holds.
+#[tokio::test(flavor = "multi_thread")]
+async fn follows_a_cluster_failover_without_a_restart() {
+    use support::cluster::Cluster;
+
+    let mut cluster = Cluster::start(3, 1);
+    let addrs: Vec<String> = cluster
+        .nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.port))
+        .collect();
+    let node = BetterAuth::start(&sqlite_url(), &[("BA_REDIS_CLUSTER", &addrs.join(","))]);
+    let urls = cluster.urls();
+    let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let resolver = RedisStorageResolver::builder(Signatures::new([SECRET]))
+        .response_timeout(Duration::from_millis(500))
+        .connect_cluster(&urls)
+        .await
+        .unwrap();
+    let mut accounts = Vec::new();
+    for i in 0..6 {
+        accounts.push(node.sign_up(&format!("user{i}@example.com")).await);
+    }
+    let victim = cluster
+        .primary_for(&format!("better-auth:{}", accounts[0].token), 0)
+        .unwrap();
+    let replica = cluster.replicas_of(victim)[0];
+    // What better-auth wrote has reached the replica (better-auth does not wait for it).
+    let offset = |i: usize, field: &str| -> String {
+        let info = cluster.nodes[i].cli(&["INFO", "replication"]);
+        let line = info.lines().find(|l| l.starts_with(field)).unwrap_or("");
+        line.split(':').nth(1).unwrap_or("").trim().to_string()
+    };
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            offset(victim, "master_repl_offset") == offset(replica, "slave_repl_offset")
+        })
+        .await
+    );
+
+    cluster.nodes[victim].stop();
+    let mut errors = 0;
+    let started = Instant::now();
+    loop {
+        match resolve(&resolver, &accounts[0].signed).await {
+            Ok(Some(_)) => break,
+            Ok(None) => panic!("a live session answered as unknown during the failover"),
+            Err(_) => errors += 1,
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "never recovered"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "503s for {errors} lookups, {} ms, until the replica served",
+        started.elapsed().as_millis()
+    );
+    assert!(errors > 0, "the failover was seen");
+    for account in &accounts {
+        assert!(resolve(&resolver, &account.signed).await.unwrap().is_some());
+    }
+    node.sign_out(&accounts[0].signed).await;
+    assert!(resolve(&resolver, &accounts[0].signed)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(resolve(&resolver, &accounts[1].signed)
+        .await
+        .unwrap()
+        .is_some());
+}

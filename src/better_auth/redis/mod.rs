@@ -40,6 +40,16 @@ use super::SqlResolver;
 /// entries within milliseconds. The cache serves hits only while its tracking connection
 /// answers pings; it clears itself when the connection is lost.
 ///
+/// **On a Cluster with replicas**, the resolver only reads, so a failover costs it nothing
+/// but time: while the replica takes over (about one to two `cluster-node-timeout`s) lookups
+/// of the failed primary's keys are errors (`503`), never "no session"; then it follows the
+/// new primary by itself. What a failover can lose is better-auth's own writes, which it makes
+/// without waiting for a replica: a sign-in just before it (the user signs in again) and a
+/// sign-out or revoke-sessions just before it, which comes undone. tower-bearer reads what the
+/// new primary has and cannot do better; [`RedisStore`](crate::store::RedisStore) with
+/// [`durable_revocations`](crate::store::RedisStoreBuilder::durable_revocations) is the store
+/// for which no acknowledged revocation is ever undone.
+///
 /// ```no_run
 /// use tower_bearer::better_auth::{RedisStorageResolver, Signatures};
 ///
@@ -197,7 +207,8 @@ impl RedisStorageResolverBuilder {
         Ok(self.build(Conn::Single(conn), cache, redact(url)))
     }
 
-    /// A resolver on a Redis Cluster, given some of its nodes (without a cache). It connects
+    /// A resolver on a Redis Cluster, given some of its nodes (without a cache); it follows a
+    /// failover by itself (see the type's docs). It connects
     /// lazily: a Cluster that is down at start-up gives `503`s until it is up.
     pub async fn connect_cluster(self, urls: &[&str]) -> Result<RedisStorageResolver, BoxError> {
         let cluster = LazyCluster::new(urls, self.response_timeout)?;
