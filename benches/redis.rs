@@ -21,14 +21,14 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
 use std::sync::Arc;
 use tower::{Layer, Service};
 
 use tower_bearer::store::{
-    CachedStore, CreateOptions, MemoryStore, RedisStore, Session, SessionStore,
+    CachedStore, CreateOptions, Durability, MemoryStore, RedisStore, Session, SessionStore,
 };
 use tower_bearer::{BearerLayer, BearerToken, SessionResolver};
 
@@ -93,6 +93,10 @@ impl Drop for Server {
 }
 
 fn redis_server() -> (Server, String) {
+    redis_server_with(&[])
+}
+
+fn redis_server_with(extra: &[&str]) -> (Server, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -109,6 +113,7 @@ fn redis_server() -> (Server, String) {
             "--appendonly",
             "no",
         ])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -251,6 +256,83 @@ fn redis(c: &mut Criterion) {
     });
     group.finish();
     drop(server);
+    durable(c, &rt);
+}
+
+/// Issue 27: a revocation that waits for one replica (`WAIT 1`) against today's, on a primary
+/// with one replica on loopback; and the hot path, which must not change.
+fn durable(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
+    let (_primary, url) = redis_server();
+    let port = url.rsplit(':').next().unwrap().to_string();
+    let (_replica, replica_url) = redis_server_with(&["--replicaof", "127.0.0.1", &port]);
+    let replica_port = replica_url.rsplit(':').next().unwrap().to_string();
+    while !String::from_utf8_lossy(
+        &Command::new("redis-cli")
+            .args(["-p", &replica_port, "INFO", "replication"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .contains("master_link_status:up")
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let primary: RedisStore = rt.block_on(RedisStore::builder().connect(&url)).unwrap();
+    let wait = Durability::replicas(1);
+    let durable: RedisStore = rt
+        .block_on(
+            RedisStore::builder()
+                .durable_revocations(wait)
+                .durable_creations(wait)
+                .connect(&url),
+        )
+        .unwrap();
+    let mut group = c.benchmark_group("durable");
+    for (name, store) in [("primary", &primary), ("wait_1_replica", &durable)] {
+        group.bench_function(format!("revoke_{name}"), |b| {
+            b.iter_batched(
+                || {
+                    let user = uuid::Uuid::new_v4().to_string();
+                    let issued = rt.block_on(primary.create(&user, (), CreateOptions::default()));
+                    issued.unwrap().token
+                },
+                |token| black_box(rt.block_on(store.revoke_token(token.as_bearer())).unwrap()),
+                BatchSize::SmallInput,
+            )
+        });
+        group.bench_function(format!("create_{name}"), |b| {
+            // A user of its own each time, as sign-ins come: a user's index is scanned on
+            // each of its sign-ins.
+            b.iter_batched(
+                || uuid::Uuid::new_v4().to_string(),
+                |user| {
+                    let issued = rt.block_on(store.create(&user, (), CreateOptions::default()));
+                    black_box(issued.unwrap())
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    let tokens: Vec<_> = (0..64)
+        .map(|i| {
+            let user = format!("reader-{i}");
+            let issued = primary.create(&user, (), CreateOptions::default());
+            rt.block_on(issued).unwrap().token
+        })
+        .collect();
+    let mut next = 0;
+    for (name, store) in [("primary", &primary), ("wait_1_replica", &durable)] {
+        group.bench_function(format!("resolve_{name}"), |b| {
+            b.iter(|| {
+                next = (next + 1) % 64;
+                black_box(
+                    rt.block_on(store.resolve(tokens[next].as_bearer()))
+                        .unwrap(),
+                )
+            })
+        });
+    }
+    group.finish();
 }
 
 criterion_group! {
