@@ -20,6 +20,10 @@ use tower::{service_fn, ServiceBuilder};
 use tower_bearer::store::{CachedStore, CreateOptions, Durability, RedisStore, SessionStore};
 use tower_bearer::{BearerLayer, SessionResolver};
 
+/// One scenario at a time: each runs a six-node Cluster under load, and the timings it checks
+/// (every answer within the response timeout) assume the machine's two cores are its own.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn durable() -> tower_bearer::store::RedisStoreBuilder {
     RedisStore::builder()
         .prefix(format!("test-{}:", uuid::Uuid::new_v4().simple()))
@@ -80,6 +84,7 @@ enum Fault {
 /// The whole scenario: load, the fault on the primary of `user-0`, the replica's takeover, the
 /// old primary back as a replica, then every acknowledged answer checked again.
 async fn failover_under_load(fault: Fault) {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let mut cluster = Cluster::start(3, 1);
     let urls = cluster.urls();
     let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
@@ -236,6 +241,7 @@ async fn a_paused_primary_resurrects_nothing_when_it_wakes() {
 /// what it held, because the Cluster changed under it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cache_forgets_everything_when_its_node_fails_over() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let cluster = Cluster::start(3, 1);
     let urls = cluster.urls();
     let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
