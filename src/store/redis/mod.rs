@@ -48,6 +48,12 @@ use scripts::{Call, Lua};
 /// - **Failures.** A Redis error or a response timeout (default 1 s: a stopped Redis accepts
 ///   connections and never answers) is the resolver's `Err`, which the layer answers with
 ///   `503`; only a real miss is `Ok(None)`. The connection reconnects by itself.
+/// - **Failover.** On a Cluster with replicas, a failover is followed without a restart (also
+///   when the old primary is paused rather than gone); requests that meet it get `503`s.
+///   Redis replicates asynchronously, so by default a revocation acknowledged just before a
+///   failover can come undone: [`durable_revocations`](RedisStoreBuilder::durable_revocations)
+///   and [`durable_creations`](RedisStoreBuilder::durable_creations) make a write wait for
+///   replicas first; [`Durability`] says what each setting guarantees.
 ///
 /// Keys, under the prefix (default `tower-bearer:`, without `{` or `}`):
 /// `<prefix>{<tag>}s:<sha256 hex>` (a hash: `exp`, `id`, `user`, `json`) and
