@@ -165,6 +165,8 @@ async fn failover_under_load(fault: Fault) {
     // Service is back for the victim's users on both servers.
     let recovered = support::failover::until_served(&load, &servers).await;
     eprintln!("both servers answer the victim's users {recovered} ms after the fault");
+    // The window is the Cluster's: a node timeout to suspect, another to agree and elect.
+    assert!(recovered < 8_000, "a {recovered} ms failover window");
     // The cache serves hits again, listening on another node if its own is gone.
     eventually("the cache is live again", async || cached.is_live()).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
