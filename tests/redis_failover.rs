@@ -138,6 +138,15 @@ async fn failover_under_load(fault: Fault) {
             };
             if i == 0 {
                 ledger.live.push(token);
+                // And one to revoke under load.
+                let spare = store
+                    .create(user, (), CreateOptions::default())
+                    .await
+                    .unwrap();
+                ledger.revocable.push(Token {
+                    value: spare.token.as_str().to_owned(),
+                    on_victim: *on_victim,
+                });
             } else {
                 assert!(store.revoke_token(issued.token.as_bearer()).await.unwrap());
                 ledger.revoked.push(token);
@@ -170,6 +179,10 @@ async fn failover_under_load(fault: Fault) {
     // The cache serves hits again, listening on another node if its own is gone.
     eventually("the cache is live again", async || cached.is_live()).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
+    eprintln!(
+        "the old primary returns {} ms after the fault",
+        load.since_fault()
+    );
     match fault {
         Fault::Kill => cluster.nodes[victim].restart(),
         Fault::Pause => cluster.nodes[victim].resume(),
@@ -195,6 +208,10 @@ async fn failover_under_load(fault: Fault) {
         ledger.revoked.len(),
         ledger.uncertain,
         ledger.failed_creations,
+    );
+    eprintln!(
+        "5xx (ms after the fault, server, on the victim?): {:?}",
+        tally.failed
     );
     assert!(tally.violations.is_empty(), "{:?}", tally.violations);
     assert_eq!(after, 0, "no 5xx after recovery");

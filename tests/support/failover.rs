@@ -64,6 +64,9 @@ pub struct Tally {
     pub answers: BTreeMap<(&'static str, u16), u64>,
     /// Milliseconds since the fault, of each 503 (and 500) answered.
     pub failures: Vec<u64>,
+    /// Each 5xx: when (ms since the fault), the server's index, and whether the token's
+    /// user is on the victim.
+    pub failed: Vec<(u64, usize, bool)>,
     /// Answers that broke a rule.
     pub violations: Vec<String>,
     /// The slowest answer, in milliseconds.
@@ -147,19 +150,25 @@ impl Load {
                         let now = started.elapsed().as_millis() as u64;
                         let fault = fault_at.load(Ordering::Relaxed);
                         tally.failures.push(now.saturating_sub(fault));
+                        let server = client as usize % 2;
+                        tally
+                            .failed
+                            .push((now.saturating_sub(fault), server, token.on_victim));
                     }
                 }
             }));
         }
-        // Sign-ins and revocations, one task per store.
+        // Sign-ins and revocations: two tasks per store, so that each goes on while the other
+        // waits out a timeout.
         for (i, store) in stores.into_iter().enumerate() {
             let (ledger, stop, users) = (load.ledger.clone(), load.stop.clone(), users.clone());
+            let signer = store.clone();
             tasks.push(tokio::spawn(async move {
                 let mut n = i as u64;
                 while !stop.load(Ordering::Relaxed) {
                     n += 1;
                     let (user, on_victim) = &users[(n % users.len() as u64) as usize];
-                    match store.create(user).await {
+                    match signer.create(user).await {
                         Ok(value) => {
                             let token = Token {
                                 value,
@@ -173,14 +182,31 @@ impl Load {
                         }
                         Err(_) => ledger.lock().unwrap().failed_creations += 1,
                     }
-                    let victim = ledger.lock().unwrap().revocable.pop();
-                    if let Some(token) = victim {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }));
+            let (ledger, stop) = (load.ledger.clone(), load.stop.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    // Every other revocation on the failing primary, if there is one left.
+                    let next = {
+                        let mut ledger = ledger.lock().unwrap();
+                        let pool = &mut ledger.revocable;
+                        let on_victim = n % 2 == 0;
+                        pool.iter()
+                            .rposition(|t| t.on_victim == on_victim)
+                            .or(pool.len().checked_sub(1))
+                            .map(|i| pool.remove(i))
+                    };
+                    if let Some(token) = next {
                         match store.revoke(&token.value).await {
                             Ok(_) => ledger.lock().unwrap().revoked.push(token),
                             Err(_) => ledger.lock().unwrap().uncertain += 1,
                         }
                     }
-                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             }));
         }

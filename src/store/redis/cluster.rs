@@ -12,7 +12,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::RedisResult;
 use tokio::sync::watch;
 
-/// A connection is dropped for a timeout at most this often: a Cluster that is down for
+/// A connection is made again for a timeout at most this often: a Cluster that is down for
 /// everyone is not hammered with new connections.
 const MIN_AGE: Duration = Duration::from_millis(250);
 
@@ -22,8 +22,10 @@ const MIN_AGE: Duration = Duration::from_millis(250);
 ///
 /// A primary that is stopped (`SIGSTOP`, a stalled host, a partition) breaks nothing: its
 /// connection stays open and every command to it times out, and redis-rs never looks for the
-/// replica that took its slots over. So a timeout drops the connection, and the next command
-/// makes a new one, which reads the slot map afresh from the nodes that answer.
+/// replica that took its slots over. So a timeout makes a new connection in the background,
+/// which reads the slot map afresh from the nodes that answer, and replaces the old one when it
+/// is made; meanwhile commands go on over the old one, so the other primaries' keys are
+/// served throughout.
 pub(crate) struct LazyCluster {
     client: ClusterClient,
     /// The longest a command may take, connecting included.
@@ -35,12 +37,13 @@ pub(crate) struct LazyCluster {
     connecting: AtomicBool,
     /// Each finished attempt: its number, and its error if it failed.
     attempts: watch::Sender<(u64, Option<String>)>,
+    /// When the last attempt for a timeout started.
+    refreshed: std::sync::Mutex<Option<Instant>>,
     made: AtomicU64,
 }
 
 struct Made {
     conn: ClusterConnection,
-    at: Instant,
     generation: u64,
 }
 
@@ -61,6 +64,7 @@ impl LazyCluster {
             current: RwLock::new(None),
             connecting: AtomicBool::new(false),
             attempts: watch::Sender::new((0, None)),
+            refreshed: std::sync::Mutex::new(None),
             made: AtomicU64::new(0),
         }))
     }
@@ -84,10 +88,7 @@ impl LazyCluster {
             return Ok(found);
         }
         let seen = attempts.borrow().0;
-        if !self.connecting.swap(true, Ordering::AcqRel) {
-            let this = self.clone();
-            tokio::spawn(async move { this.connect().await });
-        }
+        self.start_connecting();
         let attempt = attempts
             .wait_for(|(number, _)| *number > seen)
             .await
@@ -105,15 +106,20 @@ impl LazyCluster {
         }
     }
 
+    /// Starts making a connection in a task of its own, unless one is being made.
+    fn start_connecting(self: &Arc<Self>) {
+        if !self.connecting.swap(true, Ordering::AcqRel) {
+            let this = self.clone();
+            tokio::spawn(async move { this.connect().await });
+        }
+    }
+
     async fn connect(&self) {
         let error = match self.client.get_async_connection().await {
             Ok(conn) => {
                 let generation = self.made.fetch_add(1, Ordering::Relaxed) + 1;
-                *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(Made {
-                    conn,
-                    at: Instant::now(),
-                    generation,
-                });
+                *self.current.write().unwrap_or_else(|e| e.into_inner()) =
+                    Some(Made { conn, generation });
                 None
             }
             Err(e) => Some(e.to_string()),
@@ -124,39 +130,36 @@ impl LazyCluster {
     }
 
     /// Runs `op` on the connection, connecting first if need be, all within the timeout; if it
-    /// times out, the connection is dropped, unless it is younger than [`MIN_AGE`] or was
-    /// already replaced.
+    /// times out, a new connection is made in the background (see the type's docs), at most
+    /// every [`MIN_AGE`].
     pub(crate) async fn with<T, F, Fut>(self: &Arc<Self>, op: F) -> RedisResult<T>
     where
         F: FnOnce(ClusterConnection) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
-        let mut used = None;
         let attempt = async {
-            let (conn, generation) = self.get_or_connect().await?;
-            used = Some(generation);
+            let (conn, _) = self.get_or_connect().await?;
             op(conn).await
         };
         let result = match tokio::time::timeout(self.timeout, attempt).await {
             Ok(result) => result,
             Err(elapsed) => Err(timed_out(elapsed)),
         };
-        if let (Some(generation), Err(e)) = (used, &result) {
-            if e.is_timeout() {
-                self.forget(generation);
-            }
+        if result.as_ref().is_err_and(|e| e.is_timeout()) {
+            self.refresh();
         }
         result
     }
 
-    fn forget(&self, generation: u64) {
-        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
-        if current
-            .as_ref()
-            .is_some_and(|m| m.generation == generation && m.at.elapsed() >= MIN_AGE)
+    fn refresh(self: &Arc<Self>) {
         {
-            *current = None;
+            let mut last = self.refreshed.lock().unwrap_or_else(|e| e.into_inner());
+            if last.is_some_and(|at| at.elapsed() < MIN_AGE) {
+                return;
+            }
+            *last = Some(Instant::now());
         }
+        self.start_connecting();
     }
 }
 
