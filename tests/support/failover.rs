@@ -194,7 +194,7 @@ impl Load {
                     let next = {
                         let mut ledger = ledger.lock().unwrap();
                         let pool = &mut ledger.revocable;
-                        let on_victim = n % 2 == 0;
+                        let on_victim = n.is_multiple_of(2);
                         pool.iter()
                             .rposition(|t| t.on_victim == on_victim)
                             .or(pool.len().checked_sub(1))
