@@ -11,6 +11,10 @@
 //!   honest form (a struct whose future is `Ready`, no box, no `Arc` clone per request);
 //! - `floor`: a hand-written service doing only the work that cannot be avoided: find the
 //!   header, parse `Bearer`, one lookup in an immutable `HashMap`, one extensions insert.
+//! - `floor_store`: the same hand-written service over what a session store needs at least: a
+//!   concurrent map that sessions can be added to and revoked from (`DashMap`), better-auth's
+//!   expiry and sliding-refresh checks against the clock tower-bearer reads (coarse real
+//!   time), and an `Arc` clone of the session.
 //!
 //! ```text
 //! cargo bench --bench e2e_instructions --no-run
@@ -60,7 +64,7 @@ impl Service<Request<Incoming>> for Handler {
     }
 }
 
-/// The peer's and the floor's session.
+/// The peer's and the floors' session (an `Arc` inside: a clone is a count increment).
 #[derive(Clone)]
 struct User(#[allow(dead_code)] Arc<str>);
 
@@ -133,6 +137,73 @@ where
     }
 }
 
+/// A session as the least store would keep it: who, and when it expires and is due for refresh.
+struct Entry {
+    user: User,
+    expires_ms: i64,
+    refresh_from_ms: i64,
+}
+
+/// The floor's work over a store that can add, revoke and expire sessions.
+#[derive(Clone)]
+struct FloorStore<S> {
+    inner: S,
+    sessions: Arc<DashMap<Box<[u8]>, Entry>>,
+}
+
+fn now_ms() -> i64 {
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+    ts.tv_sec * 1_000 + ts.tv_nsec / 1_000_000
+}
+
+/// Refreshing a session: never due in this run, and out of line as any store keeps it.
+#[cold]
+#[inline(never)]
+fn refresh(entry: &Entry) {
+    std::hint::black_box(entry);
+}
+
+impl<S> Service<Request<Incoming>> for FloorStore<S>
+where
+    S: Service<Request<Incoming>, Response = Response<Full<Bytes>>, Error = Infallible>,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future =
+        futures_util::future::Either<S::Future, Ready<Result<Self::Response, Infallible>>>;
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+    fn call(&mut self, mut req: Request<Incoming>) -> Self::Future {
+        let user = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+            .and_then(|token| {
+                let entry = self.sessions.get(token)?;
+                let now = now_ms();
+                if entry.expires_ms <= now {
+                    return None;
+                }
+                if now >= entry.refresh_from_ms {
+                    refresh(&entry);
+                }
+                Some(entry.user.clone())
+            });
+        match user {
+            Some(user) => {
+                req.extensions_mut().insert(user);
+                futures_util::future::Either::Left(self.inner.call(req))
+            }
+            None => {
+                let mut res = Response::new(Full::default());
+                *res.status_mut() = StatusCode::UNAUTHORIZED;
+                futures_util::future::Either::Right(ready(Ok(res)))
+            }
+        }
+    }
+}
+
 /// 10,000 sessions in a `MemoryStore`, and the same tokens in the peer's and the floor's maps;
 /// the first `LIVE` tokens are the ones the client sends.
 fn sessions() -> (MemoryStore, Vec<String>) {
@@ -188,6 +259,19 @@ fn main() {
         .enumerate()
         .map(|(i, t)| (t.clone(), User(format!("user-{i}").into())))
         .collect();
+    let in_a_week = now_ms() + 7 * 86_400_000;
+    let store_sessions: DashMap<Box<[u8]>, Entry> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let entry = Entry {
+                user: User(format!("user-{i}").into()),
+                expires_ms: in_a_week,
+                refresh_from_ms: in_a_week - 6 * 86_400_000,
+            };
+            (t.as_bytes().into(), entry)
+        })
+        .collect();
     let headers: Vec<HeaderValue> = tokens[..LIVE]
         .iter()
         .map(|t| HeaderValue::from_str(&format!("Bearer {t}")).unwrap())
@@ -222,7 +306,14 @@ fn main() {
                 };
                 drop(tokio::task::spawn_local(serve(listener, service)));
             }
-            other => panic!("unknown variant {other}: none, bearer, peer or floor"),
+            "floor_store" => {
+                let service = FloorStore {
+                    inner: Handler,
+                    sessions: Arc::new(store_sessions),
+                };
+                drop(tokio::task::spawn_local(serve(listener, service)));
+            }
+            other => panic!("unknown variant {other}: none, bearer, peer, floor or floor_store"),
         }
         let headers = Arc::new(headers);
         let clients: Vec<_> = (0..connections)

@@ -26,7 +26,7 @@ count() {
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 for _ in $(seq "$ROUNDS"); do
-  for variant in none bearer peer floor; do
+  for variant in none bearer peer floor floor_store; do
     low=$(count "$variant" "$LOW")
     high=$(count "$variant" "$HIGH")
     echo "$variant $(( (high - low) / (HIGH - LOW) ))" >> "$results"
@@ -41,8 +41,10 @@ for line in open(sys.argv[1]):
 med = {v: statistics.median(ns) for v, ns in per.items()}
 print("| variant | instructions per request (median) | spread | added over none |")
 print("|---|---:|---:|---:|")
-for v in ["none", "bearer", "peer", "floor"]:
+for v in ["none", "bearer", "peer", "floor", "floor_store"]:
     print(f"| {v} | {med[v]:.0f} | {min(per[v])}–{max(per[v])} | {med[v] - med['none']:.0f} |")
-b, p, f = (med[v] - med["none"] for v in ["bearer", "peer", "floor"])
-print(f"\ntower-bearer / peer: {b / p:.2f}; tower-bearer / floor: {b / f:.2f}")
+b, p, f, s = (med[v] - med["none"] for v in ["bearer", "peer", "floor", "floor_store"])
+print(f"\ntower-bearer / peer: {b / p:.2f}; tower-bearer / floor: {b / f:.2f}; "
+      f"tower-bearer / floor_store: {b / s:.2f}")
+print(f"tower-bearer - floor_store: {med['bearer'] - med['floor_store']:.0f} instructions a request")
 PY

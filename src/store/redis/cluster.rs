@@ -3,7 +3,7 @@
 //! paused rather than gone.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 /// A connection is made again for a timeout at most this often: a Cluster that is down for
 /// everyone is not hammered with new connections.
-const MIN_AGE: Duration = Duration::from_millis(250);
+const REFRESH_EVERY: Duration = Duration::from_millis(250);
 
 /// A Cluster connection made on first use, and again on the next use if that failed. Once
 /// made, redis-rs follows `MOVED` and `ASK` and reconnects to nodes by itself; when a
@@ -30,7 +30,7 @@ pub(crate) struct LazyCluster {
     client: ClusterClient,
     /// The longest a command may take, connecting included.
     timeout: Duration,
-    current: RwLock<Option<Made>>,
+    current: RwLock<Option<ClusterConnection>>,
     /// Whether a connection is being made, in a task of its own: the requests that wait for
     /// it time out by themselves without cancelling it (against a Cluster with a node that
     /// accepts and never answers, making one can take longer than a request may wait).
@@ -39,12 +39,6 @@ pub(crate) struct LazyCluster {
     attempts: watch::Sender<(u64, Option<String>)>,
     /// When the last attempt for a timeout started.
     refreshed: std::sync::Mutex<Option<Instant>>,
-    made: AtomicU64,
-}
-
-struct Made {
-    conn: ClusterConnection,
-    generation: u64,
 }
 
 impl LazyCluster {
@@ -65,24 +59,23 @@ impl LazyCluster {
             connecting: AtomicBool::new(false),
             attempts: watch::Sender::new((0, None)),
             refreshed: std::sync::Mutex::new(None),
-            made: AtomicU64::new(0),
         }))
     }
 
-    fn current(&self) -> Option<(ClusterConnection, u64)> {
+    fn current(&self) -> Option<ClusterConnection> {
         let current = self.current.read().unwrap_or_else(|e| e.into_inner());
-        current.as_ref().map(|m| (m.conn.clone(), m.generation))
+        current.clone()
     }
 
-    /// The connection, and its generation; made within the timeout, or an error.
-    pub(crate) async fn get(self: &Arc<Self>) -> RedisResult<(ClusterConnection, u64)> {
+    /// The connection, made within the timeout, or an error.
+    pub(crate) async fn get(self: &Arc<Self>) -> RedisResult<ClusterConnection> {
         match tokio::time::timeout(self.timeout, self.get_or_connect()).await {
             Ok(made) => made,
             Err(elapsed) => Err(timed_out(elapsed)),
         }
     }
 
-    async fn get_or_connect(self: &Arc<Self>) -> RedisResult<(ClusterConnection, u64)> {
+    async fn get_or_connect(self: &Arc<Self>) -> RedisResult<ClusterConnection> {
         let mut attempts = self.attempts.subscribe();
         if let Some(found) = self.current() {
             return Ok(found);
@@ -117,9 +110,7 @@ impl LazyCluster {
     async fn connect(&self) {
         let error = match self.client.get_async_connection().await {
             Ok(conn) => {
-                let generation = self.made.fetch_add(1, Ordering::Relaxed) + 1;
-                *self.current.write().unwrap_or_else(|e| e.into_inner()) =
-                    Some(Made { conn, generation });
+                *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(conn);
                 None
             }
             Err(e) => Some(e.to_string()),
@@ -131,14 +122,14 @@ impl LazyCluster {
 
     /// Runs `op` on the connection, connecting first if need be, all within the timeout; if it
     /// times out, a new connection is made in the background (see the type's docs), at most
-    /// every [`MIN_AGE`].
+    /// every [`REFRESH_EVERY`].
     pub(crate) async fn with<T, F, Fut>(self: &Arc<Self>, op: F) -> RedisResult<T>
     where
         F: FnOnce(ClusterConnection) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
         let attempt = async {
-            let (conn, _) = self.get_or_connect().await?;
+            let conn = self.get_or_connect().await?;
             op(conn).await
         };
         let result = match tokio::time::timeout(self.timeout, attempt).await {
@@ -154,7 +145,7 @@ impl LazyCluster {
     fn refresh(self: &Arc<Self>) {
         {
             let mut last = self.refreshed.lock().unwrap_or_else(|e| e.into_inner());
-            if last.is_some_and(|at| at.elapsed() < MIN_AGE) {
+            if last.is_some_and(|at| at.elapsed() < REFRESH_EVERY) {
                 return;
             }
             *last = Some(Instant::now());

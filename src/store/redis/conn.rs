@@ -100,7 +100,7 @@ impl Conn {
                 .await
             }
             Conn::Cluster(lazy) => {
-                let conn = lazy.get().await?.0;
+                let conn = lazy.get().await?;
                 let nodes: String = FromRedisValue::from_redis_value(
                     conn.clone()
                         .route_command(
