@@ -193,11 +193,12 @@ async fn failover_under_load(fault: Fault) {
 
     let ledger = std::mem::take(&mut *ledger.lock().unwrap());
     let tally = std::mem::take(&mut *tally.lock().unwrap());
-    let after = tally.failures.iter().filter(|&&ms| ms > recovered).count();
-    let window = tally.failures.iter().max().copied().unwrap_or(0);
+    // Requests sent after recovery; one sent before may time out after it.
+    let after = tally.failures.iter().filter(|f| f.sent > recovered).count();
+    let window = tally.failures.iter().map(|f| f.answered).max().unwrap_or(0);
     eprintln!(
-        "answers (set, status): {:?}\n503s: {} (the last {} ms after the fault, {} after \
-         recovery), slowest answer {} ms\nledger: {} live, {} revoked, {} revocations and {} \
+        "answers (set, status): {:?}\n503s: {} (the last answered {} ms after the fault, {} \
+         sent after recovery), slowest answer {} ms\nledger: {} live, {} revoked, {} revocations and {} \
          sign-ins refused",
         tally.answers,
         tally.failures.len(),
@@ -209,12 +210,9 @@ async fn failover_under_load(fault: Fault) {
         ledger.uncertain,
         ledger.failed_creations,
     );
-    eprintln!(
-        "5xx (ms after the fault, server, on the victim?): {:?}",
-        tally.failed
-    );
+    eprintln!("5xx: {:?}", tally.failures);
     assert!(tally.violations.is_empty(), "{:?}", tally.violations);
-    assert_eq!(after, 0, "no 5xx after recovery");
+    assert_eq!(after, 0, "no 5xx for a request sent after recovery");
     // The response timeout (800 ms) bounds every answer, the failover's included.
     assert!(tally.slowest < 1_600, "an answer took {} ms", tally.slowest);
     assert!(!tally.failures.is_empty(), "the fault was seen");

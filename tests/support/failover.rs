@@ -58,15 +58,22 @@ pub struct Ledger {
     pub failed_creations: usize,
 }
 
+/// A request answered with a 5xx.
+#[derive(Debug)]
+pub struct Failure {
+    pub sent: u64,
+    pub answered: u64,
+    pub server: usize,
+    pub on_victim: bool,
+}
+
 /// Counts, by (which set the token was in, status).
 #[derive(Default)]
 pub struct Tally {
     pub answers: BTreeMap<(&'static str, u16), u64>,
-    /// Milliseconds since the fault, of each 503 (and 500) answered.
-    pub failures: Vec<u64>,
-    /// Each 5xx: when (ms since the fault), the server's index, and whether the token's
-    /// user is on the victim.
-    pub failed: Vec<(u64, usize, bool)>,
+    /// Each 5xx: when it was sent and answered (ms since the fault), the server's index, and
+    /// whether the token's user is on the victim.
+    pub failures: Vec<Failure>,
     /// Answers that broke a rule.
     pub violations: Vec<String>,
     /// The slowest answer, in milliseconds.
@@ -114,6 +121,7 @@ impl Load {
         for client in 0..6u64 {
             let (ledger, tally, stop) =
                 (load.ledger.clone(), load.tally.clone(), load.stop.clone());
+            let servers_len = servers.len();
             let (fault_at, started, addr) = (
                 load.fault_at.clone(),
                 load.started,
@@ -132,6 +140,7 @@ impl Load {
                     };
                     let Some(token) = token else { continue };
                     let sent = Instant::now();
+                    let sent_ms = started.elapsed().as_millis() as u64;
                     let s = status(addr, &token.value).await;
                     let mut tally = tally.lock().unwrap();
                     tally.slowest = tally.slowest.max(sent.elapsed().as_millis() as u64);
@@ -149,11 +158,12 @@ impl Load {
                     if s >= 500 {
                         let now = started.elapsed().as_millis() as u64;
                         let fault = fault_at.load(Ordering::Relaxed);
-                        tally.failures.push(now.saturating_sub(fault));
-                        let server = client as usize % 2;
-                        tally
-                            .failed
-                            .push((now.saturating_sub(fault), server, token.on_victim));
+                        tally.failures.push(Failure {
+                            sent: sent_ms.saturating_sub(fault),
+                            answered: now.saturating_sub(fault),
+                            server: client as usize % servers_len,
+                            on_victim: token.on_victim,
+                        });
                     }
                 }
             }));
