@@ -108,7 +108,10 @@ impl LazyCluster {
     }
 
     async fn connect(&self) {
-        let error = match self.client.get_async_connection().await {
+        // Bounded, so that a hung attempt cannot keep every later one from starting: a node
+        // per initial address, then the slot map, each within the timeout.
+        let made = tokio::time::timeout(self.timeout * 4, self.client.get_async_connection());
+        let error = match made.await.unwrap_or_else(|elapsed| Err(timed_out(elapsed))) {
             Ok(conn) => {
                 *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(conn);
                 None
