@@ -320,3 +320,31 @@ async fn a_hung_database_is_an_error_after_the_timeout() {
     drop(locker);
     ba::drop_database(&url).await;
 }
+
+/// MySQL's default collation compares case-insensitively, so better-auth there finds a session
+/// by a token that differs from the real one only by case. tower-bearer answers as better-auth
+/// does, whatever that is on each database.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_differing_by_case_is_answered_as_better_auth_answers_it() {
+    for url in [ba::mysql_database().await, ba::postgres_database().await] {
+        let node = BetterAuth::start(&url, &[]);
+        let account = node.sign_up("ada@example.com").await;
+        let resolver = SqlResolver::builder(signatures())
+            .connect(&url)
+            .await
+            .unwrap();
+        let at = account
+            .token
+            .find(|c: char| c.is_ascii_alphabetic())
+            .unwrap();
+        let mut variant = account.token.clone().into_bytes();
+        variant[at] ^= 0x20;
+        let variant = String::from_utf8(variant).unwrap();
+        let theirs = node.get_session(&variant, false).await.is_some();
+        let ours = resolve(&resolver, &variant).await.unwrap().is_some();
+        eprintln!("{url}: better-auth {theirs}, tower-bearer {ours}");
+        assert_eq!(ours, theirs, "{url}");
+        drop(node);
+        ba::drop_database(&url).await;
+    }
+}

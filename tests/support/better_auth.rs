@@ -214,12 +214,19 @@ impl Account {
                 "flipped",
                 format!("{token}.{}", String::from_utf8(flipped).unwrap()),
             ),
+            // The last character changed, and not by case alone: on MySQL, whose default
+            // collation compares case-insensitively, better-auth (and tower-bearer with it)
+            // finds a session by a token that differs from the real one only by case.
             (
                 "unknown token",
                 format!(
                     "{}{}",
                     &token[..31],
-                    if token.ends_with('x') { 'y' } else { 'x' }
+                    if token.to_ascii_lowercase().ends_with('x') {
+                        'y'
+                    } else {
+                        'x'
+                    }
                 ),
             ),
         ];
