@@ -99,6 +99,28 @@ impl<B> AsyncAuthorizeRequest<B> for Peer {
     }
 }
 
+type FloorFuture<F> =
+    futures_util::future::Either<F, Ready<Result<Response<Full<Bytes>>, Infallible>>>;
+
+/// Both floors' answer: the user in the extensions and the inner service called, or a 401.
+#[inline]
+fn admit<S>(inner: &mut S, mut req: Request<Incoming>, user: Option<User>) -> FloorFuture<S::Future>
+where
+    S: Service<Request<Incoming>, Response = Response<Full<Bytes>>, Error = Infallible>,
+{
+    match user {
+        Some(user) => {
+            req.extensions_mut().insert(user);
+            futures_util::future::Either::Left(inner.call(req))
+        }
+        None => {
+            let mut res = Response::new(Full::default());
+            *res.status_mut() = StatusCode::UNAUTHORIZED;
+            futures_util::future::Either::Right(ready(Ok(res)))
+        }
+    }
+}
+
 /// The floor: the unavoidable work, written by hand.
 #[derive(Clone)]
 struct Floor<S> {
@@ -117,23 +139,13 @@ where
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
-    fn call(&mut self, mut req: Request<Incoming>) -> Self::Future {
+    fn call(&mut self, req: Request<Incoming>) -> Self::Future {
         let user = req
             .headers()
             .get(AUTHORIZATION)
             .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
             .and_then(|token| self.users.get(token).cloned());
-        match user {
-            Some(user) => {
-                req.extensions_mut().insert(user);
-                futures_util::future::Either::Left(self.inner.call(req))
-            }
-            None => {
-                let mut res = Response::new(Full::default());
-                *res.status_mut() = StatusCode::UNAUTHORIZED;
-                futures_util::future::Either::Right(ready(Ok(res)))
-            }
-        }
+        admit(&mut self.inner, req, user)
     }
 }
 
@@ -174,7 +186,7 @@ where
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
-    fn call(&mut self, mut req: Request<Incoming>) -> Self::Future {
+    fn call(&mut self, req: Request<Incoming>) -> Self::Future {
         let user = req
             .headers()
             .get(AUTHORIZATION)
@@ -190,17 +202,7 @@ where
                 }
                 Some(entry.user.clone())
             });
-        match user {
-            Some(user) => {
-                req.extensions_mut().insert(user);
-                futures_util::future::Either::Left(self.inner.call(req))
-            }
-            None => {
-                let mut res = Response::new(Full::default());
-                *res.status_mut() = StatusCode::UNAUTHORIZED;
-                futures_util::future::Either::Right(ready(Ok(res)))
-            }
-        }
+        admit(&mut self.inner, req, user)
     }
 }
 
