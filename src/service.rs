@@ -9,7 +9,7 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use crate::body::ResponseBody;
-use crate::decision::{Config, Refusal, Start};
+use crate::decision::{Config, Early, Refusal, Resolve};
 use crate::future::ResponseFuture;
 use crate::layer::BearerLayer;
 use crate::metrics::Outcome;
@@ -35,6 +35,8 @@ pub struct Bearer<S, R: SessionResolver> {
     inner: S,
     resolver: Arc<R>,
     config: Arc<Config<R::Session>>,
+    /// [`Config::reads_header_only`], once.
+    header_only: bool,
 }
 
 impl<S, R: SessionResolver> Bearer<S, R> {
@@ -46,6 +48,7 @@ impl<S, R: SessionResolver> Bearer<S, R> {
     pub(crate) fn from_parts(inner: S, resolver: Arc<R>, config: Arc<Config<R::Session>>) -> Self {
         Bearer {
             inner,
+            header_only: config.reads_header_only(),
             resolver,
             config,
         }
@@ -93,6 +96,7 @@ impl<S: Clone, R: SessionResolver> Clone for Bearer<S, R> {
             inner: self.inner.clone(),
             resolver: self.resolver.clone(),
             config: self.config.clone(),
+            header_only: self.header_only,
         }
     }
 }
@@ -168,17 +172,9 @@ where
         let config = &self.config;
 
         let mut trace = Trace::start(config.resolver_name);
-        let admitted = match config.start(&mut req, self.resolver.knows_only_b64tokens()) {
-            Start::Exempt => {
-                config.pass(&mut req, &trace);
-                Ok(())
-            }
-            Start::Preflight(answer) => {
-                trace.decided(&config.metrics, Outcome::Preflight);
-                Err(Refusal::Response(Box::new(answer)))
-            }
-            Start::Refuse(reason) => config.refuse(reason, &mut req, &trace),
-            Start::Resolve { token, unchecked } => {
+        let knows_only_b64tokens = self.resolver.knows_only_b64tokens();
+        let admitted = match config.start(&mut req, self.header_only, knows_only_b64tokens) {
+            Ok(Resolve { token, unchecked }) => {
                 let ready = self.resolver.resolve_ready(token);
                 // A session found proves the token well-formed; anything else, from a resolver
                 // that let the characters go unchecked, is checked before it is answered.
@@ -209,7 +205,18 @@ where
                     }
                 }
             }
-            Start::Taken(secret, via) => return self.call_taken(inner, req, &secret, via, trace),
+            Err(Early::Exempt) => {
+                config.pass(&mut req, &trace);
+                Ok(())
+            }
+            Err(Early::Preflight(answer)) => {
+                trace.decided(&config.metrics, Outcome::Preflight);
+                Err(Refusal::Response(answer))
+            }
+            Err(Early::Refuse(reason)) => config.refuse(reason, &mut req, &trace),
+            Err(Early::Taken(secret, via)) => {
+                return self.call_taken(inner, req, &secret, via, trace)
+            }
         };
         // One call site for the inner service, which lets the compiler inline a small one.
         match admitted {

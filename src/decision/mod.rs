@@ -1,13 +1,18 @@
 //! The decision for one request, in one place: exempt or not, the token or the reason it is
 //! malformed, what the resolver's answer leads to under the layer's [`Mode`], and the shape of a
-//! refusal. `service.rs` only plumbs these into tower, and `future.rs` only polls.
+//! refusal. Its first half, up to the token to resolve, is [`start`]'s. `service.rs` only plumbs
+//! these into tower, and `future.rs` only polls.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, WWW_AUTHENTICATE};
-use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http::header::{HeaderValue, WWW_AUTHENTICATE};
+use http::{HeaderMap, Request, Response, StatusCode};
+
+mod start;
+
+pub(crate) use start::{Early, Resolve};
 
 use crate::anonymous::{Anonymous, LayerShape, Refuse};
 use crate::body::ResponseBody;
@@ -17,8 +22,8 @@ use crate::metrics::{Label, LayerMetrics, Outcome, Resolved};
 use crate::reason::{Challenges, Reason};
 use crate::rejection::{InsufficientScope, Rejection, RejectionKind};
 use crate::resolver::BoxError;
-use crate::token::sources::{Choice, Sources, Via};
-use crate::token::{self, BearerToken, Malformed, Secret, TokenChars};
+use crate::token::sources::Sources;
+use crate::token::{self, TokenChars};
 use crate::trace::Trace;
 
 pub(crate) type AuthorizeFn<T> = dyn Fn(&T) -> Result<(), InsufficientScope> + Send + Sync;
@@ -88,25 +93,6 @@ impl<T> Clone for Config<T> {
     }
 }
 
-/// What `call` does with a request before any resolver runs.
-pub(crate) enum Start<'a> {
-    /// Exempt: passes without authentication.
-    Exempt,
-    /// A CORS preflight, answered by the layer: it never reaches the inner service.
-    Preflight(Response<Bytes>),
-    /// A token from the `Authorization` header to resolve: well-formed, or, when `unchecked`,
-    /// well-formed but for its characters, which `call` checks unless the resolver finds a
-    /// session.
-    Resolve {
-        token: BearerToken<'a>,
-        unchecked: bool,
-    },
-    /// A well-formed token from another source, decoded and checked, and where it came from.
-    Taken(Secret, Via),
-    /// One of the layer's own reasons to refuse (which the mode may let pass).
-    Refuse(Reason),
-}
-
 /// A refusal, held until the future is polled.
 pub(crate) enum Refusal {
     /// One of the layer's own, in its default form: a status and its prebuilt challenge. The
@@ -135,109 +121,7 @@ impl Refusal {
     }
 }
 
-/// A CORS preflight: `OPTIONS` with `Origin` and `Access-Control-Request-Method`, and not a
-/// gRPC call.
-fn is_preflight<B>(req: &Request<B>) -> bool {
-    let headers = req.headers();
-    req.method() == Method::OPTIONS
-        && headers.contains_key(ORIGIN)
-        && headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD)
-        && Grpc::of(headers).is_none()
-}
-
 impl<T> Config<T> {
-    /// Exempt, a token to resolve, or a reason to refuse. `knows_only_b64tokens`: the
-    /// resolver's, which lets a header token's characters go unchecked until it misses.
-    #[inline]
-    pub(crate) fn start<'r, B>(
-        &self,
-        req: &'r mut Request<B>,
-        knows_only_b64tokens: bool,
-    ) -> Start<'r> {
-        if let Some(respond) = &self.preflight {
-            if is_preflight(req) {
-                token::mark_sensitive(req.headers_mut());
-                return Start::Preflight(respond(&RequestHead::of(req)));
-            }
-        }
-        if let Some(sources) = &self.sources {
-            return self.start_from(sources, req);
-        }
-        if self.is_exempt(req) {
-            return Start::Exempt;
-        }
-        if knows_only_b64tokens && self.token_chars == TokenChars::B64Token {
-            let header = token::from_headers_unchecked(req.headers_mut());
-            return self.header_start(header, true);
-        }
-        self.header_start(
-            token::from_headers(req.headers_mut(), self.token_chars),
-            false,
-        )
-    }
-
-    #[inline]
-    fn header_start<'r>(
-        &self,
-        header: Result<Option<BearerToken<'r>>, Malformed>,
-        unchecked: bool,
-    ) -> Start<'r> {
-        match header {
-            Ok(Some(token)) if token.len() > self.max_token_len => match unchecked {
-                // As checked parsing would: the characters first.
-                true if !token::is_b64token(token.as_bytes()) => Start::Refuse(Reason::Grammar),
-                _ => Start::Refuse(Reason::TooLong),
-            },
-            Ok(Some(token)) => Start::Resolve { token, unchecked },
-            Ok(None) => Start::Refuse(Reason::Missing),
-            Err(Malformed::Empty) => Start::Refuse(Reason::Empty),
-            Err(Malformed::Grammar) => Start::Refuse(Reason::Grammar),
-            // The header is never on the wrong method: `Method` is the query's alone.
-            Err(Malformed::Repeated | Malformed::Method) => Start::Refuse(Reason::Repeated),
-        }
-    }
-
-    /// [`start`](Self::start) with opt-in sources: their tokens are cut out of the request
-    /// before any predicate sees it, and at most one token may be presented. Out of line, so
-    /// a layer that reads the header alone pays nothing for it.
-    #[inline(never)]
-    fn start_from<'r, B>(&self, sources: &Sources, req: &'r mut Request<B>) -> Start<'r> {
-        let found = sources.take(req);
-        if self.is_exempt(req) {
-            return Start::Exempt;
-        }
-        let header = token::from_headers(req.headers_mut(), self.token_chars);
-        let (via, token) = match found.choose(!matches!(header, Ok(None))) {
-            Choice::Header => return self.header_start(header, false),
-            Choice::Conflict => return Start::Refuse(Reason::Methods),
-            Choice::UntrustedOrigin => return Start::Refuse(Reason::UntrustedOrigin),
-            Choice::Taken(via, token) => (via, token),
-        };
-        let checked = token.and_then(|secret| {
-            let len = secret.checked(self.token_chars)?.len();
-            Ok((secret, len))
-        });
-        match checked {
-            Ok((_, len)) if len > self.max_token_len => Start::Refuse(Reason::TooLong),
-            Ok((secret, _)) => Start::Taken(secret, via),
-            Err(Malformed::Empty) => Start::Refuse(Reason::Empty),
-            Err(Malformed::Grammar) => Start::Refuse(Reason::Grammar),
-            // Two values of one parameter, or two subprotocol entries.
-            Err(Malformed::Repeated) => Start::Refuse(Reason::Methods),
-            Err(Malformed::Method) => Start::Refuse(Reason::QueryMethod),
-        }
-    }
-
-    fn is_exempt<B>(&self, req: &mut Request<B>) -> bool {
-        if self.exempt.is_empty() {
-            return false;
-        }
-        // Before any predicate sees the head: one that logs it must print no token.
-        token::mark_sensitive(req.headers_mut());
-        let head = RequestHead::of(req);
-        self.exempt.iter().any(|exempt| exempt(&head))
-    }
-
     /// The answer to one of the layer's own refusals. Without an `on_rejection` handler and
     /// for plain HTTP, that is the prebuilt challenge and status: no `Rejection` is assembled.
     fn reject_reason(&self, reason: Reason, headers: &HeaderMap) -> Refusal {
