@@ -3,7 +3,9 @@
 # variant at two request counts, the difference per request, minus the server with no auth.
 # Real sockets make the count vary by a few hundred instructions a request from run to run
 # (when the kernel reports readiness, hash seeds), so each variant runs ROUNDS times, interleaved,
-# and the median is reported with the spread.
+# and the median is reported with the spread. Run it on an idle machine: load on another core
+# changes how the runtime's wake-ups batch, which moves every variant's count by tens of
+# instructions (benches/README.md); compare variants within one run.
 #
 #   bash benches/e2e_instructions.sh                  # the default release profile
 #   CARGO_PROFILE_BENCH_CODEGEN_UNITS=1 bash benches/e2e_instructions.sh
@@ -12,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LOW=${LOW:-2000}
 HIGH=${HIGH:-6000}
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-7}
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
 bin=${BIN:-$(cargo bench --bench e2e_instructions --no-run --message-format=json 2>/dev/null |
   python3 -c 'import json,sys
