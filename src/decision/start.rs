@@ -91,6 +91,8 @@ impl<T> Config<T> {
         self.start_header(req, knows_only_b64tokens)
     }
 
+    /// The `Authorization` header's token, its characters left for later when the resolver
+    /// knows only `b64token`s and the layer's grammar is the strict one.
     #[inline(always)]
     fn start_header<'r, B>(
         &self,
@@ -99,16 +101,17 @@ impl<T> Config<T> {
     ) -> Result<Resolve<'r>, Early> {
         if knows_only_b64tokens && self.token_chars == TokenChars::B64Token {
             let header = token::from_headers_unchecked(req.headers_mut());
-            return self.header_start(header, true);
+            return self.resolve_or_refuse(header, true);
         }
-        self.header_start(
+        self.resolve_or_refuse(
             token::from_headers(req.headers_mut(), self.token_chars),
             false,
         )
     }
 
+    /// A parsed header: its token to resolve unless it is too long, or the reason to refuse.
     #[inline(always)]
-    fn header_start<'r>(
+    fn resolve_or_refuse<'r>(
         &self,
         header: Result<Option<BearerToken<'r>>, Malformed>,
         unchecked: bool,
@@ -142,7 +145,7 @@ impl<T> Config<T> {
         }
         let header = token::from_headers(req.headers_mut(), self.token_chars);
         let (via, token) = match found.choose(!matches!(header, Ok(None))) {
-            Choice::Header => return self.header_start(header, false),
+            Choice::Header => return self.resolve_or_refuse(header, false),
             Choice::Conflict => return Err(Early::Refuse(Reason::Methods)),
             Choice::UntrustedOrigin => return Err(Early::Refuse(Reason::UntrustedOrigin)),
             Choice::Taken(via, token) => (via, token),
