@@ -95,8 +95,8 @@ impl RedisStoreBuilder {
     ///
     /// It follows `MOVED` and `ASK`, and after a failover finds the new primary by itself: a
     /// request that meets the failover fails (a `503`) until the replica has taken over,
-    /// the `cluster-node-timeout` and a second or two (2.4–3.8 s with a 1 s
-    /// timeout in tests/redis_failover.rs).
+    /// the `cluster-node-timeout` and a second or two (2.4–3.8 s with a 1 s timeout in
+    /// tests/redis_failover.rs).
     pub async fn connect_cluster<D>(self, urls: &[&str]) -> Result<RedisStore<D>, StoreError> {
         self.check_waits()?;
         let cluster = LazyCluster::new(urls, self.response_timeout).map_err(StoreError::new)?;
