@@ -165,6 +165,8 @@ mod decision;
     feature = "introspection"
 ))]
 mod digest;
+#[cfg(any(feature = "jwt", feature = "introspection", feature = "better-auth-http"))]
+mod flight;
 pub mod form;
 pub mod future;
 mod grpc;
@@ -176,6 +178,7 @@ mod metrics;
 #[cfg_attr(docsrs, doc(cfg(any(feature = "jwt", feature = "introspection"))))]
 pub mod oauth;
 mod reason;
+mod redact;
 mod rejection;
 mod require;
 mod resolver;
@@ -193,6 +196,7 @@ pub use body::{RequestBody, ResponseBody};
 pub use decision::Mode;
 pub use head::RequestHead;
 pub use layer::BearerLayer;
+pub use redact::RedactedUri;
 pub use rejection::{InsufficientScope, Rejection, RejectionKind};
 pub use require::{RequireSession, RequireSessionLayer};
 pub use resolver::{resolver_fn, BoxError, BoxResolver, ResolverFn, SessionResolver};

@@ -13,7 +13,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use super::cache::{Cache, CacheSettings};
-use super::failed::{redact, Failed};
+use super::failed::Failed;
+use crate::redact::redact;
 use super::{BetterAuthSession, ResolveFuture, Signatures};
 use crate::{BearerToken, BoxError, SessionResolver};
 

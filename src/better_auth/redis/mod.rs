@@ -11,7 +11,8 @@ mod track;
 
 use super::cache::{Cache, CacheSettings};
 use super::date::to_millis;
-use super::failed::{redact, Failed};
+use super::failed::Failed;
+use crate::redact::redact;
 use super::model::expired;
 use super::{BetterAuthSession, ResolveFuture, Signatures};
 use crate::store::redis::{Conn, LazyCluster};

@@ -17,7 +17,8 @@ use super::date::to_iso;
 #[cfg(any(feature = "better-auth-postgres", feature = "better-auth-mysql"))]
 use super::date::to_millis;
 use super::date::truncate_millis;
-use super::failed::{redact, Failed};
+use super::failed::Failed;
+use crate::redact::redact;
 use super::model::expired;
 use super::{BetterAuthSession, Expiry, ResolveFuture, Session, SessionToken, Signatures, User};
 use crate::{BearerToken, BoxError, SessionResolver};
