@@ -58,6 +58,7 @@ mod http;
 #[cfg(feature = "introspection")]
 mod introspect;
 mod json;
+mod validation;
 #[cfg(feature = "jwt")]
 mod jwt {
     pub(super) mod alg;
@@ -68,7 +69,6 @@ mod jwt {
     pub(super) mod keyset;
     pub(super) mod resolver;
     pub(super) mod route;
-    pub(super) mod validation;
 }
 
 pub use claims::{Audience, Claims};

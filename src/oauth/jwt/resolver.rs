@@ -14,7 +14,7 @@ use super::fetch::{HttpFetcher, JwksFetcher};
 use super::jwks::{Jwks, JwksSettings, Lookup};
 use super::jws::{self, Jws};
 use super::keyset::KeySet;
-use super::validation::Validation;
+use crate::oauth::validation::Validation;
 use crate::cache::Cache;
 use crate::digest::TokenDigest;
 use crate::oauth::claims::{now_secs, Claims};
