@@ -11,6 +11,7 @@
 use std::collections::hash_map::RandomState;
 use std::future::Future;
 use std::hash::{BuildHasher, Hash};
+use std::pin::Pin;
 use std::sync::Arc;
 
 use dashmap::mapref::entry::Entry;
@@ -22,18 +23,29 @@ pub(crate) struct Flights<K, V, S = RandomState> {
     runs: Arc<DashMap<K, watch::Receiver<Option<V>>, S>>,
 }
 
-impl<K, V, S> Flights<K, V, S>
-where
-    K: Eq + Hash + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-    S: BuildHasher + Clone + Default + Send + Sync + 'static,
-{
+/// A run to wait on: boxed, so that it borrows nothing from the caller (a start closure's
+/// borrows would otherwise be part of its type); one allocation a cache miss.
+pub(crate) type Waiting<V> = Pin<Box<dyn Future<Output = Option<V>> + Send>>;
+
+impl<K: Eq + Hash, V, S: BuildHasher + Clone + Default> Flights<K, V, S> {
     pub(crate) fn new() -> Self {
         Flights {
             runs: Arc::new(DashMap::default()),
         }
     }
 
+    /// How many runs are in flight.
+    pub(crate) fn len(&self) -> usize {
+        self.runs.len()
+    }
+}
+
+impl<K, V, S> Flights<K, V, S>
+where
+    K: Eq + Hash + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    S: BuildHasher + Clone + Default + Send + Sync + 'static,
+{
     /// Joins the run under `key`, or starts one: `start` is called (with the key's entry locked,
     /// so no other run can start meanwhile) and gives either the work to run or, `Err`, an
     /// answer at once with nothing started (a cooldown, a budget spent).
@@ -41,11 +53,7 @@ where
     /// The run starts now, before the returned future is first polled; dropping that future
     /// leaves it running. The future gives `None` only if the run was lost (its work panicked,
     /// or the runtime shut down).
-    pub(crate) fn join_or<F>(
-        &self,
-        key: K,
-        start: impl FnOnce() -> Result<F, V>,
-    ) -> impl Future<Output = Option<V>> + Send + 'static
+    pub(crate) fn join_or<F>(&self, key: K, start: impl FnOnce() -> Result<F, V>) -> Waiting<V>
     where
         F: Future<Output = V> + Send + 'static,
     {
@@ -77,7 +85,7 @@ where
                 }
             },
         };
-        async move {
+        Box::pin(async move {
             let mut receiver = match joined {
                 Joined::Answered(answer) => return Some(answer),
                 Joined::Waiting(receiver) => receiver,
@@ -88,24 +96,32 @@ where
             };
             let value = receiver.wait_for(Option::is_some).await.ok()?;
             value.clone()
-        }
+        })
     }
 
     /// [`join_or`](Self::join_or) for work that always runs.
-    pub(crate) fn join<F>(
-        &self,
-        key: K,
-        work: impl FnOnce() -> F,
-    ) -> impl Future<Output = Option<V>> + Send + 'static
+    pub(crate) fn join<F>(&self, key: K, work: impl FnOnce() -> F) -> Waiting<V>
     where
         F: Future<Output = V> + Send + 'static,
     {
         self.join_or(key, || Ok(work()))
     }
+}
 
-    /// How many runs are in flight.
-    pub(crate) fn len(&self) -> usize {
-        self.runs.len()
+/// An error that every waiter on a run gets a copy of: it shows as the error it wraps, with the
+/// same causes.
+#[derive(Clone, Debug)]
+pub(crate) struct SharedError(pub(crate) Arc<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for SharedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SharedError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
     }
 }
 
@@ -113,7 +129,7 @@ enum Joined<V> {
     Answered(V),
     Waiting(watch::Receiver<Option<V>>),
     Inline(
-        std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+        Pin<Box<dyn Future<Output = ()> + Send>>,
         watch::Receiver<Option<V>>,
     ),
 }
@@ -160,7 +176,11 @@ mod tests {
         }
         assert_eq!(flights.len(), 1, "a hundred waiters share one run");
         tokio::time::sleep(Duration::from_millis(200)).await;
-        assert_eq!(runs.load(Ordering::SeqCst), 1, "the run ran once, to its end");
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            1,
+            "the run ran once, to its end"
+        );
         assert_eq!(flights.len(), 0, "and left no entry behind");
         // The next one starts afresh.
         assert_eq!(flights.join(7, || async { 43 }).await, Some(43));

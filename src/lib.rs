@@ -165,7 +165,11 @@ mod decision;
     feature = "introspection"
 ))]
 mod digest;
-#[cfg(any(feature = "jwt", feature = "introspection", feature = "better-auth-http"))]
+#[cfg(any(
+    feature = "jwt",
+    feature = "introspection",
+    feature = "better-auth-http"
+))]
 mod flight;
 pub mod form;
 pub mod future;

@@ -135,7 +135,10 @@ mod tests {
             ("/", "/"),
             ("/a/b", "/a/b"),
             ("/a?access_token=tok", "/a?access_token=***"),
-            ("/a?x=1&access_token=tok&&y", "/a?x=***&access_token=***&&***"),
+            (
+                "/a?x=1&access_token=tok&&y",
+                "/a?x=***&access_token=***&&***",
+            ),
             ("/a?tokenonly", "/a?***"),
             ("http://h:8/p?q=", "http://h:8/p?q=***"),
             ("https://user:pw@h/p", "https://h/p"),

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use super::model::expired;
 use super::BetterAuthSession;
 use crate::cache;
-use crate::digest::TokenDigest;
+use crate::digest::{Tag, TokenDigest};
 
 /// How long answers are kept, and how many.
 ///
@@ -92,6 +92,11 @@ impl Cache {
             digest: TokenDigest::new().expect("the OS random number generator failed"),
             settings,
         }
+    }
+
+    /// The key of `token`'s entry, for work keyed like the cache (a call in flight).
+    pub(crate) fn tag(&self, token: &str) -> Tag {
+        self.digest.tag(token.as_bytes())
     }
 
     /// `Some(answer)` on a hit, `None` on a miss.

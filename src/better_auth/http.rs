@@ -14,8 +14,10 @@ use hyper_util::rt::TokioExecutor;
 
 use super::cache::{Cache, CacheSettings};
 use super::failed::Failed;
-use crate::redact::redact;
 use super::{BetterAuthSession, ResolveFuture, Signatures};
+use crate::digest::{Tag, TagBuildHasher};
+use crate::flight::{Flights, SharedError};
+use crate::redact::redact;
 use crate::{BearerToken, BoxError, SessionResolver};
 
 /// The largest get-session answer read: a session and its user are well under 64 KiB.
@@ -64,6 +66,11 @@ struct Inner {
     signatures: Option<Signatures>,
     cache: Option<Cache>,
     timeout: Duration,
+    /// With a cache, one call per token at a time, in a task of its own: requests with the
+    /// same token join it, and a request dropped while it waits does not cancel it, so its
+    /// answer is cached for the next one rather than asked for again (get-session is
+    /// rate-limited per client address).
+    calls: Flights<Tag, Result<Option<BetterAuthSession>, SharedError>, TagBuildHasher>,
 }
 
 /// Settings for an [`HttpResolver`].
@@ -149,9 +156,14 @@ impl HttpResolverBuilder {
             self.base_url.trim_end_matches('/'),
             self.base_path.trim_end_matches('/')
         )
-        .parse()?;
+        .parse()
+        .map_err(|e| format!("better-auth base URL {:?}: {e}", redact(&self.base_url)))?;
         if uri.scheme_str() != Some("http") || uri.authority().is_none() {
-            return Err(format!("{:?} is not an http:// URL", self.base_url).into());
+            return Err(format!(
+                "better-auth base URL {:?}: not an http:// URL",
+                redact(&self.base_url)
+            )
+            .into());
         }
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(self.timeout));
@@ -168,6 +180,7 @@ impl HttpResolverBuilder {
                     .cache
                     .map(|settings| Cache::new("better_auth_http", settings)),
                 timeout: self.timeout,
+                calls: Flights::new(),
             }),
         })
     }
@@ -184,17 +197,30 @@ impl Inner {
         )
     }
 
-    async fn find(&self, value: &str) -> Result<Option<BetterAuthSession>, BoxError> {
+    async fn find(self: Arc<Self>, value: String) -> Result<Option<BetterAuthSession>, BoxError> {
         let Some(cache) = &self.cache else {
-            return self.call(value).await;
+            return self.call(&value).await;
         };
-        if let Some(hit) = cache.get(value) {
+        if let Some(hit) = cache.get(&value) {
             return Ok(hit);
         }
-        let started = cache.start();
-        let found = self.call(value).await?;
-        cache.put(value, found.clone(), started);
-        Ok(found)
+        let inner = self.clone();
+        let call = self.calls.join(cache.tag(&value), move || async move {
+            let cache = inner
+                .cache
+                .as_ref()
+                .expect("calls are shared only with a cache");
+            let started = cache.start();
+            let found = inner.call(&value).await;
+            if let Ok(found) = &found {
+                cache.put(&value, found.clone(), started);
+            }
+            found.map_err(|e| SharedError(Arc::from(e)))
+        });
+        match call.await {
+            Some(found) => found.map_err(BoxError::from),
+            None => Err(self.failed("the call was lost".into())),
+        }
     }
 
     async fn call(&self, value: &str) -> Result<Option<BetterAuthSession>, BoxError> {
@@ -247,17 +273,17 @@ impl SessionResolver for HttpResolver {
                 return Box::pin(std::future::ready(Ok(None)));
             }
         }
-        let (inner, value) = (self.inner.clone(), value.to_owned());
-        Box::pin(async move { inner.find(&value).await })
+        Box::pin(self.inner.clone().find(value.to_owned()))
     }
 }
 
 impl fmt::Debug for HttpResolver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpResolver")
-            .field("uri", &self.inner.uri)
+            .field("uri", &redact(&self.inner.uri.to_string()))
             .field("signatures", &self.inner.signatures)
             .field("cached", &self.inner.cache.as_ref().map(|c| c.len()))
+            .field("in_flight", &self.inner.calls.len())
             .field("timeout", &self.inner.timeout)
             .finish()
     }

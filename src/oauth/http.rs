@@ -21,16 +21,21 @@ pub(crate) type Roots = Option<rustls::RootCertStore>;
 pub(crate) type Roots = Option<std::convert::Infallible>;
 
 /// Refuses what this build cannot fetch: anything but `http`, and `https` without `rustls`.
+/// The message does not repeat the URL: callers name the setting and the URL, redacted.
 pub(crate) fn check_scheme(uri: &Uri) -> Result<(), BoxError> {
     match uri.scheme_str() {
         Some("http") => Ok(()),
         Some("https") if cfg!(feature = "rustls") => Ok(()),
-        Some("https") => Err(format!(
-            "{uri}: https needs tower-bearer's `rustls` feature (or a JwksFetcher of your own)"
-        )
-        .into()),
-        _ => Err(format!("{uri}: not an http(s) URL").into()),
+        Some("https") => {
+            Err("https needs tower-bearer's `rustls` feature (or a JwksFetcher of your own)".into())
+        }
+        _ => Err("not an http(s) URL".into()),
     }
+}
+
+/// A URL's text as errors show it: without user info or query ([`redact`](crate::redact)).
+pub(crate) fn shown(uri: &Uri) -> String {
+    crate::redact::redact(&uri.to_string())
 }
 
 pub(crate) fn client<B>(roots: Roots) -> Client<Connector, B>

@@ -12,9 +12,9 @@ mod track;
 use super::cache::{Cache, CacheSettings};
 use super::date::to_millis;
 use super::failed::Failed;
-use crate::redact::redact;
 use super::model::expired;
 use super::{BetterAuthSession, ResolveFuture, Signatures};
+use crate::redact::redact;
 use crate::store::redis::{Conn, LazyCluster};
 use crate::{BearerToken, BoxError, SessionResolver};
 

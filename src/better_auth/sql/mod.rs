@@ -18,9 +18,9 @@ use super::date::to_iso;
 use super::date::to_millis;
 use super::date::truncate_millis;
 use super::failed::Failed;
-use crate::redact::redact;
 use super::model::expired;
 use super::{BetterAuthSession, Expiry, ResolveFuture, Session, SessionToken, Signatures, User};
+use crate::redact::redact;
 use crate::{BearerToken, BoxError, SessionResolver};
 
 /// Resolves better-auth's bearer tokens against its SQL database, as its get-session does:

@@ -76,29 +76,35 @@ impl HttpFetcher {
     }
 
     pub(crate) fn build(url: &str, roots: Roots) -> Result<Self, BoxError> {
-        let uri: Uri = url.parse()?;
-        client::check_scheme(&uri)?;
         Ok(HttpFetcher {
             client: client::client(roots),
-            uri,
+            uri: checked(url)?,
         })
     }
 
     /// Another URL over the same client (and so the same trusted roots).
     fn at(&self, url: &str) -> Result<Self, BoxError> {
-        let uri: Uri = url.parse()?;
-        client::check_scheme(&uri)?;
         Ok(HttpFetcher {
             client: self.client.clone(),
-            uri,
+            uri: checked(url)?,
         })
     }
+}
+
+/// A JWKS or discovery URL this build can fetch; the error names it, redacted.
+fn checked(url: &str) -> Result<Uri, BoxError> {
+    let at = || crate::redact::redact(url);
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| format!("JWKS or discovery URL {:?}: {e}", at()))?;
+    client::check_scheme(&uri).map_err(|e| format!("JWKS or discovery URL {:?}: {e}", at()))?;
+    Ok(uri)
 }
 
 impl fmt::Debug for HttpFetcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpFetcher")
-            .field("uri", &self.uri)
+            .field("uri", &client::shown(&self.uri))
             .finish()
     }
 }
@@ -107,21 +113,22 @@ impl JwksFetcher for HttpFetcher {
     fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<Fetched, BoxError>> + Send>> {
         let (client, uri) = (self.client.clone(), self.uri.clone());
         Box::pin(async move {
-            let request = Request::get(uri.clone())
+            let at = client::shown(&uri);
+            let request = Request::get(uri)
                 .header(USER_AGENT, "tower-bearer")
                 .body(Empty::new())?;
             let response = client
                 .request(request)
                 .await
-                .map_err(|e| format!("JWKS {uri}: {e} ({:?})", std::error::Error::source(&e)))?;
+                .map_err(|e| format!("JWKS {at}: {e} ({:?})", std::error::Error::source(&e)))?;
             if response.status() != StatusCode::OK {
-                return Err(format!("JWKS {uri}: status {}", response.status()).into());
+                return Err(format!("JWKS {at}: status {}", response.status()).into());
             }
             let max_age = max_age(response.headers());
             let body = Limited::new(response.into_body(), MAX_DOCUMENT)
                 .collect()
                 .await
-                .map_err(|e| format!("JWKS {uri}: {e}"))?
+                .map_err(|e| format!("JWKS {at}: {e}"))?
                 .to_bytes();
             Ok(Fetched { body, max_age })
         })
@@ -168,6 +175,20 @@ impl DiscoveryFetcher {
         let uri = config["jwks_uri"]
             .as_str()
             .ok_or("OpenID configuration has no jwks_uri")?;
+        // An issuer reached over https must not send the keys' fetch over plain http, where
+        // anyone on the path could swap them.
+        let https = |url: &str| {
+            url.get(..8)
+                .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+        };
+        if https(&self.issuer) && !https(uri) {
+            return Err(format!(
+                "OpenID configuration of {:?} names a jwks_uri that is not https ({:?}): refused",
+                self.issuer,
+                crate::redact::redact(uri)
+            )
+            .into());
+        }
         let jwks = self.discovery.at(uri)?;
         *self.jwks.lock().unwrap_or_else(|e| e.into_inner()) = Some(jwks.clone());
         Ok(jwks)

@@ -2,12 +2,12 @@
 //! a routine fetch, refetched when a token names a `kid` nobody has seen, and kept through an
 //! outage.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use super::fetch::JwksFetcher;
 use super::keyset::KeySet;
+use crate::flight::Flights;
 use crate::BoxError;
 
 /// How the JWKS is cached and refetched.
@@ -74,9 +74,13 @@ struct State {
     keys: Option<Arc<KeySet>>,
     /// When the keys stop being fresh.
     fresh_until: Instant,
-    /// When the last fetch (successful or not) ended, and whether it succeeded.
-    last_attempt: Option<(Instant, bool)>,
-    /// Bumped by every fetch: a waiter that sees it moved knows a fetch ended meanwhile.
+    /// When the last fetch started: the cooldown counts from a start, so a fetch whose
+    /// requests were all dropped before it ended still counts.
+    last_start: Option<Instant>,
+    /// Whether the last fetch that ended succeeded.
+    last_ok: bool,
+    /// Bumped by every fetch that ends: a request that sees it moved knows a fetch ended
+    /// since it looked, and takes that fetch's result.
     generation: u64,
 }
 
@@ -90,13 +94,17 @@ pub(crate) enum Lookup {
     Unavailable(BoxError),
 }
 
+/// A fetch's outcome, shared by every request that waited on it.
+type Fetch = Result<Arc<KeySet>, String>;
+
 pub(crate) struct Jwks {
     fetcher: Arc<dyn JwksFetcher>,
     settings: JwksSettings,
     state: RwLock<State>,
-    /// Held by the one fetch in flight: concurrent requests share it.
-    flight: tokio::sync::Mutex<()>,
-    refreshing: AtomicBool,
+    /// The one fetch in flight: it runs in a task of its own, which every request that needs
+    /// it waits on, so a request dropped while it waits (its client gone, the layer's
+    /// `timeout`) neither cancels the fetch nor gets around the cooldown.
+    fetches: Flights<(), Fetch>,
 }
 
 impl Jwks {
@@ -113,11 +121,11 @@ impl Jwks {
             state: RwLock::new(State {
                 keys: None,
                 fresh_until: Instant::now(),
-                last_attempt: None,
+                last_start: None,
+                last_ok: false,
                 generation: 0,
             }),
-            flight: tokio::sync::Mutex::new(()),
-            refreshing: AtomicBool::new(false),
+            fetches: Flights::new(),
         })
     }
 
@@ -126,35 +134,31 @@ impl Jwks {
     /// background refresh when the keys are due.
     pub(crate) fn at_hand(self: &Arc<Self>, kid: Option<&str>) -> Option<Arc<KeySet>> {
         let now = Instant::now();
-        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
-        let keys = state.keys.as_ref()?;
-        if now >= state.fresh_until + self.settings.max_stale {
-            return None;
+        let (keys, due) = {
+            let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+            let keys = state.keys.as_ref()?;
+            if now >= state.fresh_until + self.settings.max_stale {
+                return None;
+            }
+            let usable = kid.is_none_or(|kid| keys.has_kid(kid));
+            // Ahead of expiry (the last fifth of the freshness), or past it, and no fetch
+            // started within the cooldown: refresh in the background; the request is decided
+            // by the keys at hand.
+            let ttl_left = state.fresh_until.saturating_duration_since(now);
+            let due = ttl_left <= self.settings.ttl / 5 && !self.cooling(&state, now);
+            (usable.then(|| keys.clone()), due)
+        };
+        if due {
+            // Started now, and left to run: nobody waits on a background refresh.
+            drop(self.refetch(self.generation(), "refresh"));
         }
-        let usable = kid.is_none_or(|kid| keys.has_kid(kid));
-        // Ahead of expiry (the last fifth of the freshness), or past it: refresh in the
-        // background; the request is decided by the keys at hand.
-        let ttl_left = state.fresh_until.saturating_duration_since(now);
-        if ttl_left <= self.settings.ttl / 5 {
-            self.refresh_in_background();
-        }
-        usable.then(|| keys.clone())
+        keys
     }
 
-    fn refresh_in_background(self: &Arc<Self>) {
-        if self.refreshing.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            self.refreshing.store(false, Ordering::Release);
-            return;
-        };
-        let jwks = self.clone();
-        runtime.spawn(async move {
-            let generation = jwks.generation();
-            let _ = jwks.refetch(generation, "refresh").await;
-            jwks.refreshing.store(false, Ordering::Release);
-        });
+    fn cooling(&self, state: &State, now: Instant) -> bool {
+        state
+            .last_start
+            .is_some_and(|at| now.saturating_duration_since(at) < self.settings.cooldown)
     }
 
     fn generation(&self) -> u64 {
@@ -185,41 +189,55 @@ impl Jwks {
                 true => Lookup::Keys(keys),
                 false => Lookup::Unknown,
             },
-            Err(error) => Lookup::Unavailable(error),
+            Err(error) => Lookup::Unavailable(error.into()),
         }
     }
 
-    /// A fetch, unless one ended since `seen` (then its result) or the cooldown forbids it
-    /// (then the last result: the keys after a success, an error after a failure). Background
-    /// refreshes obey the cooldown too, so an outage is not met with a fetch per request.
-    async fn refetch(&self, seen: u64, cause: &'static str) -> Result<Arc<KeySet>, BoxError> {
-        let _flight = self.flight.lock().await;
-        let now = Instant::now();
-        {
-            let state = self.state.read().unwrap_or_else(|e| e.into_inner());
-            let recent = state
-                .last_attempt
-                .filter(|(at, _)| now.saturating_duration_since(*at) < self.settings.cooldown);
-            if state.generation != seen || recent.is_some() {
-                let succeeded = state.last_attempt.is_some_and(|(_, ok)| ok);
-                return match (&state.keys, succeeded) {
+    /// Joins the fetch in flight, or starts one, unless one ended since `seen` (then its
+    /// result) or one started within the cooldown (then the last result: the keys after a
+    /// success, an error after a failure). Background refreshes obey the cooldown too, so an
+    /// outage is not met with a fetch per request. The fetch starts before the returned
+    /// future is polled, and runs to its end whether or not anyone waits for it.
+    fn refetch(
+        self: &Arc<Self>,
+        seen: u64,
+        cause: &'static str,
+    ) -> impl std::future::Future<Output = Fetch> + Send + use<> {
+        let fetch = self.fetches.join_or((), || {
+            let now = Instant::now();
+            let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+            if state.generation != seen || self.cooling(&state, now) {
+                return Err(match (&state.keys, state.last_ok) {
                     (Some(keys), true) => Ok(keys.clone()),
-                    _ => Err("the JWKS could not be fetched (within the cooldown)".into()),
-                };
+                    _ => Err("the JWKS could not be fetched (within the cooldown)".to_owned()),
+                });
             }
+            // Recorded as it starts, so no dropped request can skip the cooldown.
+            state.last_start = Some(now);
+            Ok(self.clone().fetch(cause))
+        });
+        async move {
+            fetch
+                .await
+                .unwrap_or_else(|| Err("the JWKS fetch was lost".to_owned()))
         }
+    }
+
+    /// One fetch, and what it leaves in the state; run in a task of its own.
+    async fn fetch(self: Arc<Self>, cause: &'static str) -> Fetch {
         let fetched = tokio::time::timeout(self.settings.timeout, self.fetcher.fetch()).await;
         let parsed = match fetched {
             Ok(Ok(fetched)) => KeySet::from_jwks(&fetched.body)
                 .map(|keys| (keys, fetched.max_age))
-                .map_err(BoxError::from),
-            Ok(Err(error)) => Err(error),
-            Err(_) => Err("the JWKS fetch timed out".into()),
+                .map_err(|e| e.to_string()),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err("the JWKS fetch timed out".to_owned()),
         };
         crate::metrics::jwks_fetch(cause, parsed.is_ok());
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
         let ended = Instant::now();
         state.generation += 1;
+        state.last_ok = parsed.is_ok();
         match parsed {
             Ok((keys, max_age)) => {
                 let ttl = max_age.map_or(self.settings.ttl, |age| {
@@ -228,12 +246,10 @@ impl Jwks {
                 let keys = Arc::new(keys);
                 state.keys = Some(keys.clone());
                 state.fresh_until = ended + ttl;
-                state.last_attempt = Some((ended, true));
                 Ok(keys)
             }
             Err(error) => {
                 tracing::warn!(error = %error, "bearer: the JWKS could not be fetched");
-                state.last_attempt = Some((ended, false));
                 Err(error)
             }
         }

@@ -77,6 +77,17 @@ fn point(jwk: &Value, len: usize) -> Result<Vec<u8>, KeyError> {
     Ok([&[4][..], &x, &y].concat())
 }
 
+/// An RSA key whose modulus has at least 2048 bits, counted in bits: a 2041-bit modulus
+/// fills 256 bytes too.
+fn long_enough(key: rsa::PublicKey) -> Result<rsa::PublicKey, KeyError> {
+    match rsa::traits::PublicKeyParts::n(&key).bit_width() {
+        bits if bits < 2048 => Err(bad(format!(
+            "an RSA key of {bits} bits: keys under 2048 bits are refused (RFC 7518 §3.3)"
+        ))),
+        _ => Ok(key),
+    }
+}
+
 impl Key {
     /// A key from one JWK (RFC 7517): `OKP`/`Ed25519`, `EC` on `P-256`, `P-384` or `P-521`,
     /// or `RSA` of at least 2048 bits. A JWK with `use` other than `sig`, `key_ops` without
@@ -125,10 +136,7 @@ impl Key {
                 let n = rsa::BoxedUint::from_be_slice_vartime(&member(jwk, "n")?);
                 let e = rsa::BoxedUint::from_be_slice_vartime(&member(jwk, "e")?);
                 let key = rsa::PublicKey::new(n, e).map_err(|e| bad(e.to_string()))?;
-                if rsa::traits::PublicKeyParts::size(&key) < 256 {
-                    return Err(bad("RSA keys under 2048 bits are refused (RFC 7518 §3.3)"));
-                }
-                Kind::Rsa(Box::new(key))
+                Kind::Rsa(Box::new(long_enough(key)?))
             }
             (Some("oct"), _) => return Err(bad("symmetric keys are not taken from a JWK")),
             (kty, crv) => return Err(bad(format!("unsupported kty {kty:?} / crv {crv:?}"))),
@@ -191,10 +199,7 @@ impl Key {
         } else if let Ok(key) =
             <rsa::PublicKey as rsa::pkcs8::DecodePublicKey>::from_public_key_pem(pem)
         {
-            if rsa::traits::PublicKeyParts::size(&key) < 256 {
-                return Err(bad("RSA keys under 2048 bits are refused (RFC 7518 §3.3)"));
-            }
-            Kind::Rsa(Box::new(key))
+            Kind::Rsa(Box::new(long_enough(key)?))
         } else {
             return Err(bad("not a PEM public key of a supported type"));
         };
@@ -386,6 +391,14 @@ GqR8/tg0DgdK5iIIMQIDAQAB
             Key::from_pem(RSA_1024_PEM, None, None).is_err(),
             "under 2048 bits"
         );
+        // 256 bytes, but 2041 bits (the top byte is 0x01): refused by bits, not bytes.
+        let mut n = [0u8; 256];
+        (n[0], n[255]) = (0x01, 0x01);
+        let jwk = |n: &[u8]| serde_json::json!({"kty": "RSA", "e": "AQAB", "n": Base64UrlUnpadded::encode_string(n)});
+        let error = Key::from_jwk(&jwk(&n)).unwrap_err().to_string();
+        assert!(error.contains("2041 bits"), "{error}");
+        n[0] = 0x80;
+        assert!(Key::from_jwk(&jwk(&n)).is_ok(), "2048 bits");
         assert!(Key::from_pem(
             "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----",
             None,

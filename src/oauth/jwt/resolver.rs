@@ -14,10 +14,10 @@ use super::fetch::{HttpFetcher, JwksFetcher};
 use super::jwks::{Jwks, JwksSettings, Lookup};
 use super::jws::{self, Jws};
 use super::keyset::KeySet;
-use crate::oauth::validation::Validation;
 use crate::cache::Cache;
 use crate::digest::TokenDigest;
 use crate::oauth::claims::{now_secs, Claims};
+use crate::oauth::validation::Validation;
 use crate::{BearerToken, BoxError, SessionResolver};
 
 /// Verifies JWT access tokens against static keys or a cached JWKS; the session is the token's
