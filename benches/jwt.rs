@@ -200,7 +200,8 @@ fn verification(c: &mut Criterion) {
             .issuer(ISS)
             .audience(AUD)
             .verified_cache(0, Duration::ZERO)
-            .keys(keys);
+            .keys(keys)
+            .unwrap();
         let mut peer = jsonwebtoken::Validation::new(f.peer_alg);
         peer.set_issuer(&[ISS]);
         peer.set_audience(&[AUD]);
@@ -246,7 +247,8 @@ fn cached(c: &mut Criterion) {
     let ours: JwtResolver = JwtResolver::builder()
         .issuer(ISS)
         .audience(AUD)
-        .keys(KeySet::new([Key::from_jwk(&f.jwk).unwrap()]));
+        .keys(KeySet::new([Key::from_jwk(&f.jwk).unwrap()]))
+        .unwrap();
     for t in &f.tokens {
         assert!(ours
             .resolve_ready(BearerToken::new(t))
@@ -333,9 +335,13 @@ fn introspection(c: &mut Criterion) {
         addr
     });
     let endpoint = format!("http://{addr}/introspect");
-    let cached: IntrospectionResolver = IntrospectionResolver::builder(&endpoint).build().unwrap();
+    let cached: IntrospectionResolver = IntrospectionResolver::builder(&endpoint)
+        .any_audience()
+        .build()
+        .unwrap();
     let uncached: IntrospectionResolver = IntrospectionResolver::builder(&endpoint)
         .cache_ttl(Duration::ZERO)
+        .any_audience()
         .build()
         .unwrap();
     let tokens: Vec<String> = (0..TOKENS).map(|i| format!("opaque-{i}")).collect();

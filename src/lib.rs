@@ -134,6 +134,7 @@
 //! | `jwt` | | [`oauth`]: JWT access tokens verified against static keys or a cached JWKS (better-auth's `jwt` plugin, any OpenID Connect issuer) |
 //! | `axum` | | [`Authenticated`](integrations::axum::Authenticated) and [`Authorized`](integrations::axum::Authorized), extractors, and `IntoResponse` for [`Rejection`] (over `axum-core`) |
 //! | `tonic` | | `NamedService` for [`Bearer`], so `add_service(Bearer::new(svc, resolver))` works |
+//! | `protected-resource` | with `jwt`, `introspection` | [`protected_resource`]: RFC 9728 metadata served by the layer and named in its challenges, and RFC 8707 resource identifiers |
 //! | `metrics` | | counters and histograms of every decision, resolver and cache, over the `metrics` facade (see [Observability](#observability)) |
 //!
 //! With `default-features = false` the crate is the layer alone: tower, http, pin-project-lite,
@@ -181,6 +182,9 @@ mod metrics;
 #[cfg(any(feature = "jwt", feature = "introspection"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "jwt", feature = "introspection"))))]
 pub mod oauth;
+#[cfg(feature = "protected-resource")]
+#[cfg_attr(docsrs, doc(cfg(feature = "protected-resource")))]
+pub mod protected_resource;
 mod reason;
 mod redact;
 mod rejection;

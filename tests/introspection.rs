@@ -106,6 +106,7 @@ impl Endpoint {
         IntrospectionResolver::builder(format!("http://{}/introspect", self.addr))
             .client_basic("rs", "s3cret")
             .timeout(Duration::from_millis(300))
+            .any_audience()
             .build()
             .unwrap()
     }
@@ -147,6 +148,7 @@ async fn active_inactive_expired_and_scopes() {
         ep.addr
     ))
     .client_basic("rs", "wrong")
+    .any_audience()
     .build()
     .unwrap();
     assert!(resolve(&wrong, "live").await.is_err());
@@ -156,6 +158,7 @@ async fn active_inactive_expired_and_scopes() {
         ep.addr
     ))
     .client_bearer("rs-own-token")
+    .any_audience()
     .build()
     .unwrap();
     assert!(resolve(&bearer, "live").await.unwrap().is_some());
@@ -194,6 +197,7 @@ async fn answers_are_cached_never_past_exp() {
     ))
     .client_basic("rs", "s3cret")
     .cache_ttl(Duration::from_secs(60))
+    .any_audience()
     .build()
     .unwrap();
     for _ in 0..5 {

@@ -63,7 +63,8 @@ async fn every_algorithm_and_every_refusal_as_jose_writes_them() {
     let resolver: JwtResolver = JwtResolver::builder()
         .issuer(doc["issuer"].as_str().unwrap())
         .audience(doc["audience"].as_str().unwrap())
-        .keys(keys);
+        .keys(keys)
+        .unwrap();
     let mut matrix = std::collections::BTreeMap::<String, (u32, u32)>::new();
     for case in doc["cases"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
@@ -101,7 +102,8 @@ async fn through_the_layer_valid_is_200_and_refused_is_401() {
     let resolver: JwtResolver = JwtResolver::builder()
         .issuer(doc["issuer"].as_str().unwrap())
         .audience(doc["audience"].as_str().unwrap())
-        .keys(keys);
+        .keys(keys)
+        .unwrap();
     let svc = ServiceBuilder::new()
         .layer(BearerLayer::new(resolver))
         .service(service_fn(|req: Request<Incoming>| async move {
@@ -198,6 +200,7 @@ impl JwksServer {
 
     fn resolver(&self, settings: JwksSettings) -> JwtResolver {
         JwtResolver::builder()
+            .any_audience()
             .jwks_settings(settings)
             .jwks_url(&format!("http://{}/jwks", self.addr))
             .unwrap()
@@ -333,7 +336,7 @@ async fn scopes_refuse_with_403_insufficient_scope() {
     use tower_bearer::RequireSessionLayer;
     let doc = jose("kid-", &["ES256"]);
     let keys = KeySet::from_jwks(&serde_json::to_vec(&doc["jwks"]).unwrap()).unwrap();
-    let resolver: JwtResolver = JwtResolver::builder().keys(keys);
+    let resolver: JwtResolver = JwtResolver::builder().any_audience().keys(keys).unwrap();
     let svc = ServiceBuilder::new()
         .layer(
             BearerLayer::new(resolver)
@@ -368,6 +371,7 @@ async fn discovery_finds_the_jwks_and_checks_the_issuer() {
     let server = JwksServer::start(Jwks::Serve(a["jwks"].clone())).await;
     let issuer = format!("http://{}", server.addr);
     let resolver: JwtResolver = JwtResolver::builder()
+        .any_audience()
         // The jose tokens' own issuer; discovery still checks the document's.
         .issuer("https://issuer.test")
         .issuer_url(&issuer)
@@ -378,6 +382,7 @@ async fn discovery_finds_the_jwks_and_checks_the_issuer() {
     // A document that names another issuer: its keys are not trusted.
     *server.issuer.lock().unwrap() = Some("https://evil.test".into());
     let wrong: JwtResolver = JwtResolver::builder()
+        .any_audience()
         .issuer("https://issuer.test")
         .issuer_url(&issuer)
         .unwrap();
@@ -447,11 +452,15 @@ async fn a_jwks_over_https_from_a_private_ca() {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca_cert.der().clone()).unwrap();
     let trusting: JwtResolver = JwtResolver::builder()
+        .any_audience()
         .tls_roots(roots)
         .jwks_url(&url)
         .unwrap();
     assert!(resolve(&trusting, first_valid(&a)).await.is_some());
-    let public_roots_only: JwtResolver = JwtResolver::builder().jwks_url(&url).unwrap();
+    let public_roots_only: JwtResolver = JwtResolver::builder()
+        .any_audience()
+        .jwks_url(&url)
+        .unwrap();
     assert!(public_roots_only.resolve(first_valid(&a)).await.is_err());
 }
 
@@ -504,7 +513,10 @@ async fn hs256_with_a_configured_secret() {
     };
     let secret = b"a-shared-secret-of-32-bytes-or-more!";
     let key = Key::hmac(secret, Algorithm::HS256, None).unwrap();
-    let resolver: JwtResolver = JwtResolver::builder().keys(KeySet::new([key]));
+    let resolver: JwtResolver = JwtResolver::builder()
+        .any_audience()
+        .keys(KeySet::new([key]))
+        .unwrap();
     let good = sign(secret);
     let claims = resolve(&resolver, BearerToken::new(&good)).await.unwrap();
     assert_eq!(claims.sub.as_deref(), Some("svc"));
@@ -540,7 +552,7 @@ async fn axum_authorized_checks_scopes() {
     }
     let doc = jose("kid-", &["ES256"]);
     let keys = KeySet::from_jwks(&serde_json::to_vec(&doc["jwks"]).unwrap()).unwrap();
-    let resolver: JwtResolver = JwtResolver::builder().keys(keys);
+    let resolver: JwtResolver = JwtResolver::builder().any_audience().keys(keys).unwrap();
     let app = axum::Router::new()
         .route("/read", axum::routing::get(read))
         .route("/admin", axum::routing::get(admin))

@@ -91,7 +91,7 @@ impl<T> Claims<T> {
     /// use tower_bearer::oauth::{Claims, JwtResolver, KeySet};
     /// use tower_bearer::{BearerLayer, RequireSessionLayer};
     ///
-    /// let resolver: JwtResolver = JwtResolver::builder().keys(KeySet::default());
+    /// let resolver: JwtResolver = JwtResolver::builder().any_audience().keys(KeySet::default()).unwrap();
     /// // Every route: `orders:read`; one route: `orders:write` too.
     /// let layer = BearerLayer::new(resolver)
     ///     .authorize(|claims: &Arc<Claims>| claims.require_scopes(&["orders:read"]));
@@ -156,6 +156,15 @@ impl Audience {
     /// Whether there is no `aud` claim.
     pub fn is_empty(&self) -> bool {
         matches!(self, Audience::None)
+    }
+
+    /// Whether any of the audiences passes `f`.
+    pub(crate) fn any(&self, f: impl Fn(&str) -> bool) -> bool {
+        match self {
+            Audience::None => false,
+            Audience::One(one) => f(one),
+            Audience::Many(many) => many.iter().any(|a| f(a)),
+        }
     }
 }
 

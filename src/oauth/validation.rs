@@ -3,16 +3,20 @@
 use std::time::Duration;
 
 use crate::oauth::claims::Claims;
+use crate::protected_resource::uri::same_resource;
 
 /// What a token must carry to be accepted, beyond a valid signature.
 ///
 /// Defaults: `exp` required; `exp`, `nbf` and `iat` checked with 60 s of leeway for clock skew;
-/// no `iss` or `aud` required until you configure them (do, for any token not minted for this
-/// service alone); the RFC 9068 access-token profile off.
+/// no `iss` required until you configure one; an audience to be decided (the builders refuse
+/// to build until one is set, or any is accepted explicitly); the RFC 9068 access-token
+/// profile off.
 #[derive(Clone, Debug)]
 pub(crate) struct Validation {
     pub(crate) issuer: Option<String>,
     pub(crate) audience: Option<String>,
+    /// Tokens for any audience are accepted: said explicitly, never by default.
+    pub(crate) any_audience: bool,
     pub(crate) leeway: Duration,
     pub(crate) require_exp: bool,
     pub(crate) access_token_profile: bool,
@@ -23,6 +27,7 @@ impl Default for Validation {
         Validation {
             issuer: None,
             audience: None,
+            any_audience: false,
             leeway: Duration::from_secs(60),
             require_exp: true,
             access_token_profile: false,
@@ -31,6 +36,19 @@ impl Default for Validation {
 }
 
 impl Validation {
+    /// Why a builder cannot build yet: the audience is neither set nor waived. `what` names
+    /// the builder.
+    pub(crate) fn decided(&self, what: &str) -> Result<(), String> {
+        match self.audience.is_some() || self.any_audience {
+            true => Ok(()),
+            false => Err(format!(
+                "{what}: no audience: set .audience(\"https://api.example\") to the identifier \
+                 this service's tokens are issued for, or call .any_audience() to accept tokens \
+                 the issuer minted for any audience (RFC 8707; see the README's migration notes)"
+            )),
+        }
+    }
+
     /// `Ok` when the claims pass every check at `now` (seconds since the epoch), else why not.
     pub(crate) fn check<T>(
         &self,
@@ -62,7 +80,9 @@ impl Validation {
             }
         }
         if let Some(audience) = &self.audience {
-            if !claims.aud.contains(audience) {
+            // RFC 8707: compared as resource identifiers (scheme and host case, the default
+            // port, a trailing slash), so `https://API.example:443/mcp/` is `https://api.example/mcp`.
+            if !claims.aud.any(|aud| same_resource(aud, audience)) {
                 return Err("wrong audience");
             }
         }

@@ -39,7 +39,9 @@ pub struct IntrospectionResolverBuilder<T = Map<String, Value>> {
 impl<T> IntrospectionResolver<T> {
     /// Settings for the endpoint at `endpoint` (`http://`, or `https://` with feature `rustls`):
     /// no client authentication, 5 s timeout, 10 s positive and negative cache, 100,000
-    /// entries, at most 50 calls a second (in bursts of 50), no issuer or audience required.
+    /// entries, at most 50 calls a second (in bursts of 50), no issuer required, and the
+    /// audience to be decided ([`audience`](IntrospectionResolverBuilder::audience) or
+    /// [`any_audience`](IntrospectionResolverBuilder::any_audience)).
     pub fn builder(endpoint: impl Into<String>) -> IntrospectionResolverBuilder<T> {
         IntrospectionResolverBuilder {
             endpoint: endpoint.into(),
@@ -98,11 +100,19 @@ impl<T> IntrospectionResolverBuilder<T> {
         self
     }
 
-    /// The audience an answer must name in `aud` (a string or one of a list): a token the
-    /// authorization server issued for another API is refused (`401`), though the endpoint
-    /// calls it active. Answers without `aud` are refused too.
+    /// The audience an answer must name in `aud` (a string or one of a list), compared as a
+    /// resource URI when it is one: a token the authorization server issued for another API is
+    /// refused (`401`), though the endpoint calls it active. Answers without `aud` are refused
+    /// too. One of this or [`any_audience`](Self::any_audience) is required.
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.validation.audience = Some(audience.into());
+        self
+    }
+
+    /// Accepts answers whatever their `aud`: for an authorization server that issues tokens for
+    /// this service alone. Without it, [`audience`](Self::audience) is required.
+    pub fn any_audience(mut self) -> Self {
+        self.validation.any_audience = true;
         self
     }
 
@@ -182,8 +192,10 @@ impl<T> IntrospectionResolverBuilder<T> {
         self
     }
 
-    /// The resolver. Nothing is called until the first token arrives.
+    /// The resolver. Nothing is called until the first token arrives. Fails when the
+    /// endpoint is not an `http(s)` URL this build can reach, or no audience is decided.
     pub fn build(self) -> Result<IntrospectionResolver<T>, BoxError> {
+        self.validation.decided("IntrospectionResolver")?;
         let at = redact(&self.endpoint);
         let endpoint: Uri = self
             .endpoint

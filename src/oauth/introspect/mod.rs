@@ -237,9 +237,30 @@ mod tests {
             Some("Basic bXklMjBjbGllbnQ6czMlM0Fjcg==")
         );
         assert!(!format!("{builder:?}").contains("s3"));
-        let build = |url: &str| IntrospectionResolver::<Map<String, Value>>::builder(url).build();
+        let build = |url: &str| {
+            IntrospectionResolver::<Map<String, Value>>::builder(url)
+                .any_audience()
+                .build()
+        };
         assert_eq!(build("https://x/i").is_ok(), cfg!(feature = "rustls"));
         assert!(build("ftp://x/i").is_err());
+    }
+
+    #[test]
+    fn the_audience_is_decided_or_nothing_is_built() {
+        let error = IntrospectionResolver::<Map<String, Value>>::builder("http://x/i")
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("IntrospectionResolver: no audience: set .audience("),
+            "{error}"
+        );
+        assert!(error.contains(".any_audience()"), "{error}");
+        let built = IntrospectionResolver::<Map<String, Value>>::builder("http://x/i")
+            .audience("https://api.example")
+            .build();
+        assert!(built.is_ok());
     }
 
     #[test]
@@ -247,11 +268,13 @@ mod tests {
         let resolver = IntrospectionResolver::<Map<String, Value>>::builder(
             "http://user:pa55word@127.0.0.1:1/introspect",
         )
+        .any_audience()
         .build()
         .unwrap();
         assert!(!format!("{resolver:?}").contains("pa55word"));
         assert!(format!("{resolver:?}").contains("http://127.0.0.1:1/introspect"));
         let error = IntrospectionResolver::<Map<String, Value>>::builder("ftp://u:pa55word@h/i")
+            .any_audience()
             .build()
             .unwrap_err();
         assert!(!error.to_string().contains("pa55word"), "{error}");
@@ -266,6 +289,7 @@ mod tests {
         let resolver = IntrospectionResolver::<Map<String, Value>>::builder(
             "http://user:pa55word@127.0.0.1:1/introspect",
         )
+        .any_audience()
         .build()
         .unwrap();
         let error = resolver

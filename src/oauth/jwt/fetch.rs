@@ -163,33 +163,8 @@ impl DiscoveryFetcher {
             return Ok(jwks);
         }
         let document = self.discovery.fetch().await?;
-        let config = crate::oauth::json::parse(&document.body)
-            .map_err(|e| format!("OpenID configuration: {e}"))?;
-        if config["issuer"].as_str() != Some(self.issuer.as_str()) {
-            return Err(format!(
-                "OpenID configuration names issuer {:?}, not {:?}",
-                config["issuer"], self.issuer
-            )
-            .into());
-        }
-        let uri = config["jwks_uri"]
-            .as_str()
-            .ok_or("OpenID configuration has no jwks_uri")?;
-        // An issuer reached over https must not send the keys' fetch over plain http, where
-        // anyone on the path could swap them.
-        let https = |url: &str| {
-            url.get(..8)
-                .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
-        };
-        if https(&self.issuer) && !https(uri) {
-            return Err(format!(
-                "OpenID configuration of {:?} names a jwks_uri that is not https ({:?}): refused",
-                self.issuer,
-                crate::redact::redact(uri)
-            )
-            .into());
-        }
-        let jwks = self.discovery.at(uri)?;
+        let uri = jwks_uri(&self.issuer, &document.body)?;
+        let jwks = self.discovery.at(&uri)?;
         *self.jwks.lock().unwrap_or_else(|e| e.into_inner()) = Some(jwks.clone());
         Ok(jwks)
     }
@@ -208,6 +183,37 @@ impl JwksFetcher for std::sync::Arc<DiscoveryFetcher> {
             fetched
         })
     }
+}
+
+/// The `jwks_uri` of an OpenID configuration, if the document names `issuer` exactly
+/// (OpenID Connect Discovery §4.3), and, for an `https` issuer, if it is `https` too: an
+/// issuer reached over TLS must not send the keys' fetch over plain http, where anyone on the
+/// path could swap them.
+fn jwks_uri(issuer: &str, document: &[u8]) -> Result<String, BoxError> {
+    let config =
+        crate::oauth::json::parse(document).map_err(|e| format!("OpenID configuration: {e}"))?;
+    if config["issuer"].as_str() != Some(issuer) {
+        return Err(format!(
+            "OpenID configuration names issuer {:?}, not {:?}",
+            config["issuer"], issuer
+        )
+        .into());
+    }
+    let uri = config["jwks_uri"]
+        .as_str()
+        .ok_or("OpenID configuration has no jwks_uri")?;
+    let https = |url: &str| {
+        url.get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    };
+    if https(issuer) && !https(uri) {
+        return Err(format!(
+            "OpenID configuration of {issuer:?} names a jwks_uri that is not https ({:?}): refused",
+            crate::redact::redact(uri)
+        )
+        .into());
+    }
+    Ok(uri.to_owned())
 }
 
 /// `Cache-Control: max-age=N`; `no-store` and `no-cache` count as zero.
@@ -229,6 +235,67 @@ fn max_age(headers: &http::HeaderMap) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn discovery_takes_the_jwks_uri_of_its_issuer_and_no_downgrade() {
+        let doc = |issuer: &str, jwks: &str| {
+            serde_json::json!({"issuer": issuer, "jwks_uri": jwks}).to_string()
+        };
+        let ok = jwks_uri(
+            "https://as.example",
+            doc("https://as.example", "https://as.example/k").as_bytes(),
+        );
+        assert_eq!(ok.unwrap(), "https://as.example/k");
+        let downgrade = jwks_uri(
+            "https://as.example",
+            doc("https://as.example", "http://as.example/k").as_bytes(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(downgrade.contains("not https"), "{downgrade}");
+        let upper = jwks_uri(
+            "https://as.example",
+            doc("https://as.example", "HTTP://as.example/k").as_bytes(),
+        );
+        assert!(upper.is_err());
+        // A plain-http issuer (a local one) may name a plain-http JWKS.
+        let local = jwks_uri(
+            "http://127.0.0.1:3000",
+            doc("http://127.0.0.1:3000", "http://127.0.0.1:3000/k").as_bytes(),
+        );
+        assert_eq!(local.unwrap(), "http://127.0.0.1:3000/k");
+        let other = jwks_uri(
+            "https://as.example",
+            doc("https://evil.example", "https://evil.example/k").as_bytes(),
+        );
+        assert!(other.unwrap_err().to_string().contains("names issuer"));
+        let none = jwks_uri("https://as.example", br#"{"issuer": "https://as.example"}"#);
+        assert!(none.unwrap_err().to_string().contains("no jwks_uri"));
+    }
+
+    #[test]
+    fn urls_in_errors_and_debug_lose_their_credentials() {
+        let error = HttpFetcher::new("ftp://user:pa55word@h/jwks")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !error.contains("pa55word") && error.contains("ftp://h/jwks"),
+            "{error}"
+        );
+        let fetcher = HttpFetcher::new("http://user:pa55word@127.0.0.1:1/jwks").unwrap();
+        assert!(!format!("{fetcher:?}").contains("pa55word"));
+    }
+
+    #[tokio::test]
+    async fn a_failed_fetch_names_the_url_without_credentials() {
+        let fetcher = HttpFetcher::new("http://user:pa55word@127.0.0.1:1/jwks").unwrap();
+        let error = fetcher.fetch().await.unwrap_err().to_string();
+        assert!(
+            error.starts_with("JWKS http://127.0.0.1:1/jwks: "),
+            "{error}"
+        );
+        assert!(!error.contains("pa55word"), "{error}");
+    }
 
     #[test]
     fn cache_control_max_age() {

@@ -45,7 +45,8 @@ use crate::{BearerToken, BoxError, SessionResolver};
 /// let resolver: JwtResolver = JwtResolver::builder()
 ///     .issuer("https://auth.example")
 ///     .audience("https://api.example")
-///     .keys(KeySet::new([key]));
+///     .keys(KeySet::new([key]))
+///     .unwrap();
 /// let layer = BearerLayer::new(resolver).max_token_len(16 * 1024);
 /// # let _ = layer;
 /// ```
@@ -76,7 +77,9 @@ pub struct JwtResolverBuilder<T = Map<String, Value>> {
 }
 
 impl<T> JwtResolver<T> {
-    /// Settings: `exp` required, 60 s leeway, no issuer or audience, a verified-token cache of
+    /// Settings: `exp` required, 60 s leeway, no issuer, the audience to be decided
+    /// ([`audience`](JwtResolverBuilder::audience) or
+    /// [`any_audience`](JwtResolverBuilder::any_audience)), a verified-token cache of
     /// 100,000 tokens for at most 5 minutes each (never past `exp`), the JWKS defaults.
     pub fn builder() -> JwtResolverBuilder<T> {
         JwtResolverBuilder {
@@ -96,9 +99,20 @@ impl<T> JwtResolverBuilder<T> {
         self
     }
 
-    /// The audience every token's `aud` (a string or a list) must contain.
+    /// The audience every token's `aud` (a string or a list) must contain: this service's
+    /// identifier (RFC 8707), compared as a resource URI when it is one (scheme and host
+    /// case, default port and a trailing slash do not matter). One of this or
+    /// [`any_audience`](Self::any_audience) is required: a token the issuer minted for
+    /// another API is never accepted silently.
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.validation.audience = Some(audience.into());
+        self
+    }
+
+    /// Accepts tokens for any audience: for an issuer that mints tokens for this service
+    /// alone. Without it, [`audience`](Self::audience) is required.
+    pub fn any_audience(mut self) -> Self {
+        self.validation.any_audience = true;
         self
     }
 
@@ -143,8 +157,9 @@ impl<T> JwtResolverBuilder<T> {
         self
     }
 
-    /// A resolver over keys you configure (JWKs, HMAC secrets); nothing is fetched.
-    pub fn keys(self, keys: KeySet) -> JwtResolver<T> {
+    /// A resolver over keys you configure (JWKs, HMAC secrets); nothing is fetched. Fails
+    /// when no audience is decided.
+    pub fn keys(self, keys: KeySet) -> Result<JwtResolver<T>, BoxError> {
         self.build(Keys::Static(Arc::new(keys)))
     }
 
@@ -152,8 +167,9 @@ impl<T> JwtResolverBuilder<T> {
     /// [`HttpFetcher`]). Nothing is fetched until the first token arrives, so the service
     /// starts when the JWKS is unreachable.
     pub fn jwks_url(mut self, url: &str) -> Result<JwtResolver<T>, BoxError> {
+        self.validation.decided("JwtResolver")?;
         let fetcher = HttpFetcher::build(url, self.roots.take())?;
-        Ok(self.jwks(fetcher))
+        self.jwks(fetcher)
     }
 
     /// A resolver over the issuer's keys, found by OpenID Connect discovery: the `jwks_uri` of
@@ -161,6 +177,7 @@ impl<T> JwtResolverBuilder<T> {
     /// Sets the required `iss` to `issuer` too, unless [`issuer`](Self::issuer) set another.
     /// HTTP or HTTPS as [`jwks_url`](Self::jwks_url); nothing is fetched before the first token.
     pub fn issuer_url(mut self, issuer: &str) -> Result<JwtResolver<T>, BoxError> {
+        self.validation.decided("JwtResolver")?;
         let roots = self.roots.take();
         let fetcher = std::sync::Arc::new(crate::oauth::jwt::fetch::DiscoveryFetcher::new(
             issuer, roots,
@@ -168,17 +185,19 @@ impl<T> JwtResolverBuilder<T> {
         self.validation
             .issuer
             .get_or_insert_with(|| issuer.to_owned());
-        Ok(self.jwks(fetcher))
+        self.jwks(fetcher)
     }
 
-    /// A resolver over the JWKS `fetcher` brings.
-    pub fn jwks(self, fetcher: impl JwksFetcher) -> JwtResolver<T> {
+    /// A resolver over the JWKS `fetcher` brings. Fails when no audience is decided.
+    pub fn jwks(self, fetcher: impl JwksFetcher) -> Result<JwtResolver<T>, BoxError> {
+        self.validation.decided("JwtResolver")?;
         let jwks = Jwks::new(Arc::new(fetcher), self.jwks);
         self.build(Keys::Remote(jwks))
     }
 
-    fn build(self, keys: Keys) -> JwtResolver<T> {
-        JwtResolver {
+    fn build(self, keys: Keys) -> Result<JwtResolver<T>, BoxError> {
+        self.validation.decided("JwtResolver")?;
+        Ok(JwtResolver {
             inner: Arc::new(Inner {
                 keys,
                 validation: self.validation,
@@ -189,7 +208,7 @@ impl<T> JwtResolverBuilder<T> {
                 // is initialised at boot.
                 digest: TokenDigest::new().expect("the OS random number generator failed"),
             }),
-        }
+        })
     }
 }
 

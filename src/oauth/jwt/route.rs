@@ -21,9 +21,13 @@ use crate::{BearerToken, BoxError, SessionResolver};
 /// use tower_bearer::store::MemoryStore;
 /// use tower_bearer::BearerLayer;
 ///
-/// let jwt: JwtResolver = JwtResolver::builder().keys(KeySet::new([Key::from_jwk(&json!({
+/// let key = Key::from_jwk(&json!({
 ///     "kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
-/// })).unwrap()]));
+/// })).unwrap();
+/// let jwt: JwtResolver = JwtResolver::builder()
+///     .audience("https://api.example")
+///     .keys(KeySet::new([key]))
+///     .unwrap();
 /// let layer = BearerLayer::new(JwtOr::new(jwt, MemoryStore::new()));
 /// // Handlers read `Verified<Arc<Claims>, Arc<Session>>` from the extensions.
 /// # let _ = layer;
