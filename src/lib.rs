@@ -154,9 +154,7 @@ mod body;
     feature = "introspection"
 ))]
 mod cache;
-mod challenge;
 pub mod client;
-mod decision;
 #[cfg(any(
     feature = "memory-store",
     feature = "redis",
@@ -165,26 +163,24 @@ mod decision;
     feature = "introspection"
 ))]
 mod digest;
-#[cfg(any(feature = "jwt", feature = "introspection", feature = "better-auth-http"))]
+#[cfg(any(
+    feature = "jwt",
+    feature = "introspection",
+    feature = "better-auth-http"
+))]
 mod flight;
-pub mod form;
-pub mod future;
-mod grpc;
-mod head;
 pub mod integrations;
 mod layer;
 mod metrics;
 #[cfg(any(feature = "jwt", feature = "introspection"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "jwt", feature = "introspection"))))]
 pub mod oauth;
-mod reason;
 mod redact;
 mod rejection;
 mod require;
 mod resolver;
 #[cfg(any(feature = "store", feature = "better-auth"))]
-mod secret;
-mod service;
+mod session_token;
 #[cfg(feature = "store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "store")))]
 pub mod store;
@@ -193,17 +189,15 @@ mod trace;
 
 pub use anonymous::Anonymous;
 pub use body::{RequestBody, ResponseBody};
-pub use decision::Mode;
-pub use head::RequestHead;
-pub use layer::BearerLayer;
+pub use layer::{future, Bearer, BearerLayer, Mode, RequestHead};
 pub use redact::RedactedUri;
 pub use rejection::{InsufficientScope, Rejection, RejectionKind};
 pub use require::{RequireSession, RequireSessionLayer};
 pub use resolver::{resolver_fn, BoxError, BoxResolver, ResolverFn, SessionResolver};
 #[cfg(any(feature = "store", feature = "better-auth"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "store", feature = "better-auth"))))]
-pub use secret::SessionToken;
-pub use service::Bearer;
+pub use session_token::SessionToken;
+pub use token::form_layer as form;
 pub use token::{
     BearerToken, QueryParameter, SessionCookie, TokenChars, WebSocketProtocol,
     DEFAULT_MAX_TOKEN_LEN,

@@ -1,91 +1,25 @@
-//! [`BearerLayer`]: the layer, and the settings it hands every service it builds.
+//! [`BearerLayer`]'s settings: the realm, limits, mode, checks, exemptions and rejection shape
+//! it hands every service it builds. (The opt-in token sources are in `sources.rs`.)
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::Response;
-use tower_layer::Layer;
 
-use crate::challenge::sanitize_realm;
-use crate::decision::{Config, Mode};
-use crate::head::RequestHead;
+use super::decision::Mode;
+use super::head::RequestHead;
+use super::BearerLayer;
 use crate::metrics::LayerMetrics;
-use crate::reason::Challenges;
+use crate::rejection::challenge::sanitize_realm;
+use crate::rejection::reason::Challenges;
 use crate::rejection::{InsufficientScope, Rejection};
 use crate::require::RequireSessionLayer;
 use crate::resolver::SessionResolver;
-use crate::service::Bearer;
-use crate::token::{TokenChars, DEFAULT_MAX_TOKEN_LEN};
+use crate::token::TokenChars;
 use crate::trace::short_type_name;
 
-mod sources;
-
-/// Authenticates requests by bearer token; builds [`Bearer`] services.
-///
-/// See the [crate documentation](crate) for what each request gets. The resolver is shared
-/// through an [`Arc`], so it needs no `Clone`; cloning the layer is two reference-count bumps.
-///
-/// ```
-/// use std::time::Duration;
-/// use tower_bearer::{resolver_fn, BearerLayer, BearerToken, InsufficientScope};
-///
-/// #[derive(Clone)]
-/// struct Session { admin: bool }
-///
-/// let layer = BearerLayer::new(resolver_fn(|token: BearerToken<'_>| {
-///     let admin = token.matches("root");
-///     async move { Ok::<_, std::io::Error>(Some(Session { admin })) }
-/// }))
-/// .realm("api")
-/// .timeout(Duration::from_secs(2))
-/// .authorize(|s: &Session| if s.admin { Ok(()) } else { Err(InsufficientScope::new("admin")) })
-/// .exempt_path_prefix("/grpc.health.v1.Health/")
-/// .exempt_path_prefix("/metrics");
-/// # let _ = layer;
-/// ```
-pub struct BearerLayer<R: SessionResolver> {
-    resolver: Arc<R>,
-    config: Arc<Config<R::Session>>,
-}
-
 impl<R: SessionResolver> BearerLayer<R> {
-    /// A layer that resolves tokens with `resolver`.
-    ///
-    /// Defaults: credentials required, no realm, tokens up to 4 KiB, no timeout, CORS
-    /// preflights authenticated like any request, empty rejection bodies.
-    pub fn new(resolver: R) -> Self {
-        Self::from_shared(Arc::new(resolver))
-    }
-
-    /// A layer over a resolver that is already shared.
-    pub fn from_shared(resolver: Arc<R>) -> Self {
-        crate::require::note_session_type::<R::Session>();
-        BearerLayer {
-            resolver,
-            config: Arc::new(Config {
-                challenges: Challenges::new(None),
-                max_token_len: DEFAULT_MAX_TOKEN_LEN,
-                token_chars: TokenChars::B64Token,
-                timeout: None,
-                mode: Mode::Required,
-                preflight: None,
-                authorize: None,
-                exempt: Vec::new(),
-                sources: None,
-                on_rejection: None,
-                custom_shape: false,
-                resolver_name: short_type_name::<R>(),
-                metrics: LayerMetrics::new(None, short_type_name::<R>()),
-            }),
-        }
-    }
-
-    fn config_mut(&mut self) -> &mut Config<R::Session> {
-        Arc::make_mut(&mut self.config)
-    }
-
     /// The `realm` every challenge names. Characters RFC 6750 does not allow are dropped.
     pub fn realm(mut self, realm: impl AsRef<str>) -> Self {
         let config = self.config_mut();
@@ -322,51 +256,6 @@ impl<R: SessionResolver> BearerLayer<R> {
     {
         RequireSessionLayer::new(check)
     }
-
-    /// The resolver.
-    pub fn resolver(&self) -> &R {
-        &self.resolver
-    }
-
-    /// Wraps `inner`: what [`Layer::layer`] does, without `tower::Layer` in scope.
-    pub fn build<S>(&self, inner: S) -> Bearer<S, R> {
-        Bearer::from_parts(inner, self.resolver.clone(), self.config.clone())
-    }
-}
-
-impl<R: SessionResolver> Clone for BearerLayer<R> {
-    fn clone(&self) -> Self {
-        BearerLayer {
-            resolver: self.resolver.clone(),
-            config: self.config.clone(),
-        }
-    }
-}
-
-impl<R: SessionResolver> fmt::Debug for BearerLayer<R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BearerLayer")
-            .field("resolver", &std::any::type_name::<R>())
-            .field("config", &self.config)
-            .finish()
-    }
-}
-
-impl<T> fmt::Debug for Config<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("realm", &self.challenges.realm())
-            .field("max_token_len", &self.max_token_len)
-            .field("token_chars", &self.token_chars)
-            .field("timeout", &self.timeout)
-            .field("mode", &self.mode)
-            .field("preflight", &self.preflight.is_some())
-            .field("authorize", &self.authorize.is_some())
-            .field("exemptions", &self.exempt.len())
-            .field("sources", &self.sources)
-            .field("on_rejection", &self.on_rejection.is_some())
-            .finish()
-    }
 }
 
 /// Whether `path` is `prefix` or below it, at a segment boundary.
@@ -374,14 +263,6 @@ fn is_below(path: &str, prefix: &str) -> bool {
     match path.strip_prefix(prefix) {
         Some(rest) => rest.is_empty() || prefix.ends_with('/') || rest.starts_with('/'),
         None => false,
-    }
-}
-
-impl<S, R: SessionResolver> Layer<S> for BearerLayer<R> {
-    type Service = Bearer<S, R>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        self.build(inner)
     }
 }
 

@@ -1,9 +1,11 @@
 //! Reading the bearer token out of a request: the `Authorization` header (RFC 6750 §2.1,
 //! RFC 9110 §11) always, and the opt-in sources a browser can use (the query string, a form
-//! body, a WebSocket subprotocol, a cookie).
+//! body, a WebSocket subprotocol, a cookie). `form_layer.rs` is the layer in front that reads a
+//! form body for its token (public as `tower_bearer::form`).
 
 mod cookie;
 pub(crate) mod form;
+pub mod form_layer;
 mod header;
 mod query;
 mod secret;
