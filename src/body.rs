@@ -1,5 +1,7 @@
 //! The bodies the layers hand on: the response's (the inner service's body, or a rejection's
 //! bytes) and, behind a form layer, the request's (streamed as it came, or the bytes buffered).
+//! Three layers answer with these (`Bearer`, `RequireSession`, `FormToken`), so they sit here,
+//! below `layer/` and `token/`, rather than inside either.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};

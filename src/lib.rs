@@ -155,9 +155,7 @@ mod body;
     feature = "introspection"
 ))]
 mod cache;
-mod challenge;
 pub mod client;
-mod decision;
 #[cfg(any(
     feature = "memory-store",
     feature = "redis",
@@ -172,10 +170,6 @@ mod digest;
     feature = "better-auth-http"
 ))]
 mod flight;
-pub mod form;
-pub mod future;
-mod grpc;
-mod head;
 pub mod integrations;
 mod layer;
 mod metrics;
@@ -185,14 +179,12 @@ pub mod oauth;
 #[cfg(feature = "protected-resource")]
 #[cfg_attr(docsrs, doc(cfg(feature = "protected-resource")))]
 pub mod protected_resource;
-mod reason;
 mod redact;
 mod rejection;
 mod require;
 mod resolver;
 #[cfg(any(feature = "store", feature = "better-auth"))]
-mod secret;
-mod service;
+mod session_token;
 #[cfg(feature = "store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "store")))]
 pub mod store;
@@ -201,17 +193,15 @@ mod trace;
 
 pub use anonymous::Anonymous;
 pub use body::{RequestBody, ResponseBody};
-pub use decision::Mode;
-pub use head::RequestHead;
-pub use layer::BearerLayer;
+pub use layer::{future, Bearer, BearerLayer, Mode, RequestHead};
 pub use redact::RedactedUri;
 pub use rejection::{InsufficientScope, Rejection, RejectionKind};
 pub use require::{RequireSession, RequireSessionLayer};
 pub use resolver::{resolver_fn, BoxError, BoxResolver, ResolverFn, SessionResolver};
 #[cfg(any(feature = "store", feature = "better-auth"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "store", feature = "better-auth"))))]
-pub use secret::SessionToken;
-pub use service::Bearer;
+pub use session_token::SessionToken;
+pub use token::form_layer as form;
 pub use token::{
     BearerToken, QueryParameter, SessionCookie, TokenChars, WebSocketProtocol,
     DEFAULT_MAX_TOKEN_LEN,

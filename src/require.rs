@@ -16,7 +16,7 @@ use tower_service::Service;
 
 use crate::anonymous::{Anonymous, LayerShape};
 use crate::body::ResponseBody;
-use crate::grpc::Grpc;
+use crate::rejection::grpc::Grpc;
 use crate::rejection::{InsufficientScope, Rejection};
 
 /// Builds [`RequireSession`] services: a per-route check of the session an outer

@@ -226,7 +226,7 @@ impl Session {
     }
 }
 
-pub use crate::secret::SessionToken;
+pub use crate::session_token::SessionToken;
 
 /// better-auth's session lifetime settings: `session.expiresIn` and `session.updateAge`.
 ///

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use tower_layer::Stack;
 
 use super::BearerLayer;
-use crate::form::FormTokenLayer;
 use crate::resolver::SessionResolver;
+use crate::token::form_layer::FormTokenLayer;
 use crate::token::sources::Sources;
 use crate::token::{QueryParameter, SessionCookie, WebSocketProtocol};
 

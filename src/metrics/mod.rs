@@ -4,7 +4,7 @@
 //! Handles are registered once (on first use, with the recorder installed then) and kept, so a
 //! request pays an atomic add per counter, not a registry lookup.
 
-use crate::reason::Reason;
+use crate::rejection::reason::Reason;
 
 /// What the layer did with a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

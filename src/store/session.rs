@@ -362,7 +362,7 @@ impl CreateOptions {
     }
 }
 
-pub use crate::secret::SessionToken;
+pub use crate::session_token::SessionToken;
 
 /// A newly issued session and its token: the only time a store hands the token out.
 #[derive(Debug, Clone)]

@@ -1,17 +1,21 @@
 //! Reading the bearer token out of a request: the `Authorization` header (RFC 6750 §2.1,
 //! RFC 9110 §11) always, and the opt-in sources a browser can use (the query string, a form
-//! body, a WebSocket subprotocol, a cookie).
+//! body, a WebSocket subprotocol, a cookie). `form_layer.rs` is the layer in front that reads a
+//! form body for its token (public as `tower_bearer::form`).
 
+mod b64token;
 mod cookie;
 pub(crate) mod form;
+pub mod form_layer;
 mod header;
 mod query;
 mod secret;
 pub(crate) mod sources;
 mod subprotocol;
 
+pub(crate) use b64token::is_b64token;
 pub(crate) use form::form_token;
-pub(crate) use header::{from_headers, from_headers_unchecked, is_b64token, mark_sensitive};
+pub(crate) use header::{from_headers, from_headers_unchecked, mark_sensitive};
 pub(crate) use secret::Secret;
 pub use sources::{QueryParameter, SessionCookie, WebSocketProtocol};
 
@@ -121,4 +125,29 @@ pub(crate) enum Malformed {
     Repeated,
     /// The token query parameter on a method that may not carry it.
     Method,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equality_is_by_content_and_constant_time() {
+        let t = BearerToken::new("abcdef");
+        assert!(t.matches("abcdef"));
+        assert!(t.matches(b"abcdef"));
+        for other in ["abcdeg", "bbcdef", "abcde", "abcdefg", ""] {
+            assert!(!t.matches(other), "{other}");
+            assert_ne!(t, BearerToken::new(other));
+        }
+        assert_eq!(t, BearerToken::new("abcdef"));
+        assert!(constant_time_eq(b"", b""));
+    }
+
+    #[test]
+    fn debug_redacts() {
+        let t = BearerToken::new("secret-token");
+        assert_eq!(format!("{t:?}"), "Bearer ***");
+        assert_eq!(format!("{:?}", Some(t)), "Some(Bearer ***)");
+    }
 }

@@ -19,7 +19,7 @@ mod index;
 mod tests;
 
 use crate::digest::{Tag, TagBuildHasher, TokenDigest};
-use crate::secret::generate_token;
+use crate::session_token::generate_token;
 pub use builder::MemoryStoreBuilder;
 use builder::StoreClock;
 use index::{Indexed, UserSessions};

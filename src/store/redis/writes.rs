@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::keys::{digest_hex, millis, token_tag, user_tag};
 use super::scripts::Call;
 use super::{Durability, RedisStore};
-use crate::secret::generate_token;
+use crate::session_token::generate_token;
 use crate::store::{CreateOptions, Issued, Session, SessionToken, StoreError};
 
 impl<D> RedisStore<D>

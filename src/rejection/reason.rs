@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use http::header::HeaderValue;
 use http::StatusCode;
 
-use crate::rejection::{Rejection, RejectionKind};
+use super::{Rejection, RejectionKind};
 
 /// The layer's own reasons to refuse a request. Each has a fixed description, so its
 /// challenge is built once per layer rather than once per request.

@@ -14,12 +14,12 @@ mod start;
 
 pub(crate) use start::{Early, Resolve};
 
+use super::head::RequestHead;
 use crate::anonymous::{Anonymous, LayerShape, Refuse};
 use crate::body::ResponseBody;
-use crate::grpc::Grpc;
-use crate::head::RequestHead;
 use crate::metrics::{Label, LayerMetrics, Outcome, Resolved};
-use crate::reason::{Challenges, Reason};
+use crate::rejection::grpc::Grpc;
+use crate::rejection::reason::{Challenges, Reason};
 use crate::rejection::{InsufficientScope, Rejection, RejectionKind};
 use crate::resolver::BoxError;
 use crate::token::sources::Sources;
@@ -90,6 +90,23 @@ impl<T> Clone for Config<T> {
             resolver_name: self.resolver_name,
             metrics: self.metrics.clone(),
         }
+    }
+}
+
+impl<T> std::fmt::Debug for Config<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("realm", &self.challenges.realm())
+            .field("max_token_len", &self.max_token_len)
+            .field("token_chars", &self.token_chars)
+            .field("timeout", &self.timeout)
+            .field("mode", &self.mode)
+            .field("preflight", &self.preflight.is_some())
+            .field("authorize", &self.authorize.is_some())
+            .field("exemptions", &self.exempt.len())
+            .field("sources", &self.sources)
+            .field("on_rejection", &self.on_rejection.is_some())
+            .finish()
     }
 }
 

@@ -19,8 +19,8 @@ use tower_service::Service;
 
 pub use crate::require::RequireSessionFuture;
 
+use super::decision::{Config, Refusal, TimedOut};
 use crate::body::ResponseBody;
-use crate::decision::{Config, Refusal, TimedOut};
 use crate::resolver::{BoxError, SessionResolver};
 use crate::token::sources::{mark_private, Via};
 use crate::trace::Trace;
@@ -324,6 +324,6 @@ mod tests {
             ours <= inner + 8,
             "{ours} bytes for an inner future of {inner}"
         );
-        assert!(size_of::<crate::decision::Refusal>() <= 48);
+        assert!(size_of::<super::super::decision::Refusal>() <= 48);
     }
 }

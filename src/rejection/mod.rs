@@ -1,5 +1,8 @@
-//! Rejections: why a request was refused ([`RejectionKind`]), the refusal of an authorization
-//! check ([`InsufficientScope`]), and the [`Rejection`] a custom handler turns into a response.
+//! Why and how a request is refused. Here: why a request was refused ([`RejectionKind`]), the
+//! refusal of an authorization check ([`InsufficientScope`]), and the [`Rejection`] a custom
+//! handler turns into a response. Beside it: `reason.rs`, the layer's own reasons and the
+//! answers they get; `challenge.rs`, the `WWW-Authenticate` value; `grpc.rs`, the trailers-only
+//! gRPC status a gRPC call gets instead.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -9,8 +12,12 @@ use bytes::Bytes;
 use http::header::{HeaderValue, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 
-use crate::challenge::{self, is_description_char, is_scope_char, sanitize, sanitize_realm};
-use crate::grpc::Grpc;
+pub(crate) mod challenge;
+pub(crate) mod grpc;
+pub(crate) mod reason;
+
+use challenge::{is_description_char, is_scope_char, sanitize, sanitize_realm};
+use grpc::Grpc;
 
 /// Why the layer refused a request.
 #[non_exhaustive]

@@ -6,10 +6,10 @@ use bytes::Bytes;
 use http::header::{ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};
 use http::{Method, Request, Response};
 
+use super::super::head::RequestHead;
 use super::Config;
-use crate::grpc::Grpc;
-use crate::head::RequestHead;
-use crate::reason::Reason;
+use crate::rejection::grpc::Grpc;
+use crate::rejection::reason::Reason;
 use crate::token::sources::{Choice, Sources, Via};
 use crate::token::{self, BearerToken, Malformed, Secret, TokenChars};
 

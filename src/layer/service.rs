@@ -1,4 +1,4 @@
-//! [`Bearer`]: the middleware service, plumbing the [decision](crate::decision) into tower.
+//! [`Bearer`]: the middleware service, plumbing the decision (`decision/`) into tower.
 
 use std::fmt;
 use std::mem;
@@ -8,18 +8,17 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
+use super::decision::{Config, Early, Refusal, Resolve};
+use super::future::ResponseFuture;
 use crate::body::ResponseBody;
-use crate::decision::{Config, Early, Refusal, Resolve};
-use crate::future::ResponseFuture;
-use crate::layer::BearerLayer;
 use crate::metrics::Outcome;
-use crate::reason::Reason;
+use crate::rejection::reason::Reason;
 use crate::resolver::SessionResolver;
 use crate::token::sources::Via;
 use crate::token::{self, Secret};
 use crate::trace::Trace;
 
-/// Authenticates each request before it reaches `S`; built by [`BearerLayer`], or by
+/// Authenticates each request before it reaches `S`; built by [`BearerLayer`](crate::BearerLayer), or by
 /// [`Bearer::new`] for one service.
 ///
 /// ```
@@ -40,11 +39,6 @@ pub struct Bearer<S, R: SessionResolver> {
 }
 
 impl<S, R: SessionResolver> Bearer<S, R> {
-    /// `inner`, with requests authenticated through `resolver` and the layer's defaults.
-    pub fn new(inner: S, resolver: R) -> Self {
-        BearerLayer::new(resolver).build(inner)
-    }
-
     pub(crate) fn from_parts(inner: S, resolver: Arc<R>, config: Arc<Config<R::Session>>) -> Self {
         Bearer {
             inner,
@@ -67,26 +61,6 @@ impl<S, R: SessionResolver> Bearer<S, R> {
     /// Unwraps the inner service.
     pub fn into_inner(self) -> S {
         self.inner
-    }
-}
-
-impl<R: SessionResolver> Bearer<(), R> {
-    /// The layer, as [`BearerLayer::new`]; for tonic's per-service `add_service` without
-    /// `tower::Layer` in scope. (On `Bearer<(), R>` alone, so that `Bearer::layer(…)` needs no
-    /// service type before `build` names it.)
-    ///
-    /// ```
-    /// use tower_bearer::{store::MemoryStore, Bearer};
-    ///
-    /// let inner = tower::service_fn(|_: http::Request<()>| async {
-    ///     Ok::<_, std::convert::Infallible>(http::Response::new(()))
-    /// });
-    /// // As in `Server::builder().add_service(Bearer::layer(store).build(svc))`:
-    /// let service = Bearer::layer(MemoryStore::new()).build(inner);
-    /// # let _ = service;
-    /// ```
-    pub fn layer(resolver: R) -> BearerLayer<R> {
-        BearerLayer::new(resolver)
     }
 }
 
