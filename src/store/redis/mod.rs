@@ -22,6 +22,7 @@ mod durability;
 mod keys;
 mod listen;
 mod scripts;
+mod shared;
 mod writes;
 
 pub use builder::RedisStoreBuilder;
