@@ -99,8 +99,11 @@ impl RedisStoreBuilder {
     ///
     /// It follows `MOVED` and `ASK`, and after a failover finds the new primary by itself: a
     /// request that meets the failover fails (a `503`) until the replica has taken over,
-    /// the `cluster-node-timeout` and a second or two (2.4–3.8 s with a 1 s timeout in
-    /// tests/redis_failover.rs).
+    /// the `cluster-node-timeout` and a second or two (2.3–3.8 s with a 1 s node timeout in
+    /// tests/redis_failover.rs). Requests for the other primaries' users can fail too, in
+    /// the moment the Cluster refuses every query (`CLUSTERDOWN`, with Redis' default
+    /// `cluster-require-full-coverage yes`) between marking the primary failed and its
+    /// replica's takeover.
     pub async fn connect_cluster<D>(self, urls: &[&str]) -> Result<RedisStore<D>, StoreError> {
         self.check_waits()?;
         let cluster = LazyCluster::new(urls, self.response_timeout).map_err(StoreError::new)?;
