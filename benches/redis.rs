@@ -10,13 +10,13 @@
 //! `STORE_COUNT=<variant> STORE_ITERS=<n>` runs one of those `n` times and exits, for callgrind
 //! (`memory_resolve`, `cached_resolve`, `memory_ready`, `cached_ready`).
 //!
-//! Starts its own `redis-server` on a free port. Run: `cargo bench --bench redis --features redis`.
+//! Starts its own `redis-server`s on free ports, each in a temporary folder. Run:
+//! `cargo bench --bench redis --features redis`.
 
 use std::convert::Infallible;
 use std::future::{ready, Future, Ready};
 use std::hint::black_box;
 use std::pin::pin;
-use std::process::{Child, Command, Stdio};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -83,47 +83,18 @@ where
     }
 }
 
-struct Server(Child);
+/// The tests' own `redis-server`s (tests/support/redis.rs): a free port, a temporary `--dir`
+/// for whatever a server writes (a replica's full sync writes `dump.rdb` even with
+/// `--save ""`), never the source tree, and no server outlives the run.
+#[path = "../tests/support/redis.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod redis_server;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn redis_server() -> (Server, String) {
-    redis_server_with(&[])
-}
-
-fn redis_server_with(extra: &[&str]) -> (Server, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server (apt-get install redis-server)");
-    std::thread::sleep(Duration::from_millis(300));
-    (Server(child), format!("redis://127.0.0.1:{port}"))
-}
+use redis_server::RedisServer;
 
 fn redis(c: &mut Criterion) {
-    let (server, url) = redis_server();
+    let server = RedisServer::start();
+    let url = server.url();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -262,21 +233,9 @@ fn redis(c: &mut Criterion) {
 /// Issue 27: a revocation that waits for one replica (`WAIT 1`) against today's, on a primary
 /// with one replica on loopback; and the hot path, which must not change.
 fn durable(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
-    let (_primary, url) = redis_server();
-    let port = url.rsplit(':').next().unwrap().to_string();
-    let (_replica, replica_url) = redis_server_with(&["--replicaof", "127.0.0.1", &port]);
-    let replica_port = replica_url.rsplit(':').next().unwrap().to_string();
-    while !String::from_utf8_lossy(
-        &Command::new("redis-cli")
-            .args(["-p", &replica_port, "INFO", "replication"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .contains("master_link_status:up")
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let primary_server = RedisServer::start();
+    let _replica = primary_server.start_replica(&[]);
+    let url = primary_server.url();
     let primary: RedisStore = rt.block_on(RedisStore::builder().connect(&url)).unwrap();
     let wait = Durability::replicas(1);
     let durable: RedisStore = rt

@@ -159,6 +159,27 @@ impl RedisServer {
         nodes
     }
 
+    /// A replica of this server, of the same program, once its link to this one is up. Its
+    /// full sync's RDB file lands in its own temporary folder, as everything it writes does.
+    pub fn start_replica(&self, extra: &[&str]) -> RedisServer {
+        let port = self.port.to_string();
+        let mut args = vec!["--replicaof", "127.0.0.1", &port];
+        args.extend_from_slice(extra);
+        let replica = RedisServer::start_program(self.program, &args);
+        let started = Instant::now();
+        while !replica
+            .cli(&["INFO", "replication"])
+            .contains("master_link_status:up")
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "replica not in sync"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        replica
+    }
+
     /// `kill -STOP`: the server accepts connections and never answers.
     pub fn pause(&self) {
         self.signal("-STOP");

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 
-use super::{scripts, Conn, Durability, Inner, LazyCluster, RedisStore, Scripts};
+use super::{scripts, Conn, Durability, DurableConns, Inner, LazyCluster, RedisStore, Scripts};
 use crate::store::lifetimes::{lifetime_setters, Lifetimes};
 use crate::store::{Clock, StoreError, SystemClock};
 
@@ -84,9 +84,13 @@ impl RedisStoreBuilder {
             .set_connection_timeout(Some(self.response_timeout))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(200));
-        let conn =
-            ConnectionManager::new_lazy_with_config(client, config).map_err(StoreError::new)?;
-        Ok(self.build(Conn::Single(conn)))
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
+            .map_err(StoreError::new)?;
+        let durable = self.durable_conns(move || {
+            ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
+                .map(Conn::Single)
+        });
+        Ok(self.build(Conn::Single(conn), durable))
     }
 
     /// A store on a Redis Cluster, given some of its nodes. It connects lazily, as
@@ -95,12 +99,21 @@ impl RedisStoreBuilder {
     ///
     /// It follows `MOVED` and `ASK`, and after a failover finds the new primary by itself: a
     /// request that meets the failover fails (a `503`) until the replica has taken over,
-    /// the `cluster-node-timeout` and a second or two (2.4–3.8 s with a 1 s timeout in
-    /// tests/redis_failover.rs).
+    /// the `cluster-node-timeout` and a second or two (2.3–3.8 s with a 1 s node timeout in
+    /// tests/redis_failover.rs). Requests for the other primaries' users can fail too, in
+    /// the moment the Cluster refuses every query (`CLUSTERDOWN`, with Redis' default
+    /// `cluster-require-full-coverage yes`) between marking the primary failed and its
+    /// replica's takeover.
     pub async fn connect_cluster<D>(self, urls: &[&str]) -> Result<RedisStore<D>, StoreError> {
         self.check_waits()?;
         let cluster = LazyCluster::new(urls, self.response_timeout).map_err(StoreError::new)?;
-        Ok(self.build(Conn::Cluster(cluster)))
+        let urls: Vec<String> = urls.iter().map(|url| url.to_string()).collect();
+        let timeout = self.response_timeout;
+        let durable = self.durable_conns(move || {
+            let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+            LazyCluster::new(&urls, timeout).map(Conn::Cluster)
+        });
+        Ok(self.build(Conn::Cluster(cluster), durable))
     }
 
     /// A wait as long as the response timeout would always fail: the connection gives up on
@@ -124,10 +137,20 @@ impl RedisStoreBuilder {
         Ok(())
     }
 
-    fn build<D>(self, conn: Conn) -> RedisStore<D> {
+    /// The durable writes' own connections, made by `make`, if any write waits for replicas.
+    fn durable_conns(
+        &self,
+        make: impl Fn() -> redis::RedisResult<Conn> + Send + Sync + 'static,
+    ) -> Option<DurableConns> {
+        (self.revocations.wait() || self.creations.wait())
+            .then(|| DurableConns::new(self.response_timeout, Box::new(make)))
+    }
+
+    fn build<D>(self, conn: Conn, durable: Option<DurableConns>) -> RedisStore<D> {
         RedisStore {
             inner: Arc::new(Inner {
                 conn,
+                durable,
                 prefix: self.prefix,
                 clock: self.clock,
                 lifetimes: self.lifetimes,

@@ -12,6 +12,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::listen::listen;
+use super::shared::Shared;
 use super::{digest_hex, RedisStore};
 use crate::cache::Cache;
 use crate::digest::{Tag, TokenDigest};
@@ -64,26 +65,6 @@ use crate::{BearerToken, SessionResolver};
 pub struct CachedStore<D = ()> {
     store: RedisStore<D>,
     cache: Arc<Shared<D>>,
-}
-
-pub(super) struct Shared<D> {
-    /// Sessions by their token's tag; the alias is the tag of the token's SHA-256, which is
-    /// what Redis publishes when the session is removed.
-    pub(super) cache: Cache<Arc<Session<D>>>,
-    digest: TokenDigest,
-    pub(super) max_stale: Duration,
-    max_age: Duration,
-}
-
-impl<D> Shared<D> {
-    pub(super) fn invalidate(&self, sha256_hex: &str) {
-        self.cache
-            .invalidate_alias(self.digest.tag(sha256_hex.as_bytes()));
-    }
-
-    fn invalidate_all(&self, digests: &[String]) {
-        digests.iter().for_each(|digest| self.invalidate(digest));
-    }
 }
 
 /// Builds a [`CachedStore`]: `CachedStore::builder(store)`, its bounds, then

@@ -1,5 +1,6 @@
-//! [`Conn`]: the one connection a Redis store or resolver holds, to a server or a Cluster;
-//! both connect lazily, so a Redis that is down at start-up gives `503`s until it is up.
+//! [`Conn`]: the connection a Redis store or resolver holds, to a server or a Cluster (and
+//! each of a store's connections for durable writes, see `durable_conns`); both connect
+//! lazily, so a Redis that is down at start-up gives `503`s until it is up.
 
 use std::sync::Arc;
 
@@ -46,6 +47,28 @@ impl Conn {
             }
             other => other,
         }
+    }
+
+    /// Runs one script by `EVAL` (never `NOSCRIPT`, so never twice), and the `waits` after it,
+    /// as [`run`](Self::run) does: for durable writes, whose wait would otherwise be waited
+    /// out twice when the server does not have the script yet.
+    pub(crate) async fn run_eval(
+        &self,
+        call: &Call<'_>,
+        waits: &[redis::Cmd],
+    ) -> RedisResult<(Value, Vec<Value>)> {
+        self.run_once(call, true, waits).await
+    }
+
+    /// Connects now rather than on first use; errors are left for that use to meet.
+    pub(crate) async fn warm(&self) {
+        let _ = match self {
+            Conn::Single(conn) => redis::cmd("PING")
+                .query_async::<Value>(&mut conn.clone())
+                .await
+                .map(drop),
+            Conn::Cluster(lazy) => lazy.get().await.map(drop),
+        };
     }
 
     async fn run_once(

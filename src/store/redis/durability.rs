@@ -21,6 +21,16 @@ use crate::store::StoreError;
 /// retries), never a silent success. The write may still have happened: a revocation is safe
 /// to retry.
 ///
+/// A wait blocks the connection it is sent on, so durable writes do not use the store's own
+/// connection, which carries every resolve: each takes one of 8 connections of the durable
+/// writes' own for its write and wait, one write at a time on each (a store that asks for any
+/// durability opens them in the background when it is made; on a Cluster each is a Cluster
+/// connection, to every node). More than 8 durable writes at once wait their turn, within the
+/// response timeout. A replica that lags makes the durable writes wait, up to their timeout,
+/// and nothing else: resolves of the same primary's sessions, and the other durable writes, go
+/// on meanwhile. A durable write sends its script in full (`EVAL`), so that a server without
+/// it in its cache does not make the write wait twice.
+///
 /// | Setting | Answers success once | Survives |
 /// |---|---|---|
 /// | [`Durability::PRIMARY`] (default) | the primary has it in memory | nothing: a failover or a restart without persistence can undo it |

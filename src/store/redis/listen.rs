@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::cache::Shared;
+use super::shared::Shared;
 use super::RedisStore;
 
 /// Subscribes, pings, applies invalidations; on any failure clears the cache and starts over,

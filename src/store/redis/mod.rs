@@ -19,15 +19,18 @@ mod cache;
 mod cluster;
 mod conn;
 mod durability;
+mod durable_conns;
 mod keys;
 mod listen;
 mod scripts;
+mod shared;
 mod writes;
 
 pub use builder::RedisStoreBuilder;
 pub use cache::{CachedStore, CachedStoreBuilder};
 pub(crate) use conn::{Conn, LazyCluster};
 pub use durability::Durability;
+use durable_conns::DurableConns;
 use keys::{digest_hex, millis, token_tag};
 use scripts::{Call, Lua};
 
@@ -53,7 +56,9 @@ use scripts::{Call, Lua};
 ///   Redis replicates asynchronously, so by default a revocation acknowledged just before a
 ///   failover can come undone: [`durable_revocations`](RedisStoreBuilder::durable_revocations)
 ///   and [`durable_creations`](RedisStoreBuilder::durable_creations) make a write wait for
-///   replicas first; [`Durability`] says what each setting guarantees.
+///   replicas first; [`Durability`] says what each setting guarantees. A durable write and
+///   its wait go on connections of their own, never the one resolves use, so a lagging
+///   replica slows the durable writes alone.
 ///
 /// Keys, under the prefix (default `tower-bearer:`, without `{` or `}`):
 /// `<prefix>{<tag>}s:<sha256 hex>` (a hash: `exp`, `id`, `user`, `json`) and
@@ -78,6 +83,9 @@ pub struct RedisStore<D = ()> {
 
 pub(super) struct Inner {
     conn: Conn,
+    /// The connections durable writes and their waits go on, if any write waits: never the
+    /// one above, so that a wait holds up no read.
+    durable: Option<DurableConns>,
     prefix: String,
     clock: Arc<dyn Clock>,
     lifetimes: Lifetimes,
@@ -152,16 +160,25 @@ where
             .then(|| durability.command())
             .into_iter()
             .collect();
-        let (reply, waited) = self
-            .inner
-            .conn
-            .run(&call, &waits)
-            .await
-            .map_err(StoreError::new)?;
+        let (reply, waited) = self.run(&call, &waits).await?;
         if let Some(waited) = waited.into_iter().next() {
             durability.confirmed(waited)?;
         }
         T::from_redis_value(reply).map_err(StoreError::new)
+    }
+
+    /// Runs a script and its `waits`: on the store's connection if there are none, else on a
+    /// connection of the durable writes' own.
+    async fn run(
+        &self,
+        call: &Call<'_>,
+        waits: &[redis::Cmd],
+    ) -> Result<(redis::Value, Vec<redis::Value>), StoreError> {
+        match &self.inner.durable {
+            Some(durable) if !waits.is_empty() => durable.run(call, waits).await,
+            _ => self.inner.conn.run(call, waits).await,
+        }
+        .map_err(StoreError::new)
     }
 
     fn encode(session: &Session<D>) -> Result<String, StoreError> {

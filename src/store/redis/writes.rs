@@ -154,12 +154,7 @@ where
             .filter(|d| d.wait())
             .map(Durability::command)
             .collect();
-        let (reply, waited) = self
-            .inner
-            .conn
-            .run(&create, &waits)
-            .await
-            .map_err(StoreError::new)?;
+        let (reply, waited) = self.run(&create, &waits).await?;
         let evicted = Vec::<String>::from_redis_value(reply).map_err(StoreError::new)?;
         let mut waited = waited.into_iter();
         if creation.wait() {
