@@ -13,7 +13,10 @@ use http::Uri;
 /// which sees the request before it and would otherwise log a query-string token
 /// (`?access_token=…`) in clear.
 ///
-/// With tower-http's `TraceLayer`, in place of its default span:
+/// With tower-http's `TraceLayer`, in place of its default span (whose `uri` field, in clear,
+/// every event of the request repeats). Its default `on_request`, `on_response` and
+/// `on_failure` print no URI; leave its `include_headers` off when it is outside the bearer
+/// layer, where the `Authorization` header is not yet marked sensitive:
 ///
 /// ```
 /// use http::Request;
@@ -135,7 +138,10 @@ mod tests {
             ("/", "/"),
             ("/a/b", "/a/b"),
             ("/a?access_token=tok", "/a?access_token=***"),
-            ("/a?x=1&access_token=tok&&y", "/a?x=***&access_token=***&&***"),
+            (
+                "/a?x=1&access_token=tok&&y",
+                "/a?x=***&access_token=***&&***",
+            ),
             ("/a?tokenonly", "/a?***"),
             ("http://h:8/p?q=", "http://h:8/p?q=***"),
             ("https://user:pw@h/p", "https://h/p"),
