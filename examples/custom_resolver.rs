@@ -145,7 +145,11 @@ const DEMO_TOKEN: &str = "demo-token";
 
 #[tokio::main]
 async fn main() {
+    // `RUST_LOG` sets the level (default info): the resolver's errors come at WARN.
     tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_target(false)
         .with_writer(std::io::stderr)
         .init();

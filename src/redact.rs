@@ -13,7 +13,10 @@ use http::Uri;
 /// which sees the request before it and would otherwise log a query-string token
 /// (`?access_token=…`) in clear.
 ///
-/// With tower-http's `TraceLayer`, in place of its default span:
+/// With tower-http's `TraceLayer`, in place of its default span (whose `uri` field, in clear,
+/// every event of the request repeats). Its default `on_request`, `on_response` and
+/// `on_failure` print no URI; leave its `include_headers` off when it is outside the bearer
+/// layer, where the `Authorization` header is not yet marked sensitive:
 ///
 /// ```
 /// use http::Request;

@@ -25,8 +25,11 @@ mod ws;
 
 use std::sync::Arc;
 
+use axum::body::Body;
+use axum::http::Request;
 use axum::{middleware, Router};
 use tower_bearer::store::{MemoryStore, SessionStore};
+use tower_bearer::RedactedUri;
 use tower_http::trace::TraceLayer;
 use tracing_subscriber::EnvFilter;
 
@@ -153,8 +156,21 @@ fn layered(mut app: Router, args: &Args) -> Router {
         limits::read_body,
     ))
     .layer(cors::layer(&args.trusted_origins))
-    // Request spans at debug level (`RUST_LOG=tower_http=debug`). The layer is outermost,
-    // yet sees no token: it logs no headers by default, and the bearer layer marks the
-    // `Authorization` header sensitive before the handlers.
-    .layer(TraceLayer::new_for_http())
+    // Request spans at debug level (`RUST_LOG=tower_http=debug`). The layer is outermost: it
+    // sees each request before the bearer layers, with `/api/ws?access_token=…` still in the
+    // URI, so its span shows the URI redacted (`RedactedUri`: every query value `***`), never
+    // tower-http's default `uri=` in clear. It logs no headers (the default), so neither the
+    // `Authorization` header nor a subprotocol entry reaches the log.
+    .layer(TraceLayer::new_for_http().make_span_with(request_span))
+}
+
+/// tower-http's default request span (`DefaultMakeSpan`: DEBUG, "request", method, uri,
+/// version), with the URI redacted.
+fn request_span(request: &Request<Body>) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        uri = %RedactedUri::new(request.uri()),
+        version = ?request.version(),
+    )
 }

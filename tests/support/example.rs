@@ -13,6 +13,8 @@ pub struct Running {
     child: Child,
     pub addr: SocketAddr,
     stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    stdout: std::sync::Arc<std::sync::Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Running {
@@ -23,6 +25,21 @@ impl Running {
     /// What the example wrote to stderr so far (its logs).
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// What the example wrote to stdout so far, from its first line.
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// Stops the example and waits for it to exit, so that all it wrote has been read: then
+    /// [`stdout`](Self::stdout) and [`stderr`](Self::stderr) are complete.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
     }
 
     /// How many threads the process has now (`Threads` in `/proc/<pid>/status`).
@@ -125,6 +142,16 @@ pub fn start(name: &str, args: &[&str]) -> Running {
 
 /// [`start`], with environment variables of its own.
 pub fn start_with_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> Running {
+    spawn(name, args, env, true)
+}
+
+/// [`start_with_env`], but what the example writes is only kept (see [`Running::stderr`]),
+/// never echoed to the test's own output: for logs that may hold what a test must not print.
+pub fn start_quiet(name: &str, args: &[&str], env: &[(&str, &str)]) -> Running {
+    spawn(name, args, env, false)
+}
+
+fn spawn(name: &str, args: &[&str], env: &[(&str, &str)], echo: bool) -> Running {
     let mut command = Command::new(binary(name, &[]));
     command.args(["--addr", "127.0.0.1:0"]).args(args);
     command.env_remove("RUST_LOG");
@@ -139,35 +166,66 @@ pub fn start_with_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> Runnin
     let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let sink = stderr.clone();
     let err = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            eprintln!("{line}");
+    let err_reader = std::thread::spawn(move || {
+        for line in BufReader::new(err).split(b'\n').map_while(Result::ok) {
+            // Not UTF-8 (a log of raw bytes): kept as far as it reads, never dropped.
+            let line = String::from_utf8_lossy(&line);
+            if echo {
+                eprintln!("{line}");
+            }
             let mut all = sink.lock().unwrap();
             all.push_str(&line);
             all.push('\n');
         }
     });
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let started = Instant::now();
-    let addr = loop {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("{name} ended before printing its address"))
-            .unwrap();
-        if let Some(url) = line.strip_prefix("listening on http://") {
-            break url.trim().parse().unwrap();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no listening line"
-        );
+    let stdout = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let keep = |line: &str| {
+        let mut all = stdout.lock().unwrap();
+        all.push_str(line);
+        all.push('\n');
     };
+    let out = child.stdout.take().unwrap();
+    let mut reader = BufReader::new(out);
+    let started = Instant::now();
+    let listening = loop {
+        let mut line = Vec::new();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break Err("ended before printing its address"),
+            Ok(_) => {}
+        }
+        let line = String::from_utf8_lossy(&line);
+        let line = line.trim_end_matches(['\r', '\n']);
+        keep(line);
+        // `listening on http://ADDR`, perhaps with more after a space.
+        if let Some(url) = line.strip_prefix("listening on http://") {
+            let addr = url.split_whitespace().next().unwrap_or_default().parse();
+            break addr.map_err(|_| "printed a listening line without an address");
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            break Err("printed no listening line");
+        }
+    };
+    let addr = listening.unwrap_or_else(|message| {
+        // No process is left behind, even by a test that fails here.
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("example {name} {message}")
+    });
     // Keep draining the output so the example never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    let sink = stdout.clone();
+    let out_reader = std::thread::spawn(move || {
+        for line in reader.split(b'\n').map_while(Result::ok) {
+            let line = String::from_utf8_lossy(&line);
+            let mut all = sink.lock().unwrap();
+            all.push_str(&line);
+            all.push('\n');
+        }
+    });
     Running {
         child,
         addr,
         stderr,
+        stdout,
+        readers: vec![err_reader, out_reader],
     }
 }
