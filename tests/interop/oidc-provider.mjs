@@ -34,7 +34,10 @@
 //    resource accepts among those asked for). Without `resource` the token is opaque (not a JWT).
 //  * a user's token with a chosen acr / auth_time (RFC 9470 step-up tests): the admin port's
 //    POST /mint (JSON body, or GET /mint?query) {resource, scope, sub, acr, amr, auth_time}
-//    → {access_token, token_type, expires_in, scope, claims}. How: the script plays the
+//    → {access_token, token_type, expires_in, scope, claims}, or 400 {error, error_description}
+//    (e.g. invalid_target for an unknown resource). Defaults: the first --resource, every
+//    --scope, sub "user-1", the first --acr, amr ["pwd"] (a JSON array, or a space-separated
+//    string in a query), auth_time now (seconds since the epoch; any past value is accepted). How: the script plays the
 //    user agent of a REAL authorization code flow with PKCE against its own provider: it
 //    sends the authorization request (client `client`, resource, scope, a random state), follows the redirects with a cookie jar, and the provider's interaction
 //    (this script's /interaction/:uid handler, in place of devInteractions) logs the user in
