@@ -26,6 +26,8 @@ pub fn ensure_packages() {
         "ioredis",
         "@better-auth/redis-storage",
         "jose",
+        "@modelcontextprotocol/sdk",
+        "oidc-provider",
     ]
     .iter()
     .all(|p| {
