@@ -195,7 +195,7 @@ pub use anonymous::Anonymous;
 pub use body::{RequestBody, ResponseBody};
 pub use layer::{future, Bearer, BearerLayer, Mode, RequestHead};
 pub use redact::RedactedUri;
-pub use rejection::{InsufficientScope, Rejection, RejectionKind};
+pub use rejection::{InsufficientScope, InsufficientUserAuthentication, Rejection, RejectionKind};
 pub use require::{RequireSession, RequireSessionLayer};
 pub use resolver::{resolver_fn, BoxError, BoxResolver, ResolverFn, SessionResolver};
 #[cfg(any(feature = "store", feature = "better-auth"))]

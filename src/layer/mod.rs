@@ -15,7 +15,7 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use crate::metrics::LayerMetrics;
-use crate::rejection::reason::Challenges;
+use crate::rejection::reason::{Challenges, Decorations};
 use crate::resolver::SessionResolver;
 use crate::token::{TokenChars, DEFAULT_MAX_TOKEN_LEN};
 use crate::trace::short_type_name;
@@ -23,6 +23,7 @@ use crate::trace::short_type_name;
 mod decision;
 pub mod future;
 mod head;
+mod resource;
 mod service;
 mod settings;
 mod sources;
@@ -76,7 +77,9 @@ impl<R: SessionResolver> BearerLayer<R> {
         BearerLayer {
             resolver,
             config: Arc::new(Config {
-                challenges: Challenges::new(None),
+                challenges: Challenges::new(Decorations::default()),
+                #[cfg(feature = "protected-resource")]
+                resource: None,
                 max_token_len: DEFAULT_MAX_TOKEN_LEN,
                 token_chars: TokenChars::B64Token,
                 timeout: None,

@@ -23,7 +23,9 @@ impl<R: SessionResolver> BearerLayer<R> {
     /// The `realm` every challenge names. Characters RFC 6750 does not allow are dropped.
     pub fn realm(mut self, realm: impl AsRef<str>) -> Self {
         let config = self.config_mut();
-        config.challenges = Challenges::new(Some(sanitize_realm(realm.as_ref())));
+        let mut decorations = config.challenges.decorations().clone();
+        decorations.realm = Some(sanitize_realm(realm.as_ref()));
+        config.challenges = Challenges::new(decorations);
         config.custom_shape = true;
         self
     }
@@ -143,12 +145,18 @@ impl<R: SessionResolver> BearerLayer<R> {
         self
     }
 
-    /// A check every resolved session must pass; a refusal is `403 insufficient_scope`.
-    pub fn authorize<F>(mut self, check: F) -> Self
+    /// A check every resolved session must pass. Its refusal is what the check returns: an
+    /// [`InsufficientScope`] is `403 insufficient_scope`, an
+    /// [`InsufficientUserAuthentication`](crate::InsufficientUserAuthentication) is RFC 9470's
+    /// `401 insufficient_user_authentication` (step-up), or any [`Rejection`].
+    pub fn authorize<F, E>(mut self, check: F) -> Self
     where
-        F: Fn(&R::Session) -> Result<(), InsufficientScope> + Send + Sync + 'static,
+        F: Fn(&R::Session) -> Result<(), E> + Send + Sync + 'static,
+        E: Into<Rejection>,
     {
-        self.config_mut().authorize = Some(Arc::new(check));
+        self.config_mut().authorize = Some(Arc::new(move |session: &R::Session| {
+            check(session).map_err(Into::into)
+        }));
         self
     }
 

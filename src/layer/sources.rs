@@ -50,7 +50,7 @@ impl<R: SessionResolver> BearerLayer<R> {
     /// ```
     pub fn query_token(mut self, parameter: QueryParameter) -> Self {
         self.sources_mut().query = Some(parameter);
-        self
+        self.with_bearer_methods()
     }
 
     /// Takes the token from an entry of `Sec-WebSocket-Protocol`, as Kubernetes does: the
@@ -109,6 +109,6 @@ impl<R: SessionResolver> BearerLayer<R> {
     /// ```
     pub fn form_token(mut self, limit: usize) -> Stack<BearerLayer<R>, FormTokenLayer> {
         self.sources_mut().form = true;
-        Stack::new(self, FormTokenLayer::new(limit))
+        Stack::new(self.with_bearer_methods(), FormTokenLayer::new(limit))
     }
 }

@@ -29,10 +29,11 @@ pub(crate) enum Label {
     Unavailable,
     Timeout,
     UntrustedOrigin,
+    InsufficientUserAuthentication,
 }
 
 impl Label {
-    const COUNT: usize = 8;
+    const COUNT: usize = 9;
 
     pub(crate) fn of(reason: Reason) -> Self {
         match reason {
@@ -59,6 +60,7 @@ impl Label {
             Label::Unavailable => "unavailable",
             Label::Timeout => "timeout",
             Label::UntrustedOrigin => "untrusted_origin",
+            Label::InsufficientUserAuthentication => "insufficient_user_authentication",
         }
     }
 }
@@ -213,6 +215,7 @@ fn all_outcomes() -> impl Iterator<Item = Outcome> {
         Label::Unavailable,
         Label::Timeout,
         Label::UntrustedOrigin,
+        Label::InsufficientUserAuthentication,
     ];
     [Outcome::Authenticated, Outcome::Exempt, Outcome::Preflight]
         .into_iter()

@@ -59,6 +59,13 @@ pub struct Claims<T = Map<String, Value>> {
     /// `client_id`: the OAuth client the token was issued to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// `acr`: the authentication context class the user authenticated with (RFC 9068 §2.2.1,
+    /// OpenID Connect Core §2), for step-up checks ([`AccessPolicy`](super::AccessPolicy)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// `auth_time`: when the user authenticated, in seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
     /// The granted scopes, from `scope` (space-separated, RFC 8693) or `scp` (a list, as
     /// Entra ID and Okta write it).
     #[serde(

@@ -58,6 +58,8 @@ mod http;
 #[cfg(feature = "introspection")]
 mod introspect;
 mod json;
+mod policy;
+mod resource_server;
 mod validation;
 #[cfg(feature = "jwt")]
 mod jwt {
@@ -85,3 +87,5 @@ pub use jwt::{
     resolver::{JwtResolver, JwtResolverBuilder},
     route::{JwtOr, RouteFuture, Verified},
 };
+pub use policy::AccessPolicy;
+pub use resource_server::ResourceServer;

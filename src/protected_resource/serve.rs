@@ -27,15 +27,34 @@ pub(crate) struct Served {
     path: String,
     pub(crate) url: Arc<str>,
     json: Bytes,
+    /// The user's metadata named its bearer methods itself: the layer leaves them.
+    user_set_methods: bool,
 }
 
 impl Served {
     pub(crate) fn new(metadata: ProtectedResourceMetadata) -> Self {
         Served {
+            user_set_methods: !metadata.bearer_methods_supported.is_empty(),
             path: metadata.well_known_path(),
             url: metadata.well_known_url().into(),
             json: Bytes::from(metadata.to_json()),
             metadata: Arc::new(metadata),
+        }
+    }
+
+    /// The document with `bearer_methods_supported` as the layer's sources make it, unless the
+    /// user set it.
+    pub(crate) fn with_bearer_methods(&self, methods: Vec<String>) -> Self {
+        match self.user_set_methods {
+            true => self.clone(),
+            false => {
+                let mut metadata = (*self.metadata).clone();
+                metadata.bearer_methods_supported = methods;
+                Served {
+                    user_set_methods: false,
+                    ..Served::new(metadata)
+                }
+            }
         }
     }
 

@@ -4,14 +4,20 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-/// `Bearer` and its attributes, in RFC 6750's order. Every value was sanitized on its way in,
-/// so it needs no escaping here.
-pub(crate) fn build(
-    realm: Option<&str>,
-    error: Option<&str>,
-    description: Option<&str>,
-    scope: Option<&str>,
-) -> String {
+/// What a challenge says, each value sanitized on its way in, so none needs escaping here.
+pub(crate) struct Attributes<'a> {
+    pub(crate) realm: Option<&'a str>,
+    pub(crate) error: Option<&'a str>,
+    pub(crate) description: Option<&'a str>,
+    pub(crate) scope: Option<&'a str>,
+    pub(crate) acr_values: Option<&'a str>,
+    pub(crate) max_age: Option<u64>,
+    pub(crate) resource_metadata: Option<&'a str>,
+}
+
+/// `Bearer` and its attributes: RFC 6750's in its order, then RFC 9470's (`acr_values`,
+/// `max_age`) and RFC 9728's (`resource_metadata`).
+pub(crate) fn build(a: &Attributes<'_>) -> String {
     let mut out = String::with_capacity(128);
     out.push_str("Bearer");
     let mut sep = " ";
@@ -23,18 +29,27 @@ pub(crate) fn build(
         out.push('"');
         sep = ", ";
     };
-    if let Some(realm) = realm {
+    if let Some(realm) = a.realm {
         attr("realm", realm);
     }
     // RFC 6750 §3.1: no error information when no credentials were presented.
-    if let Some(error) = error {
+    if let Some(error) = a.error {
         attr("error", error);
-        if let Some(description) = description {
+        if let Some(description) = a.description {
             attr("error_description", description);
         }
     }
-    if let Some(scope) = scope {
+    if let Some(scope) = a.scope {
         attr("scope", scope);
+    }
+    if let Some(acr_values) = a.acr_values {
+        attr("acr_values", acr_values);
+    }
+    if let Some(max_age) = a.max_age {
+        attr("max_age", &max_age.to_string());
+    }
+    if let Some(url) = a.resource_metadata {
+        attr("resource_metadata", url);
     }
     out
 }

@@ -13,10 +13,12 @@ use http::header::{HeaderValue, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 
 pub(crate) mod challenge;
+mod check;
 pub(crate) mod grpc;
 pub(crate) mod reason;
 
-use challenge::{is_description_char, is_scope_char, sanitize, sanitize_realm};
+use challenge::{is_description_char, sanitize, sanitize_realm};
+pub use check::{InsufficientScope, InsufficientUserAuthentication};
 use grpc::Grpc;
 
 /// Why the layer refused a request.
@@ -41,15 +43,19 @@ pub enum RejectionKind {
     /// state (or opens a WebSocket) came from an origin that is not trusted: a cross-site
     /// request. `403 invalid_request`.
     UntrustedOrigin,
+    /// The token is valid, but the authentication behind it is not strong enough or too old
+    /// for this resource (RFC 9470 step-up): `401 insufficient_user_authentication`, with
+    /// `acr_values` and/or `max_age` saying what is needed.
+    InsufficientUserAuthentication,
 }
 
 impl RejectionKind {
     /// The HTTP status this kind answers with.
     pub fn status(self) -> StatusCode {
         match self {
-            RejectionKind::MissingCredentials | RejectionKind::InvalidToken => {
-                StatusCode::UNAUTHORIZED
-            }
+            RejectionKind::MissingCredentials
+            | RejectionKind::InvalidToken
+            | RejectionKind::InsufficientUserAuthentication => StatusCode::UNAUTHORIZED,
             RejectionKind::InvalidRequest => StatusCode::BAD_REQUEST,
             RejectionKind::InsufficientScope | RejectionKind::UntrustedOrigin => {
                 StatusCode::FORBIDDEN
@@ -66,6 +72,9 @@ impl RejectionKind {
             }
             RejectionKind::InvalidToken => Some("invalid_token"),
             RejectionKind::InsufficientScope => Some("insufficient_scope"),
+            RejectionKind::InsufficientUserAuthentication => {
+                Some("insufficient_user_authentication")
+            }
             RejectionKind::MissingCredentials | RejectionKind::Unavailable => None,
         }
     }
@@ -76,7 +85,8 @@ impl RejectionKind {
         match self {
             RejectionKind::MissingCredentials
             | RejectionKind::InvalidRequest
-            | RejectionKind::InvalidToken => 16,
+            | RejectionKind::InvalidToken
+            | RejectionKind::InsufficientUserAuthentication => 16,
             RejectionKind::InsufficientScope | RejectionKind::UntrustedOrigin => 7,
             RejectionKind::Unavailable => 14,
         }
@@ -90,43 +100,10 @@ impl RejectionKind {
             RejectionKind::InsufficientScope => "insufficient scope",
             RejectionKind::Unavailable => "the session backend is unavailable",
             RejectionKind::UntrustedOrigin => "a cookie from a request of an untrusted origin",
+            RejectionKind::InsufficientUserAuthentication => {
+                "a stronger or more recent authentication is required"
+            }
         }
-    }
-}
-
-/// What an authorization check returns to refuse a session: `403 insufficient_scope`.
-///
-/// ```
-/// use tower_bearer::InsufficientScope;
-///
-/// let refusal = InsufficientScope::new("admin").description("admins only");
-/// assert_eq!(refusal.scope(), "admin");
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InsufficientScope {
-    scope: Cow<'static, str>,
-    description: Option<Cow<'static, str>>,
-}
-
-impl InsufficientScope {
-    /// Refuses the session for lack of `scope` (space-separated scope tokens). Characters RFC 6750
-    /// does not allow in a scope are dropped.
-    pub fn new(scope: impl Into<Cow<'static, str>>) -> Self {
-        InsufficientScope {
-            scope: sanitize(scope.into(), is_scope_char),
-            description: None,
-        }
-    }
-
-    /// Adds an `error_description`; characters RFC 6750 does not allow are dropped.
-    pub fn description(mut self, description: impl Into<Cow<'static, str>>) -> Self {
-        self.description = Some(sanitize(description.into(), is_description_char));
-        self
-    }
-
-    /// The required scope.
-    pub fn scope(&self) -> &str {
-        &self.scope
     }
 }
 
@@ -152,7 +129,13 @@ pub struct Rejection {
     kind: RejectionKind,
     pub(crate) realm: Option<Arc<str>>,
     pub(crate) description: Option<Cow<'static, str>>,
-    scope: Option<Cow<'static, str>>,
+    pub(crate) scope: Option<Cow<'static, str>>,
+    /// RFC 9470: the authentication context classes that would do, and the greatest age of the
+    /// authentication, in seconds.
+    pub(crate) acr_values: Option<Cow<'static, str>>,
+    pub(crate) max_age: Option<u64>,
+    /// RFC 9728: where the resource's metadata is.
+    pub(crate) resource_metadata: Option<Arc<str>>,
     /// The challenge, when the layer built it ahead of time (see `reason::Challenges`).
     pub(crate) cached: Option<HeaderValue>,
 }
@@ -164,7 +147,10 @@ impl Rejection {
             RejectionKind::InvalidRequest
             | RejectionKind::InvalidToken
             | RejectionKind::InsufficientScope
-            | RejectionKind::UntrustedOrigin => Some(Cow::Borrowed(kind.default_message())),
+            | RejectionKind::UntrustedOrigin
+            | RejectionKind::InsufficientUserAuthentication => {
+                Some(Cow::Borrowed(kind.default_message()))
+            }
             // RFC 6750 §3.1: no error information when no credentials were presented.
             RejectionKind::MissingCredentials | RejectionKind::Unavailable => None,
         };
@@ -173,32 +159,64 @@ impl Rejection {
             realm: None,
             description,
             scope: None,
+            acr_values: None,
+            max_age: None,
+            resource_metadata: None,
             cached: None,
         }
     }
 
     pub(crate) fn from_scope(refusal: InsufficientScope) -> Self {
-        let mut rejection = Rejection::new(RejectionKind::InsufficientScope);
-        rejection.scope = Some(refusal.scope);
-        if let Some(description) = refusal.description {
-            rejection.description = Some(description);
+        refusal.into()
+    }
+
+    /// Sets the `scope` attribute: the scopes a token needs here, space-separated (in a `401`,
+    /// what a client should ask for; in a `403 insufficient_scope`, every scope the resource
+    /// requires). Characters RFC 6750 does not allow are dropped.
+    pub fn with_scope(mut self, scope: impl Into<Cow<'static, str>>) -> Self {
+        self.scope = Some(sanitize(scope.into(), challenge::is_scope_char));
+        self.cached = None;
+        self
+    }
+
+    /// Sets the RFC 9728 `resource_metadata` attribute: the URL of the protected resource
+    /// metadata, which tells a client where to get a token. A layer with
+    /// [`protected_resource`](crate::BearerLayer::protected_resource) sets it on every
+    /// rejection it sends.
+    pub fn with_resource_metadata(mut self, url: impl AsRef<str>) -> Self {
+        self.resource_metadata = Some(sanitize_realm(url.as_ref()));
+        self.cached = None;
+        self
+    }
+
+    /// Fills in what the layer adds to every challenge (its realm, its metadata's URL and, for
+    /// a `401`, the scopes it needs), where the rejection has none of its own.
+    pub(crate) fn or_layer(
+        mut self,
+        realm: Option<&Arc<str>>,
+        resource_metadata: Option<&Arc<str>>,
+        scope: Option<&Arc<str>>,
+    ) -> Self {
+        if let (None, Some(realm)) = (&self.realm, realm) {
+            self.realm = Some(realm.clone());
+            self.cached = None;
         }
-        rejection
+        if let (None, Some(url)) = (&self.resource_metadata, resource_metadata) {
+            self.resource_metadata = Some(url.clone());
+            self.cached = None;
+        }
+        let unauthorized = self.status() == StatusCode::UNAUTHORIZED;
+        if let (true, None, Some(scope)) = (unauthorized, &self.scope, scope) {
+            self.scope = Some(Cow::Owned(scope.to_string()));
+            self.cached = None;
+        }
+        self
     }
 
     /// Sets the `realm` attribute; characters RFC 6750 does not allow in it are dropped.
     pub fn with_realm(mut self, realm: impl AsRef<str>) -> Self {
         self.realm = Some(sanitize_realm(realm.as_ref()));
         self.cached = None;
-        self
-    }
-
-    /// Sets the realm unless the rejection has one.
-    pub(crate) fn or_realm(mut self, realm: Option<&Arc<str>>) -> Self {
-        if let (None, Some(realm)) = (&self.realm, realm) {
-            self.realm = Some(realm.clone());
-            self.cached = None;
-        }
         self
     }
 
@@ -224,9 +242,25 @@ impl Rejection {
         self.description.as_deref()
     }
 
-    /// The `scope` a `403` names.
+    /// The `scope` the challenge names: in a `403`, the scopes the resource requires; in a
+    /// `401`, the scopes to ask for.
     pub fn scope(&self) -> Option<&str> {
         self.scope.as_deref()
+    }
+
+    /// The RFC 9470 `acr_values` of a step-up challenge.
+    pub fn acr_values(&self) -> Option<&str> {
+        self.acr_values.as_deref()
+    }
+
+    /// The RFC 9470 `max_age` of a step-up challenge, in seconds.
+    pub fn max_age(&self) -> Option<u64> {
+        self.max_age
+    }
+
+    /// The RFC 9728 `resource_metadata` URL the challenge names.
+    pub fn resource_metadata(&self) -> Option<&str> {
+        self.resource_metadata.as_deref()
     }
 
     /// The realm, if the layer has one.
@@ -242,12 +276,15 @@ impl Rejection {
         if let Some(cached) = &self.cached {
             return Some(cached.clone());
         }
-        HeaderValue::from_str(&challenge::build(
-            self.realm.as_deref(),
-            self.kind.error_code(),
-            self.description.as_deref(),
-            self.scope.as_deref(),
-        ))
+        HeaderValue::from_str(&challenge::build(&challenge::Attributes {
+            realm: self.realm.as_deref(),
+            error: self.kind.error_code(),
+            description: self.description.as_deref(),
+            scope: self.scope.as_deref(),
+            acr_values: self.acr_values.as_deref(),
+            max_age: self.max_age,
+            resource_metadata: self.resource_metadata.as_deref(),
+        }))
         .ok()
     }
 
@@ -296,6 +333,9 @@ impl fmt::Debug for Rejection {
             .field("realm", &self.realm)
             .field("description", &self.description)
             .field("scope", &self.scope)
+            .field("acr_values", &self.acr_values)
+            .field("max_age", &self.max_age)
+            .field("resource_metadata", &self.resource_metadata)
             .finish()
     }
 }
@@ -322,6 +362,12 @@ mod tests {
             (InsufficientScope, 403, Some("insufficient_scope"), 7),
             (Unavailable, 503, None, 14),
             (UntrustedOrigin, 403, Some("invalid_request"), 7),
+            (
+                InsufficientUserAuthentication,
+                401,
+                Some("insufficient_user_authentication"),
+                16,
+            ),
         ];
         for (kind, status, code, grpc) in table {
             assert_eq!(kind.status().as_u16(), status);
@@ -367,6 +413,45 @@ mod tests {
             r#"Bearer error="insufficient_scope", error_description="insufficient scope", scope="read write""#
         );
         assert_eq!(r.to_response().status(), 403);
+    }
+
+    #[test]
+    fn the_layer_adds_its_realm_metadata_and_scopes_where_a_rejection_has_none() {
+        let (realm, url, scope) = (
+            Arc::from("api"),
+            Arc::from("https://api.example/.well-known/oauth-protected-resource/mcp"),
+            Arc::from("files:read files:write"),
+        );
+        let missing = Rejection::new(RejectionKind::MissingCredentials).or_layer(
+            Some(&realm),
+            Some(&url),
+            Some(&scope),
+        );
+        assert_eq!(
+            missing.challenge().unwrap(),
+            r#"Bearer realm="api", scope="files:read files:write", resource_metadata="https://api.example/.well-known/oauth-protected-resource/mcp""#
+        );
+        // A 403 keeps the requirement's own scopes; a 400 gets no scopes.
+        let forbidden = Rejection::from_scope(InsufficientScope::new("admin")).or_layer(
+            None,
+            Some(&url),
+            Some(&scope),
+        );
+        assert_eq!(forbidden.scope(), Some("admin"));
+        assert_eq!(forbidden.resource_metadata(), Some(&*url));
+        let bad =
+            Rejection::new(RejectionKind::InvalidRequest).or_layer(None, Some(&url), Some(&scope));
+        assert_eq!(bad.scope(), None);
+        // RFC 9470's step-up challenge, with its own attributes.
+        let step_up: Rejection = InsufficientUserAuthentication::new()
+            .acr_values("urn:mace:incommon:iap:silver")
+            .max_age(300)
+            .into();
+        assert_eq!(step_up.status(), 401);
+        assert_eq!(
+            step_up.challenge().unwrap(),
+            r#"Bearer error="insufficient_user_authentication", error_description="a stronger or more recent authentication is required", acr_values="urn:mace:incommon:iap:silver", max_age="300""#
+        );
     }
 
     #[test]

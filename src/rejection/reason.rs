@@ -90,34 +90,60 @@ fn plain_challenges() -> &'static [String; 9] {
     })
 }
 
-/// The challenges of every [`Reason`], built for one realm.
+/// What a layer adds to each of its challenges: its realm, the URL of its RFC 9728 metadata,
+/// and the scopes a `401` tells the client to ask for.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Decorations {
+    pub(crate) realm: Option<Arc<str>>,
+    pub(crate) resource_metadata: Option<Arc<str>>,
+    pub(crate) scope: Option<Arc<str>>,
+}
+
+/// The challenges of every [`Reason`], built for one layer's decorations.
 #[derive(Clone, Debug)]
 pub(crate) struct Challenges {
-    realm: Option<Arc<str>>,
+    decorations: Decorations,
     built: [HeaderValue; 9],
 }
 
 impl Challenges {
-    pub(crate) fn new(realm: Option<Arc<str>>) -> Self {
-        let built = Reason::ALL.map(|reason| match &realm {
-            None => HeaderValue::from_static(&plain_challenges()[reason as usize]),
-            Some(_) => {
-                let mut rejection = reason.rejection();
-                rejection.realm = realm.clone();
-                rejection.challenge().expect("every reason has a challenge")
-            }
+    pub(crate) fn new(decorations: Decorations) -> Self {
+        let plain = decorations.realm.is_none()
+            && decorations.resource_metadata.is_none()
+            && decorations.scope.is_none();
+        let built = Reason::ALL.map(|reason| match plain {
+            true => HeaderValue::from_static(&plain_challenges()[reason as usize]),
+            false => Self::decorate(&decorations, reason.rejection())
+                .challenge()
+                .expect("every reason has a challenge"),
         });
-        Challenges { realm, built }
+        Challenges { decorations, built }
+    }
+
+    fn decorate(decorations: &Decorations, rejection: Rejection) -> Rejection {
+        rejection.or_layer(
+            decorations.realm.as_ref(),
+            decorations.resource_metadata.as_ref(),
+            decorations.scope.as_ref(),
+        )
+    }
+
+    pub(crate) fn decorations(&self) -> &Decorations {
+        &self.decorations
     }
 
     pub(crate) fn realm(&self) -> Option<&Arc<str>> {
-        self.realm.as_ref()
+        self.decorations.realm.as_ref()
+    }
+
+    /// A rejection with what this layer adds to every challenge, where it has none of its own.
+    pub(crate) fn decorate_rejection(&self, rejection: Rejection) -> Rejection {
+        Self::decorate(&self.decorations, rejection)
     }
 
     /// The rejection for `reason`, its challenge ready.
     pub(crate) fn rejection(&self, reason: Reason) -> Rejection {
-        let mut rejection = reason.rejection();
-        rejection.realm = self.realm.clone();
+        let mut rejection = Self::decorate(&self.decorations, reason.rejection());
         rejection.cached = Some(self.built[reason as usize].clone());
         rejection
     }
@@ -134,13 +160,29 @@ mod tests {
 
     #[test]
     fn prebuilt_challenges_equal_built_ones() {
-        for realm in [None, Some("api")] {
-            let challenges = Challenges::new(realm.map(Into::into));
+        let url = "https://api.example/.well-known/oauth-protected-resource";
+        for (realm, metadata, scope) in [
+            (None, None, None),
+            (Some("api"), None, None),
+            (None, Some(url), Some("a b")),
+            (Some("api"), Some(url), None),
+        ] {
+            let challenges = Challenges::new(Decorations {
+                realm: realm.map(Into::into),
+                resource_metadata: metadata.map(Into::into),
+                scope: scope.map(Into::into),
+            });
             for reason in Reason::ALL {
                 let fast = challenges.rejection(reason);
                 let mut slow = reason.rejection();
                 if let Some(realm) = realm {
                     slow = slow.with_realm(realm);
+                }
+                if let Some(url) = metadata {
+                    slow = slow.with_resource_metadata(url);
+                }
+                if let (Some(scope), 401) = (scope, slow.status().as_u16()) {
+                    slow = slow.with_scope(scope);
                 }
                 slow.cached = None;
                 assert_eq!(fast.challenge(), slow.challenge(), "{realm:?} {reason:?}");
@@ -153,9 +195,12 @@ mod tests {
             }
         }
         // Changing a prebuilt rejection drops the prebuilt challenge.
-        let changed = Challenges::new(Some("api".into()))
-            .rejection(Reason::Unknown)
-            .with_description("gone");
+        let changed = Challenges::new(Decorations {
+            realm: Some("api".into()),
+            ..Decorations::default()
+        })
+        .rejection(Reason::Unknown)
+        .with_description("gone");
         assert!(changed
             .challenge()
             .unwrap()

@@ -20,13 +20,13 @@ use crate::body::ResponseBody;
 use crate::metrics::{Label, LayerMetrics, Outcome, Resolved};
 use crate::rejection::grpc::Grpc;
 use crate::rejection::reason::{Challenges, Reason};
-use crate::rejection::{InsufficientScope, Rejection, RejectionKind};
+use crate::rejection::{Rejection, RejectionKind};
 use crate::resolver::BoxError;
 use crate::token::sources::Sources;
 use crate::token::{self, TokenChars};
 use crate::trace::Trace;
 
-pub(crate) type AuthorizeFn<T> = dyn Fn(&T) -> Result<(), InsufficientScope> + Send + Sync;
+pub(crate) type AuthorizeFn<T> = dyn Fn(&T) -> Result<(), Rejection> + Send + Sync;
 pub(crate) type ExemptFn = dyn Fn(&RequestHead<'_>) -> bool + Send + Sync;
 pub(crate) type RejectionFn = dyn Fn(&Rejection) -> Response<Bytes> + Send + Sync;
 pub(crate) type PreflightFn = dyn Fn(&RequestHead<'_>) -> Response<Bytes> + Send + Sync;
@@ -53,8 +53,12 @@ pub enum Mode {
 
 /// The layer's settings, shared by every service it builds, and the decisions made with them.
 pub(crate) struct Config<T> {
-    /// The realm, and the layer's own challenges built for it.
+    /// The realm, the metadata's URL and the scopes to ask for, and the layer's own challenges
+    /// built with them.
     pub(crate) challenges: Challenges,
+    /// The RFC 9728 metadata the layer serves, when configured.
+    #[cfg(feature = "protected-resource")]
+    pub(crate) resource: Option<crate::protected_resource::Served>,
     pub(crate) max_token_len: usize,
     pub(crate) token_chars: TokenChars,
     pub(crate) timeout: Option<Duration>,
@@ -77,6 +81,8 @@ impl<T> Clone for Config<T> {
     fn clone(&self) -> Self {
         Config {
             challenges: self.challenges.clone(),
+            #[cfg(feature = "protected-resource")]
+            resource: self.resource.clone(),
             max_token_len: self.max_token_len,
             token_chars: self.token_chars,
             timeout: self.timeout,
@@ -154,7 +160,7 @@ impl<T> Config<T> {
     /// The answer to a refused request, in the layer's shape; `grpc` is the request's gRPC
     /// flavour, if any.
     pub(crate) fn reject(&self, rejection: Rejection, grpc: Option<Grpc>) -> Response<Bytes> {
-        let rejection = rejection.or_realm(self.challenges.realm());
+        let rejection = self.challenges.decorate_rejection(rejection);
         match (&self.on_rejection, grpc) {
             (_, Some(grpc)) => rejection.to_grpc(grpc),
             (None, None) => rejection.into_http(),
@@ -204,9 +210,19 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
         let rejection = match outcome {
             Ok(Some(session)) => match self.authorize.as_ref().map(|check| check(&session)) {
                 Some(Err(refusal)) => {
-                    let outcome = Outcome::Rejected(Label::InsufficientScope);
-                    trace.decided(&self.metrics, outcome);
-                    Rejection::from_scope(refusal)
+                    let label = match refusal.kind() {
+                        RejectionKind::InsufficientUserAuthentication => {
+                            Label::InsufficientUserAuthentication
+                        }
+                        RejectionKind::InsufficientScope => Label::InsufficientScope,
+                        _ => Label::InvalidToken,
+                    };
+                    trace.decided(&self.metrics, Outcome::Rejected(label));
+                    tracing::debug!(
+                        why = refusal.message(),
+                        "bearer: the authorization check refuses the session"
+                    );
+                    refusal
                 }
                 Some(Ok(())) | None => {
                     trace.decided(&self.metrics, Outcome::Authenticated);

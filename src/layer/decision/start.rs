@@ -24,8 +24,9 @@ pub(crate) struct Resolve<'a> {
 pub(crate) enum Early {
     /// Exempt: passes without authentication.
     Exempt,
-    /// A CORS preflight, answered by the layer: it never reaches the inner service. Boxed as
-    /// the refusal that carries it will be, which keeps the hit path's `Result` small.
+    /// A CORS preflight or a request for the RFC 9728 metadata, answered by the layer: it
+    /// never reaches the inner service. Boxed as the refusal that carries it will be, which
+    /// keeps the hit path's `Result` small.
     Preflight(Box<Response<Bytes>>),
     /// A well-formed token from another source, decoded and checked, and where it came from.
     Taken(Secret, Via),
@@ -48,7 +49,17 @@ impl<T> Config<T> {
     /// takes tokens from no other source and exempts no request. Its services then skip those
     /// steps in [`start`](Self::start) with one test.
     pub(crate) fn reads_header_only(&self) -> bool {
-        self.preflight.is_none() && self.sources.is_none() && self.exempt.is_empty()
+        self.preflight.is_none()
+            && self.sources.is_none()
+            && self.exempt.is_empty()
+            && !self.serves_metadata()
+    }
+
+    fn serves_metadata(&self) -> bool {
+        #[cfg(feature = "protected-resource")]
+        return self.resource.is_some();
+        #[cfg(not(feature = "protected-resource"))]
+        return false;
     }
 
     /// The header token to resolve (the hit path: `Ok`, tested with one comparison), or what
@@ -76,6 +87,14 @@ impl<T> Config<T> {
         req: &'r mut Request<B>,
         knows_only_b64tokens: bool,
     ) -> Result<Resolve<'r>, Early> {
+        // The metadata first: it is public, and a client reads it without a token (RFC 9728).
+        #[cfg(feature = "protected-resource")]
+        if let Some(served) = &self.resource {
+            if served.is_for(req.uri().path()) {
+                token::mark_sensitive(req.headers_mut());
+                return Err(Early::Preflight(Box::new(served.answer(req.method()))));
+            }
+        }
         if let Some(respond) = &self.preflight {
             if is_preflight(req) {
                 token::mark_sensitive(req.headers_mut());
