@@ -135,13 +135,16 @@ impl JwksFetcher for HttpFetcher {
     }
 }
 
-/// OpenID Connect discovery: the JWKS named by `jwks_uri` in the issuer's
-/// `/.well-known/openid-configuration`, whose `issuer` must equal the issuer asked for,
-/// exactly (OpenID Connect Discovery §4.3). The document is read on the first fetch and again
-/// after any failure; the JWKS on every fetch.
+/// Discovery: the JWKS named by `jwks_uri` in the issuer's OpenID Connect configuration
+/// (`{issuer}/.well-known/openid-configuration`) or, when that cannot be had, its RFC 8414
+/// authorization server metadata (`/.well-known/oauth-authorization-server` inserted before the
+/// issuer's path), whose `issuer` must equal the issuer asked for, exactly (OpenID Connect
+/// Discovery §4.3, RFC 8414 §3.3). The document is read on the first fetch and again after any
+/// failure; the JWKS on every fetch.
 pub(crate) struct DiscoveryFetcher {
     issuer: String,
     discovery: HttpFetcher,
+    oauth_metadata: HttpFetcher,
     jwks: std::sync::Mutex<Option<HttpFetcher>>,
 }
 
@@ -151,9 +154,12 @@ impl DiscoveryFetcher {
             "{}/.well-known/openid-configuration",
             issuer.trim_end_matches('/')
         );
+        let discovery = HttpFetcher::build(&url, roots)?;
+        let oauth_metadata = discovery.at(&rfc8414_url(issuer))?;
         Ok(DiscoveryFetcher {
             issuer: issuer.to_owned(),
-            discovery: HttpFetcher::build(&url, roots)?,
+            discovery,
+            oauth_metadata,
             jwks: std::sync::Mutex::new(None),
         })
     }
@@ -162,7 +168,12 @@ impl DiscoveryFetcher {
         if let Some(jwks) = self.jwks.lock().unwrap_or_else(|e| e.into_inner()).clone() {
             return Ok(jwks);
         }
-        let document = self.discovery.fetch().await?;
+        let document = match self.discovery.fetch().await {
+            Ok(document) => document,
+            Err(oidc) => self.oauth_metadata.fetch().await.map_err(|rfc8414| {
+                format!("neither OpenID configuration ({oidc}) nor RFC 8414 metadata ({rfc8414})")
+            })?,
+        };
         let uri = jwks_uri(&self.issuer, &document.body)?;
         let jwks = self.discovery.at(&uri)?;
         *self.jwks.lock().unwrap_or_else(|e| e.into_inner()) = Some(jwks.clone());
@@ -183,6 +194,14 @@ impl JwksFetcher for std::sync::Arc<DiscoveryFetcher> {
             fetched
         })
     }
+}
+
+/// RFC 8414 §3.1: the well-known path inserted between the issuer's host and its path.
+fn rfc8414_url(issuer: &str) -> String {
+    let issuer = issuer.trim_end_matches('/');
+    let (scheme, rest) = issuer.split_once("://").unwrap_or(("", issuer));
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    format!("{scheme}://{host}/.well-known/oauth-authorization-server{path}")
 }
 
 /// The `jwks_uri` of an OpenID configuration, if the document names `issuer` exactly
@@ -271,6 +290,18 @@ mod tests {
         assert!(other.unwrap_err().to_string().contains("names issuer"));
         let none = jwks_uri("https://as.example", br#"{"issuer": "https://as.example"}"#);
         assert!(none.unwrap_err().to_string().contains("no jwks_uri"));
+    }
+
+    #[test]
+    fn rfc_8414_inserts_the_well_known_path_before_the_issuers_path() {
+        assert_eq!(
+            rfc8414_url("https://as.example"),
+            "https://as.example/.well-known/oauth-authorization-server"
+        );
+        assert_eq!(
+            rfc8414_url("https://as.example/tenant/a/"),
+            "https://as.example/.well-known/oauth-authorization-server/tenant/a"
+        );
     }
 
     #[test]

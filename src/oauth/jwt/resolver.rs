@@ -173,7 +173,10 @@ impl<T> JwtResolverBuilder<T> {
     }
 
     /// A resolver over the issuer's keys, found by OpenID Connect discovery: the `jwks_uri` of
-    /// `{issuer}/.well-known/openid-configuration`, whose `issuer` must equal `issuer` exactly.
+    /// `{issuer}/.well-known/openid-configuration`, or, when that cannot be had, of its RFC 8414
+    /// metadata (`/.well-known/oauth-authorization-server` before the issuer's path), whose
+    /// `issuer` must equal `issuer` exactly. An `https` issuer's document may not name an
+    /// `http` `jwks_uri`.
     /// Sets the required `iss` to `issuer` too, unless [`issuer`](Self::issuer) set another.
     /// HTTP or HTTPS as [`jwks_url`](Self::jwks_url); nothing is fetched before the first token.
     pub fn issuer_url(mut self, issuer: &str) -> Result<JwtResolver<T>, BoxError> {
