@@ -69,23 +69,26 @@ impl<R: SessionResolver> BearerLayer<R> {
 
     /// The served metadata's `bearer_methods_supported`, from the token sources as they are
     /// now; called again whenever a source is turned on.
+    #[cfg(feature = "protected-resource")]
     pub(super) fn with_bearer_methods(mut self) -> Self {
-        #[cfg(feature = "protected-resource")]
-        {
-            let config = self.config_mut();
-            if let Some(served) = &config.resource {
-                let sources = config.sources.as_deref();
-                let mut methods = vec!["header".to_owned()];
-                if sources.is_some_and(|s| s.form) {
-                    methods.push("body".to_owned());
-                }
-                if sources.is_some_and(|s| s.query.is_some()) {
-                    methods.push("query".to_owned());
-                }
-                config.resource = Some(served.with_bearer_methods(methods));
+        let config = self.config_mut();
+        if let Some(served) = &config.resource {
+            let sources = config.sources.as_deref();
+            let mut methods = vec!["header".to_owned()];
+            if sources.is_some_and(|s| s.form) {
+                methods.push("body".to_owned());
             }
+            if sources.is_some_and(|s| s.query.is_some()) {
+                methods.push("query".to_owned());
+            }
+            config.resource = Some(served.with_bearer_methods(methods));
         }
-        #[allow(clippy::needless_return)]
-        return self;
+        self
+    }
+
+    /// Without metadata to serve, nothing to update.
+    #[cfg(not(feature = "protected-resource"))]
+    pub(super) fn with_bearer_methods(self) -> Self {
+        self
     }
 }

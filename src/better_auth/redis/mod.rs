@@ -43,7 +43,7 @@ use super::SqlResolver;
 ///
 /// **On a Cluster with replicas**, the resolver only reads, so a failover costs it nothing
 /// but time: while the replica takes over (the `cluster-node-timeout` and a second or two:
-/// 2.4–3.8 s with a 1 s timeout in the tests) lookups of the failed primary's keys are errors
+/// 2.3–3.8 s with a 1 s timeout in the tests) lookups of the failed primary's keys are errors
 /// (`503`), never "no session"; then it follows the new primary by itself. What a failover
 /// can lose is better-auth's own writes, which it makes without waiting for a replica: a
 /// sign-in just before it (the user signs in again) and a sign-out or revoke-sessions just
