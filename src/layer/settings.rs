@@ -154,9 +154,10 @@ impl<R: SessionResolver> BearerLayer<R> {
         F: Fn(&R::Session) -> Result<(), E> + Send + Sync + 'static,
         E: Into<Rejection>,
     {
-        self.config_mut().authorize = Some(Arc::new(move |session: &R::Session| {
-            check(session).map_err(Into::into)
-        }));
+        // A refusal is the cold path, written once per refused request: no box for it.
+        #[allow(clippy::result_large_err)]
+        let check = move |session: &R::Session| check(session).map_err(Into::into);
+        self.config_mut().authorize = Some(Arc::new(check));
         self
     }
 

@@ -99,6 +99,8 @@ impl AccessPolicy {
 
     /// Whether `claims` pass: the authentication first (a fresh login can also grant more
     /// scopes), then the scopes.
+    // The refusal is the layer's own type, handed on as it is: no box on the cold path.
+    #[allow(clippy::result_large_err)]
     pub fn check<T>(&self, claims: &Claims<T>) -> Result<(), Rejection> {
         let acr_short = !self.acr_values.is_empty()
             && !claims

@@ -112,9 +112,11 @@ impl ResourceServer {
         T: Send + Sync + 'static,
     {
         let policy = self.policy.clone();
+        #[allow(clippy::result_large_err)] // as `AccessPolicy::check`
+        let check = move |claims: &Arc<Claims<T>>| policy.check(claims);
         let mut layer = BearerLayer::new(resolver)
             .protected_resource(self.metadata.clone())
-            .authorize(move |claims: &Arc<Claims<T>>| policy.check(claims));
+            .authorize(check);
         if let Some(scope) = self.policy.scope() {
             layer = layer.challenge_scope(scope);
         }
