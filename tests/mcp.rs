@@ -186,7 +186,14 @@ fn sequence(out: &Value) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| format!("{} {} {}", r["method"].as_str().unwrap(), r["url"].as_str().unwrap(), r["status"]))
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r["method"].as_str().unwrap(),
+                r["url"].as_str().unwrap(),
+                r["status"]
+            )
+        })
         .collect()
 }
 
@@ -211,10 +218,16 @@ async fn the_mcp_sdk_discovers_logs_in_and_calls_whoami() {
         "{out}"
     );
     let first = &out["requests"][0];
-    assert_eq!((&first["method"], &first["url"]), (&json!("POST"), &json!(url)));
+    assert_eq!(
+        (&first["method"], &first["url"]),
+        (&json!("POST"), &json!(url))
+    );
     assert_eq!(first["rpc"], "initialize");
     assert_eq!(first["status"], 401);
-    assert_eq!(first["www_authenticate"], setup.no_token_challenge().as_str());
+    assert_eq!(
+        first["www_authenticate"],
+        setup.no_token_challenge().as_str()
+    );
     assert!(
         first["www_authenticate"]
             .as_str()
@@ -254,12 +267,25 @@ async fn the_mcp_sdk_discovers_logs_in_and_calls_whoami() {
         "{out}"
     );
     let requests = &out["requests"];
-    assert_eq!(requests[0]["www_authenticate"], setup.no_token_challenge().as_str());
-    assert!(
-        requests[1]["headers"]["mcp-protocol-version"].is_string(),
-        "the metadata request carries MCP-Protocol-Version: {out}"
+    assert_eq!(
+        requests[0]["www_authenticate"],
+        setup.no_token_challenge().as_str()
     );
-    assert_eq!(requests[3]["json"]["scope"], SCOPE, "registration asks for the challenged scope");
+    // The metadata and the AS metadata, as the SDK 1.32 asks for them (no token anywhere).
+    assert_eq!(
+        requests[1]["headers"],
+        json!({"mcp-protocol-version": "2025-11-25"}),
+        "{out}"
+    );
+    assert_eq!(
+        requests[2]["headers"],
+        json!({"accept": "application/json", "mcp-protocol-version": "2025-11-25"}),
+        "{out}"
+    );
+    assert_eq!(
+        requests[3]["json"]["scope"], SCOPE,
+        "registration asks for the challenged scope"
+    );
     let params = &out["params"];
     assert!(
         out["authorizationUrl"]
@@ -268,9 +294,14 @@ async fn the_mcp_sdk_discovers_logs_in_and_calls_whoami() {
             .starts_with(&format!("{issuer}/auth?")),
         "{out}"
     );
-    assert_eq!(params["resource"], url, "RFC 8707: the metadata's resource verbatim");
+    assert_eq!(
+        params["resource"], url,
+        "RFC 8707: the metadata's resource verbatim"
+    );
     assert_eq!(params["code_challenge_method"], "S256");
-    assert!(params["code_challenge"].as_str().is_some_and(|c| c.len() >= 43));
+    assert!(params["code_challenge"]
+        .as_str()
+        .is_some_and(|c| c.len() >= 43));
     assert_eq!(params["scope"], SCOPE, "the challenged scopes");
     assert_eq!(params["response_type"], "code");
     assert_eq!(params["client_id"], out["registration"]["client_id"]);
@@ -307,7 +338,10 @@ async fn the_mcp_sdk_discovers_logs_in_and_calls_whoami() {
     let claims = &out["tokenResponse"]["access_token"]["claims"];
     assert_eq!(claims["aud"], url, "{out}");
     assert_eq!(claims["iss"], issuer.as_str());
-    assert_eq!(out["tokenResponse"]["access_token"]["header"]["typ"], "at+jwt");
+    assert_eq!(
+        out["tokenResponse"]["access_token"]["header"]["typ"],
+        "at+jwt"
+    );
     let token_request = out["requests"]
         .as_array()
         .unwrap()
@@ -327,7 +361,10 @@ async fn every_refusal_header_for_header() {
     // No token.
     let response = setup.initialize("/mcp", &[]).await;
     assert_eq!(response.status, 401);
-    assert_eq!(header(&response, "www-authenticate"), setup.no_token_challenge());
+    assert_eq!(
+        header(&response, "www-authenticate"),
+        setup.no_token_challenge()
+    );
 
     // The right audience and scope: the MCP server answers.
     let token = setup.token(&url, SCOPE).await;
@@ -335,21 +372,30 @@ async fn every_refusal_header_for_header() {
     let response = setup.initialize("/mcp", &[bearer.as_bytes()]).await;
     assert_eq!(response.status, 200, "{}", response.body_str());
     assert!(response.header("www-authenticate").is_none());
-    assert!(response.body_str().contains(r#""protocolVersion""#), "an initialize result");
+    assert!(
+        response.body_str().contains(r#""protocolVersion""#),
+        "an initialize result"
+    );
 
     // A token the same provider minted for another resource: not for us.
     let elsewhere = setup.token(&setup.other_resource(), SCOPE).await;
     let bearer = format!("authorization: Bearer {elsewhere}");
     let response = setup.initialize("/mcp", &[bearer.as_bytes()]).await;
     assert_eq!(response.status, 401);
-    assert_eq!(header(&response, "www-authenticate"), setup.invalid_token_challenge());
+    assert_eq!(
+        header(&response, "www-authenticate"),
+        setup.invalid_token_challenge()
+    );
 
     // Not a JWT at all.
     let response = setup
         .initialize("/mcp", &[b"authorization: Bearer not-a-jwt"])
         .await;
     assert_eq!(response.status, 401);
-    assert_eq!(header(&response, "www-authenticate"), setup.invalid_token_challenge());
+    assert_eq!(
+        header(&response, "www-authenticate"),
+        setup.invalid_token_challenge()
+    );
 
     // For us, without the scope: 403 naming the scope to ask for.
     let narrow = setup.token(&url, "other:scope").await;
@@ -376,7 +422,10 @@ async fn every_refusal_header_for_header() {
     let path = format!("/mcp?access_token={token}");
     let response = setup.initialize(&path, &[]).await;
     assert_eq!(response.status, 401);
-    assert_eq!(header(&response, "www-authenticate"), setup.no_token_challenge());
+    assert_eq!(
+        header(&response, "www-authenticate"),
+        setup.no_token_challenge()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -390,7 +439,10 @@ async fn the_metadata_document_and_its_cors() {
         let response = within(support::get(
             setup.server.addr,
             path,
-            &[b"mcp-protocol-version: 2025-11-25", b"origin: http://localhost:6274"],
+            &[
+                b"mcp-protocol-version: 2025-11-25",
+                b"origin: http://localhost:6274",
+            ],
         ))
         .await;
         assert_eq!(response.status, 200, "{path}");
@@ -417,7 +469,9 @@ async fn the_metadata_document_and_its_cors() {
     assert_eq!(header(&response, "access-control-allow-origin"), "*");
     let allowed = header(&response, "access-control-allow-headers").to_ascii_lowercase();
     assert!(
-        allowed.split(',').any(|h| h.trim() == "mcp-protocol-version"),
+        allowed
+            .split(',')
+            .any(|h| h.trim() == "mcp-protocol-version"),
         "{allowed}"
     );
     assert!(header(&response, "access-control-allow-methods").contains("GET"));
@@ -447,14 +501,20 @@ async fn a_resource_with_a_longer_path() {
 
     let response = setup.initialize("/tenant/a/mcp", &[]).await;
     assert_eq!(response.status, 401);
-    assert_eq!(header(&response, "www-authenticate"), setup.no_token_challenge());
+    assert_eq!(
+        header(&response, "www-authenticate"),
+        setup.no_token_challenge()
+    );
 
     // The SDK finds this resource's metadata from the challenge, and asks for it.
     let out = mcp_client(&["discover", "--url", &url]).await;
     assert_eq!(out["ok"], true, "{out}");
     assert_eq!(
         sequence(&out)[..2],
-        [format!("POST {url} 401"), format!("GET {} 200", setup.metadata_url())],
+        [
+            format!("POST {url} 401"),
+            format!("GET {} 200", setup.metadata_url())
+        ],
         "{out}"
     );
     assert_eq!(out["params"]["resource"], url.as_str());
@@ -500,7 +560,14 @@ async fn step_up_with_the_providers_acr_and_auth_time() {
     );
     let post = |token: String| async move {
         let bearer = format!("authorization: Bearer {token}");
-        within(support::request(addr, "POST", "/mcp", &[bearer.as_bytes()], b"{}")).await
+        within(support::request(
+            addr,
+            "POST",
+            "/mcp",
+            &[bearer.as_bytes()],
+            b"{}",
+        ))
+        .await
     };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
