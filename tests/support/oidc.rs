@@ -124,8 +124,7 @@ impl Provider {
         .await;
         let json: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
         assert_eq!(
-            response.status,
-            200,
+            response.status, 200,
             "client_credentials for {resource} {scope:?}: {}",
             json["error"]
         );
