@@ -11,6 +11,8 @@ pub mod example;
 #[cfg(feature = "redis")]
 pub mod failover;
 pub mod node;
+#[cfg(feature = "jwt")]
+pub mod oidc;
 pub mod redis;
 
 use std::convert::Infallible;
