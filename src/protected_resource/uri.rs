@@ -51,6 +51,8 @@ pub(crate) fn canonical(uri: &str) -> Result<String, &'static str> {
     Ok(out)
 }
 
+// The audience checks of `oauth` use it; `protected-resource` alone does not.
+#[cfg_attr(not(any(feature = "jwt", feature = "introspection")), allow(dead_code))]
 /// Whether two identifiers name the same resource: canonically equal when both are URIs;
 /// otherwise (an audience such as `my-api`) byte for byte.
 pub(crate) fn same_resource(a: &str, b: &str) -> bool {

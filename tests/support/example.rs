@@ -85,6 +85,9 @@ fn features() -> Vec<&'static str> {
         ("test-util", cfg!(feature = "test-util")),
         ("sweeper", cfg!(feature = "sweeper")),
         ("jwt", cfg!(feature = "jwt")),
+        ("introspection", cfg!(feature = "introspection")),
+        ("protected-resource", cfg!(feature = "protected-resource")),
+        ("rustls", cfg!(feature = "rustls")),
         ("metrics", cfg!(feature = "metrics")),
     ]
     .into_iter()
