@@ -59,7 +59,7 @@ usage: better_auth_api --secret SECRET (--database URL | --redis URL | --better-
                             JWKS (feature jwt; no secret needed)
   --issuer-url URL          the same, the JWKS found by OpenID discovery from this issuer
   --issuer ISS              with a JWKS: the iss every token must carry
-  --audience AUD            with a JWKS: the audience every token's aud must contain";
+  --audience AUD            with a JWKS (required): the audience every token's aud must contain";
 
 enum Backend {
     Database(String),

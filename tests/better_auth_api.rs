@@ -233,7 +233,10 @@ async fn jwt_mode_answers_the_verified_payload() {
 
     // A JWKS nobody serves: the example starts, and a JWT that needs the keys gets 503.
     let nowhere = format!("http://127.0.0.1:{}/jwks", support::redis::free_port());
-    let api = example::start("better_auth_api", &["--jwks-url", &nowhere]);
+    let api = example::start(
+        "better_auth_api",
+        &["--jwks-url", &nowhere, "--audience", &node.url()],
+    );
     assert_eq!(data(&api, Some(&jwt)).await.status, 503);
     assert_eq!(data(&api, Some("not-a-jwt")).await.status, 401);
 }

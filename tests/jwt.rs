@@ -322,6 +322,7 @@ async fn an_unreachable_jwks_is_503_never_401_and_cached_keys_decide_on_their_ow
 
     // Never reachable at all: a port with nothing behind it.
     let nowhere = JwtResolver::<serde_json::Map<String, Value>>::builder()
+        .any_audience()
         .jwks_url(&format!(
             "http://127.0.0.1:{}/jwks",
             support::redis::free_port()
