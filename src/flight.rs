@@ -27,6 +27,9 @@ pub(crate) struct Flights<K, V, S = RandomState> {
 /// borrows would otherwise be part of its type); one allocation a cache miss.
 pub(crate) type Waiting<V> = Pin<Box<dyn Future<Output = Option<V>> + Send>>;
 
+// Each user (the JWKS, introspection, better-auth's get-session) needs a subset: a build with one
+// of their features lacks the others' calls.
+#[allow(dead_code)]
 impl<K: Eq + Hash, V, S: BuildHasher + Clone + Default> Flights<K, V, S> {
     pub(crate) fn new() -> Self {
         Flights {
@@ -40,6 +43,7 @@ impl<K: Eq + Hash, V, S: BuildHasher + Clone + Default> Flights<K, V, S> {
     }
 }
 
+#[allow(dead_code)] // as above
 impl<K, V, S> Flights<K, V, S>
 where
     K: Eq + Hash + Clone + Send + Sync + 'static,
@@ -110,6 +114,7 @@ where
 
 /// An error that every waiter on a run gets a copy of: it shows as the error it wraps, with the
 /// same causes.
+#[allow(dead_code)] // better-auth's get-session alone shares errors with their causes
 #[derive(Clone, Debug)]
 pub(crate) struct SharedError(pub(crate) Arc<dyn std::error::Error + Send + Sync>);
 

@@ -34,6 +34,7 @@ pub(crate) fn check_scheme(uri: &Uri) -> Result<(), BoxError> {
 }
 
 /// A URL's text as errors show it: without user info or query ([`redact`](crate::redact)).
+#[cfg_attr(not(feature = "jwt"), allow(dead_code))] // the JWKS fetcher's
 pub(crate) fn shown(uri: &Uri) -> String {
     crate::redact::redact(&uri.to_string())
 }
