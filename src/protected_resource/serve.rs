@@ -133,6 +133,21 @@ impl Served {
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
+///
+/// As axum routes, on both well-known paths, beside (not under) the layer:
+///
+/// ```
+/// use tower_bearer::protected_resource::{ProtectedResourceMetadata, ProtectedResourceService};
+///
+/// let metadata = ProtectedResourceMetadata::new("https://api.example/mcp")?
+///     .authorization_server("https://auth.example");
+/// let service = ProtectedResourceService::new(metadata.clone());
+/// let public: axum::Router = axum::Router::new()
+///     .route_service(&metadata.well_known_path(), service.clone())
+///     .route_service("/.well-known/oauth-protected-resource", service);
+/// # let _ = public;
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct ProtectedResourceService {
     served: Served,
