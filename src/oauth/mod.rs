@@ -64,6 +64,7 @@ mod validation;
 #[cfg(feature = "jwt")]
 mod jwt {
     pub(super) mod alg;
+    pub(super) mod backend;
     pub(super) mod fetch;
     pub(super) mod jwks;
     pub(super) mod jws;
@@ -79,6 +80,7 @@ pub use introspect::{IntrospectionResolver, IntrospectionResolverBuilder};
 #[cfg(feature = "jwt")]
 pub use jwt::{
     alg::Algorithm,
+    backend::signature_backend,
     fetch::{Fetched, HttpFetcher, JwksFetcher},
     jwks::JwksSettings,
     jws::looks_like_jwt,

@@ -6,6 +6,7 @@
 use std::fmt;
 
 use super::alg::Algorithm;
+use super::backend::{Curve, PublicKey};
 
 use base64ct::{Base64UrlUnpadded, Encoding as _};
 use hmac::{Hmac, Mac};
@@ -14,11 +15,7 @@ use sha2::{Sha256, Sha384, Sha512};
 
 #[derive(Clone)]
 enum Kind {
-    Ed25519(ed25519_dalek::VerifyingKey),
-    P256(p256::ecdsa::VerifyingKey),
-    P384(p384::ecdsa::VerifyingKey),
-    P521(Box<p521::ecdsa::VerifyingKey>),
-    Rsa(Box<rsa::PublicKey>),
+    Public(PublicKey),
     Hmac(Box<[u8]>),
 }
 
@@ -68,24 +65,17 @@ fn member(jwk: &Value, name: &str) -> Result<Vec<u8>, KeyError> {
     Base64UrlUnpadded::decode_vec(text).map_err(|_| bad(format!("{name} is not base64url")))
 }
 
-/// An uncompressed SEC1 point from a JWK's `x` and `y`, each exactly `len` bytes.
-fn point(jwk: &Value, len: usize) -> Result<Vec<u8>, KeyError> {
+/// An uncompressed SEC1 point (`04 || x || y`) from a JWK's `x` and `y`, each exactly the
+/// curve's length.
+fn point(jwk: &Value, curve: Curve) -> Result<Vec<u8>, KeyError> {
     let (x, y) = (member(jwk, "x")?, member(jwk, "y")?);
-    if x.len() != len || y.len() != len {
-        return Err(bad("x or y has the wrong length for the curve"));
+    if x.len() != curve.len() || y.len() != curve.len() {
+        return Err(bad(format!(
+            "x or y has the wrong length for {}",
+            curve.name()
+        )));
     }
     Ok([&[4][..], &x, &y].concat())
-}
-
-/// An RSA key whose modulus has at least 2048 bits, counted in bits: a 2041-bit modulus
-/// fills 256 bytes too.
-fn long_enough(key: rsa::PublicKey) -> Result<rsa::PublicKey, KeyError> {
-    match rsa::traits::PublicKeyParts::n(&key).bit_width() {
-        bits if bits < 2048 => Err(bad(format!(
-            "an RSA key of {bits} bits: keys under 2048 bits are refused (RFC 7518 §3.3)"
-        ))),
-        _ => Ok(key),
-    }
 }
 
 impl Key {
@@ -111,36 +101,17 @@ impl Key {
         if ["d", "p", "q", "k"].iter().any(|m| jwk.get(m).is_some()) {
             return Err(bad("private key material in a public JWK"));
         }
-        let kind = match (jwk["kty"].as_str(), jwk["crv"].as_str()) {
-            (Some("OKP"), Some("Ed25519")) => {
-                let x: [u8; 32] = member(jwk, "x")?
-                    .try_into()
-                    .map_err(|_| bad("x is not 32 bytes"))?;
-                let key = ed25519_dalek::VerifyingKey::from_bytes(&x)
-                    .map_err(|_| bad("not an Ed25519 point"))?;
-                Kind::Ed25519(key)
+        let public = match (jwk["kty"].as_str(), jwk["crv"].as_str()) {
+            (Some("OKP"), Some("Ed25519")) => PublicKey::ed25519(&member(jwk, "x")?),
+            (Some("EC"), Some(crv)) if curve(crv).is_some() => {
+                let curve = curve(crv).expect("matched");
+                PublicKey::ec(curve, &point(jwk, curve)?)
             }
-            (Some("EC"), Some("P-256")) => Kind::P256(
-                p256::ecdsa::VerifyingKey::from_sec1_bytes(&point(jwk, 32)?)
-                    .map_err(|_| bad("not a P-256 point"))?,
-            ),
-            (Some("EC"), Some("P-384")) => Kind::P384(
-                p384::ecdsa::VerifyingKey::from_sec1_bytes(&point(jwk, 48)?)
-                    .map_err(|_| bad("not a P-384 point"))?,
-            ),
-            (Some("EC"), Some("P-521")) => Kind::P521(Box::new(
-                p521::ecdsa::VerifyingKey::from_sec1_bytes(&point(jwk, 66)?)
-                    .map_err(|_| bad("not a P-521 point"))?,
-            )),
-            (Some("RSA"), _) => {
-                let n = rsa::BoxedUint::from_be_slice_vartime(&member(jwk, "n")?);
-                let e = rsa::BoxedUint::from_be_slice_vartime(&member(jwk, "e")?);
-                let key = rsa::PublicKey::new(n, e).map_err(|e| bad(e.to_string()))?;
-                Kind::Rsa(Box::new(long_enough(key)?))
-            }
+            (Some("RSA"), _) => PublicKey::rsa(&member(jwk, "n")?, &member(jwk, "e")?),
             (Some("oct"), _) => return Err(bad("symmetric keys are not taken from a JWK")),
             (kty, crv) => return Err(bad(format!("unsupported kty {kty:?} / crv {crv:?}"))),
-        };
+        }
+        .map_err(bad)?;
         let alg = match jwk.get("alg") {
             None => None,
             Some(Value::String(name)) => {
@@ -148,7 +119,11 @@ impl Key {
             }
             Some(_) => return Err(bad("alg is not a string")),
         };
-        Key::checked(jwk["kid"].as_str().map(str::to_owned), alg, kind)
+        Key::checked(
+            jwk["kid"].as_str().map(str::to_owned),
+            alg,
+            Kind::Public(public),
+        )
     }
 
     /// A key whose `alg`, when it names one, fits its type.
@@ -184,26 +159,10 @@ impl Key {
         kid: Option<String>,
         alg: Option<Algorithm>,
     ) -> Result<Key, KeyError> {
-        use p256::pkcs8::DecodePublicKey;
-        let kind = if let Ok(key) = ed25519_dalek::VerifyingKey::from_public_key_pem(pem) {
-            Kind::Ed25519(key)
-        } else if let Ok(key) = p256::ecdsa::VerifyingKey::from_public_key_pem(pem) {
-            Kind::P256(key)
-        } else if let Ok(key) = p384::ecdsa::VerifyingKey::from_public_key_pem(pem) {
-            Kind::P384(key)
-        } else if let Ok(key) = p521::PublicKey::from_public_key_pem(pem) {
-            let point = p521::EncodedPoint::from(key);
-            let key = p521::ecdsa::VerifyingKey::from_encoded_point(&point)
-                .map_err(|_| bad("not a P-521 point"))?;
-            Kind::P521(Box::new(key))
-        } else if let Ok(key) =
-            <rsa::PublicKey as rsa::pkcs8::DecodePublicKey>::from_public_key_pem(pem)
-        {
-            Kind::Rsa(Box::new(long_enough(key)?))
-        } else {
-            return Err(bad("not a PEM public key of a supported type"));
-        };
-        Key::checked(kid, alg, kind)
+        let (_, der) = spki::Document::from_pem(pem)
+            .map_err(|_| bad("not a PEM public key (-----BEGIN PUBLIC KEY-----)"))?;
+        let public = spki_key(der.as_bytes()).map_err(bad)?;
+        Key::checked(kid, alg, Kind::Public(public))
     }
 
     /// An HMAC secret for `alg` (`HS256`, `HS384` or `HS512`), with an optional `kid`. The
@@ -244,108 +203,105 @@ impl Key {
 
     fn kind_fits(&self, alg: Algorithm) -> bool {
         use Algorithm::*;
-        match self.kind {
-            Kind::Ed25519(_) => alg == EdDSA,
-            Kind::P256(_) => alg == ES256,
-            Kind::P384(_) => alg == ES384,
-            Kind::P521(_) => alg == ES512,
-            Kind::Rsa(_) => matches!(alg, RS256 | RS384 | RS512 | PS256 | PS384 | PS512),
+        match &self.kind {
+            Kind::Public(key) => key.fits(alg),
             Kind::Hmac(_) => matches!(alg, HS256 | HS384 | HS512),
         }
     }
 
-    /// Whether `signature` is this key's signature of `input` under `alg`; `false` whenever
-    /// the key does not fit `alg`.
-    pub(crate) fn verify(&self, alg: Algorithm, input: &[u8], signature: &[u8]) -> bool {
-        use signature_verify as v;
+    /// Whether `signature` is this key's signature of `input` under `alg`: `false` whenever
+    /// the key does not fit `alg` (its type, and its own `alg` when it names one), and for a
+    /// malformed signature. The JWS's `alg` never picks the primitive on its own.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use tower_bearer::oauth::{Algorithm, Key};
+    ///
+    /// let key = Key::hmac(b"a secret of at least thirty-two bytes", Algorithm::HS256, None).unwrap();
+    /// assert!(!key.verify(Algorithm::HS256, b"header.payload", &[0; 32]));
+    /// assert!(!key.verify(Algorithm::EdDSA, b"header.payload", &[0; 64]), "not an HMAC algorithm");
+    /// ```
+    pub fn verify(&self, alg: Algorithm, input: &[u8], signature: &[u8]) -> bool {
         if !self.fits(alg) {
             return false;
         }
-        match (&self.kind, alg) {
-            (Kind::Ed25519(key), _) => ed25519_dalek::Signature::from_slice(signature)
-                .is_ok_and(|sig| key.verify_strict(input, &sig).is_ok()),
-            (Kind::P256(key), _) => v::ecdsa::<p256::ecdsa::Signature, _>(key, input, signature),
-            (Kind::P384(key), _) => v::ecdsa::<p384::ecdsa::Signature, _>(key, input, signature),
-            (Kind::P521(key), _) => v::ecdsa::<p521::ecdsa::Signature, _>(&**key, input, signature),
-            (Kind::Rsa(key), alg) => v::rsa(key, alg, input, signature),
-            (Kind::Hmac(secret), alg) => v::hmac(secret, alg, input, signature),
+        match &self.kind {
+            Kind::Public(key) => key.verify(alg, input, signature),
+            Kind::Hmac(secret) => hmac_verify(secret, alg, input, signature),
         }
     }
 }
 
-/// The primitives' verify calls, each refusing a malformed signature as a bad one.
-mod signature_verify {
-    use super::*;
-    use p256::ecdsa::signature::Verifier;
-
-    pub(super) fn ecdsa<S, K>(key: &K, input: &[u8], signature: &[u8]) -> bool
-    where
-        S: for<'a> TryFrom<&'a [u8]>,
-        K: Verifier<S>,
-    {
-        S::try_from(signature).is_ok_and(|sig| key.verify(input, &sig).is_ok())
+/// The curve a JWK's `crv` names.
+fn curve(crv: &str) -> Option<Curve> {
+    match crv {
+        "P-256" => Some(Curve::P256),
+        "P-384" => Some(Curve::P384),
+        "P-521" => Some(Curve::P521),
+        _ => None,
     }
+}
 
-    pub(super) fn rsa(
-        key: &rsa::PublicKey,
-        alg: Algorithm,
-        input: &[u8],
-        signature: &[u8],
-    ) -> bool {
-        use rsa::{Pkcs1v15Sign, Pss};
-        use sha2_next::{Digest, Sha256, Sha384, Sha512};
-        let result = match alg {
-            Algorithm::RS256 => key.verify(
-                Pkcs1v15Sign::new::<Sha256>(),
-                &Sha256::digest(input),
-                signature,
-            ),
-            Algorithm::RS384 => key.verify(
-                Pkcs1v15Sign::new::<Sha384>(),
-                &Sha384::digest(input),
-                signature,
-            ),
-            Algorithm::RS512 => key.verify(
-                Pkcs1v15Sign::new::<Sha512>(),
-                &Sha512::digest(input),
-                signature,
-            ),
-            Algorithm::PS256 => key.verify(Pss::<Sha256>::new(), &Sha256::digest(input), signature),
-            Algorithm::PS384 => key.verify(Pss::<Sha384>::new(), &Sha384::digest(input), signature),
-            Algorithm::PS512 => key.verify(Pss::<Sha512>::new(), &Sha512::digest(input), signature),
-            _ => return false,
-        };
-        result.is_ok()
-    }
-
-    /// Compared in constant time (`Mac::verify_slice`).
-    pub(super) fn hmac(secret: &[u8], alg: Algorithm, input: &[u8], signature: &[u8]) -> bool {
-        fn check<M: Mac + hmac::digest::KeyInit>(secret: &[u8], input: &[u8], sig: &[u8]) -> bool {
-            let Ok(mut mac) = <M as hmac::digest::KeyInit>::new_from_slice(secret) else {
-                return false;
+/// A public key from a DER SubjectPublicKeyInfo (RFC 5280 §4.1.2.7): Ed25519 (RFC 8410),
+/// an EC key on a named NIST curve (RFC 5480) or RSA (RFC 8017's `RSAPublicKey` inside).
+fn spki_key(der: &[u8]) -> Result<PublicKey, String> {
+    use spki::der::{asn1::ObjectIdentifier as Oid, Decode as _};
+    const ED25519: Oid = Oid::new_unwrap("1.3.101.112");
+    const EC: Oid = Oid::new_unwrap("1.2.840.10045.2.1");
+    const RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.1");
+    let info = spki::SubjectPublicKeyInfoRef::from_der(der)
+        .map_err(|e| format!("not a SubjectPublicKeyInfo: {e}"))?;
+    let bits = info
+        .subject_public_key
+        .as_bytes()
+        .ok_or("a public key that is not whole bytes")?;
+    match info.algorithm.oid {
+        ED25519 => PublicKey::ed25519(bits),
+        EC => {
+            let named = info
+                .algorithm
+                .parameters_oid()
+                .map_err(|_| "an EC key without a named curve")?;
+            let curve = match named.to_string().as_str() {
+                "1.2.840.10045.3.1.7" => Curve::P256,
+                "1.3.132.0.34" => Curve::P384,
+                "1.3.132.0.35" => Curve::P521,
+                other => return Err(format!("an EC key on an unsupported curve {other}")),
             };
-            mac.update(input);
-            mac.verify_slice(sig).is_ok()
+            PublicKey::ec(curve, bits)
         }
-        match alg {
-            Algorithm::HS256 => check::<Hmac<Sha256>>(secret, input, signature),
-            Algorithm::HS384 => check::<Hmac<Sha384>>(secret, input, signature),
-            Algorithm::HS512 => check::<Hmac<Sha512>>(secret, input, signature),
-            _ => false,
+        RSA => {
+            let key = pkcs1::RsaPublicKey::from_der(bits)
+                .map_err(|e| format!("not an RSAPublicKey: {e}"))?;
+            PublicKey::rsa(key.modulus.as_bytes(), key.public_exponent.as_bytes())
         }
+        other => Err(format!("an unsupported key algorithm {other}")),
+    }
+}
+
+/// Compared in constant time (`Mac::verify_slice`).
+fn hmac_verify(secret: &[u8], alg: Algorithm, input: &[u8], signature: &[u8]) -> bool {
+    fn check<M: Mac + hmac::digest::KeyInit>(secret: &[u8], input: &[u8], sig: &[u8]) -> bool {
+        let Ok(mut mac) = <M as hmac::digest::KeyInit>::new_from_slice(secret) else {
+            return false;
+        };
+        mac.update(input);
+        mac.verify_slice(sig).is_ok()
+    }
+    match alg {
+        Algorithm::HS256 => check::<Hmac<Sha256>>(secret, input, signature),
+        Algorithm::HS384 => check::<Hmac<Sha384>>(secret, input, signature),
+        Algorithm::HS512 => check::<Hmac<Sha512>>(secret, input, signature),
+        _ => false,
     }
 }
 
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.kind {
-            Kind::Ed25519(_) => "Ed25519",
-            Kind::P256(_) => "P-256",
-            Kind::P384(_) => "P-384",
-            Kind::P521(_) => "P-521",
-            Kind::Rsa(_) => "RSA",
+        let kind = match &self.kind {
+            Kind::Public(key) => key.describe(),
             // Never the secret.
-            Kind::Hmac(_) => "HMAC (secret)",
+            Kind::Hmac(_) => "HMAC (secret)".into(),
         };
         f.debug_struct("Key")
             .field("kid", &self.kid)

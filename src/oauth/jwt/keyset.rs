@@ -25,9 +25,14 @@ impl KeySet {
         let keys = value["keys"]
             .as_array()
             .ok_or_else(|| bad("JWKS: no keys array"))?;
-        Ok(KeySet::new(
-            keys.iter().filter_map(|jwk| Key::from_jwk(jwk).ok()),
-        ))
+        Ok(KeySet::new(keys.iter().filter_map(|jwk| {
+            Key::from_jwk(jwk)
+                .inspect_err(|error| {
+                    let kid = jwk["kid"].as_str().unwrap_or("");
+                    tracing::warn!(kid, %error, "bearer: a JWKS key is left out");
+                })
+                .ok()
+        })))
     }
 
     /// The keys.
