@@ -523,6 +523,34 @@ async fn hs256_with_a_configured_secret() {
     assert_eq!(claims.sub.as_deref(), Some("svc"));
     let other = sign(b"another-secret-of-32-bytes-or-more!!");
     assert!(resolve(&resolver, BearerToken::new(&other)).await.is_none());
+
+    // The verified-token cache is keyed by the signature: the genuine token's signature under
+    // another header or payload finds the entry, and is refused, every time.
+    let (_, sig) = good.rsplit_once('.').unwrap();
+    let header = Base64UrlUnpadded::encode_string(br#"{"alg":"HS256"}"#);
+    let admin = Base64UrlUnpadded::encode_string(br#"{"sub":"admin","exp":4102444800}"#);
+    let swapped_payload = format!("{header}.{admin}.{sig}");
+    let (signed, _) = good.rsplit_once('.').unwrap();
+    let (_, payload) = signed.split_once('.').unwrap();
+    let other_header = Base64UrlUnpadded::encode_string(br#"{"alg":"HS256","kid":"x"}"#);
+    let swapped_header = format!("{other_header}.{payload}.{sig}");
+    for _ in 0..2 {
+        assert!(resolver
+            .resolve_ready(BearerToken::new(&good))
+            .unwrap()
+            .unwrap()
+            .is_some());
+        for forged in [&swapped_payload, &swapped_header] {
+            let answer = resolver
+                .resolve_ready(BearerToken::new(forged))
+                .unwrap()
+                .unwrap();
+            assert!(
+                answer.is_none(),
+                "a swapped header or payload never hits the cache"
+            );
+        }
+    }
 }
 
 /// axum's `Authorized<T, P>` with a scope requirement over the claims: 200 with the scope,
@@ -627,4 +655,41 @@ async fn jwks_fetches_are_counted_by_cause_and_result() {
         server.fetches(),
         "every fetch the server saw, once"
     );
+}
+
+/// Keys the backend cannot verify with are refused when the JWKS is read, each logged with
+/// its kid and the reason, and the set keeps the rest: a 2041-bit RSA modulus (256 bytes, but
+/// under 2048 bits), an even one, a P-256 point off the curve, an Ed25519 `x` of 31 bytes.
+#[test]
+fn keys_the_backend_refuses_are_refused_when_the_jwks_is_read_and_logged() {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let b64 = |bytes: &[u8]| Base64UrlUnpadded::encode_string(bytes);
+    let mut short = [0xffu8; 256];
+    short[0] = 0x01;
+    let mut even = [0xffu8; 256];
+    even[255] = 0xfe;
+    let jwks = serde_json::json!({"keys": [
+        {"kty": "RSA", "kid": "short", "e": "AQAB", "n": b64(&short)},
+        {"kty": "RSA", "kid": "even", "e": "AQAB", "n": b64(&even)},
+        {"kty": "EC", "crv": "P-256", "kid": "off-curve", "x": b64(&[1; 32]), "y": b64(&[1; 32])},
+        {"kty": "OKP", "crv": "Ed25519", "kid": "stub", "x": b64(&[1; 31])},
+        {"kty": "OKP", "crv": "Ed25519", "kid": "good", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+    ]});
+    let (logs, _guard) = support::Logs::capture();
+    let keys = KeySet::from_jwks(&serde_json::to_vec(&jwks).unwrap()).unwrap();
+    let kids: Vec<_> = keys.keys().iter().filter_map(|k| k.kid()).collect();
+    assert_eq!(kids, ["good"]);
+    let text = logs.text();
+    for (kid, why) in [
+        ("short", "2041 bits"),
+        ("even", "even RSA modulus"),
+        ("off-curve", "not a point on P-256"),
+        ("stub", "not 32 bytes"),
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.contains(&format!("kid=\"{kid}\"")) || l.contains(&format!("kid={kid}")))
+            .unwrap_or_else(|| panic!("no log line for {kid}: {text}"));
+        assert!(line.contains("WARN") && line.contains(why), "{line}");
+    }
 }

@@ -123,7 +123,7 @@ fn rsa_groups(
             Ok(key) => key,
             Err(error) => {
                 assert!(
-                    bits < 2048 || bits > 8192,
+                    !(2048..=8192).contains(&bits),
                     "{file}: a {bits}-bit key refused: {error}"
                 );
                 tally.keys_refused += 1;

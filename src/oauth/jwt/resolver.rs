@@ -57,8 +57,26 @@ pub struct JwtResolver<T = Map<String, Value>> {
 struct Inner<T> {
     keys: Keys,
     validation: Validation,
-    verified: Option<(Cache<Arc<Claims<T>>>, Duration)>,
+    verified: Option<(Cache<Arc<Remembered<T>>>, Duration)>,
     digest: TokenDigest,
+}
+
+/// A verified token in the cache: keyed by the keyed digest of its signature segment (the
+/// part no one can make without the signing key), holding the `header.payload` it signed.
+/// A hit compares that text to the token's, so a token whose header or payload differs from
+/// the verified one never hits, and the digest runs over the signature alone, whatever the
+/// length of the claims (a 2 KiB token costs a hit about what a 300-byte one does). The text
+/// is no secret the cache did not hold already: the payload's claims are in the entry anyway,
+/// and without the signature it grants nothing.
+struct Remembered<T> {
+    signed: Box<[u8]>,
+    claims: Arc<Claims<T>>,
+}
+
+/// `header.payload` and the signature segment of a compact JWS (or of anything with a dot).
+fn split_signature(token: &[u8]) -> Option<(&[u8], &[u8])> {
+    let dot = token.iter().rposition(|b| *b == b'.')?;
+    Some((&token[..dot], &token[dot + 1..]))
 }
 
 enum Keys {
@@ -225,10 +243,12 @@ impl<T> fmt::Debug for JwtResolverBuilder<T> {
 }
 
 impl<T: DeserializeOwned + Send + Sync + 'static> Inner<T> {
-    fn cached(&self, token: &str) -> Option<Arc<Claims<T>>> {
+    fn cached(&self, token: &[u8]) -> Option<Arc<Claims<T>>> {
         let (cache, _) = self.verified.as_ref()?;
+        let (signed, signature) = split_signature(token)?;
         // An entry's deadline never passes the token's `exp`.
-        cache.get(self.digest.tag(token.as_bytes()))
+        let entry = cache.get(self.digest.tag(signature))?;
+        (*entry.signed == *signed).then(|| entry.claims.clone())
     }
 
     /// The token's claims if one of `keys` verifies it and its claims pass, else `None`.
@@ -254,15 +274,19 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Inner<T> {
             return None;
         }
         let claims = Arc::new(claims);
-        if let Some((cache, max_age)) = &self.verified {
+        let signed = split_signature(token.as_bytes());
+        if let (Some((cache, max_age)), Some((signed, signature))) = (&self.verified, signed) {
             let left = claims.exp.map_or(*max_age, |exp| {
                 Duration::from_secs(u64::try_from(exp - now).unwrap_or(0))
             });
-            let tag = self.digest.tag(token.as_bytes());
+            let entry = Remembered {
+                signed: signed.into(),
+                claims: claims.clone(),
+            };
             cache.put(
-                tag,
+                self.digest.tag(signature),
                 None,
-                claims.clone(),
+                Arc::new(entry),
                 (*max_age).min(left),
                 cache.start(),
             );
@@ -305,7 +329,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> SessionResolver for JwtResolve
     /// keys at hand can decide; only a token that needs a JWKS fetch waits.
     fn resolve_ready(&self, token: BearerToken<'_>) -> Option<Answer<T>> {
         let inner = &self.inner;
-        if let Some(claims) = inner.cached(token.as_str()) {
+        if let Some(claims) = inner.cached(token.as_bytes()) {
             return Some(Ok(Some(claims)));
         }
         let Ok(jws) = jws::parse(token.as_str()) else {
