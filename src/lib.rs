@@ -131,7 +131,8 @@
 //! | `better-auth-http` | | [`better_auth::HttpResolver`]: sessions from a better-auth server's get-session |
 //! | `introspection` | | [`oauth::IntrospectionResolver`]: opaque access tokens checked with an RFC 7662 endpoint, cached never past `exp` |
 //! | `rustls` | | HTTPS (rustls over ring, Mozilla's roots or your own) for the JWKS, OpenID discovery and introspection |
-//! | `jwt` | | [`oauth`]: JWT access tokens verified against static keys or a cached JWKS (better-auth's `jwt` plugin, any OpenID Connect issuer) |
+//! | `jwt` | | [`oauth`]: JWT access tokens verified against static keys or a cached JWKS (better-auth's `jwt` plugin, any OpenID Connect issuer); signatures verified by ring |
+//! | `aws-lc-rs` | with `jwt` | JWT signatures verified by AWS-LC instead of ring (cheaper RSA and ES384, keys parsed once; needs a C compiler) |
 //! | `axum` | | [`Authenticated`](integrations::axum::Authenticated) and [`Authorized`](integrations::axum::Authorized), extractors, and `IntoResponse` for [`Rejection`] (over `axum-core`) |
 //! | `tonic` | | `NamedService` for [`Bearer`], so `add_service(Bearer::new(svc, resolver))` works |
 //! | `protected-resource` | with `jwt`, `introspection` | [`protected_resource`]: RFC 9728 metadata served by the layer and named in its challenges, and RFC 8707 resource identifiers |
