@@ -155,6 +155,7 @@ mod body;
     feature = "introspection"
 ))]
 mod cache;
+mod chain;
 pub mod client;
 #[cfg(any(
     feature = "memory-store",

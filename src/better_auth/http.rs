@@ -15,6 +15,7 @@ use hyper_util::rt::TokioExecutor;
 use super::cache::{Cache, CacheSettings};
 use super::failed::Failed;
 use super::{BetterAuthSession, ResolveFuture, Signatures};
+use crate::chain::said;
 use crate::digest::{Tag, TagBuildHasher};
 use crate::flight::{Flights, SharedError};
 use crate::redact::redact;
@@ -157,13 +158,15 @@ impl HttpResolverBuilder {
             self.base_path.trim_end_matches('/')
         )
         .parse()
-        .map_err(|e| format!("better-auth base URL {:?}: {e}", redact(&self.base_url)))?;
+        .map_err(|e| {
+            let at = redact(&self.base_url);
+            said(format!("HttpResolver::builder: better-auth's base URL {at:?} (with base_path {:?}) is not a URL: {e}", self.base_path))
+        })?;
         if uri.scheme_str() != Some("http") || uri.authority().is_none() {
-            return Err(format!(
-                "better-auth base URL {:?}: not an http:// URL",
+            return Err(said(format!(
+                "HttpResolver::builder: better-auth's base URL {:?} is not an http:// URL",
                 redact(&self.base_url)
-            )
-            .into());
+            )));
         }
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(self.timeout));

@@ -181,18 +181,26 @@ impl RedisStorageResolverBuilder {
 
     /// A resolver on one Redis server. It connects lazily and reconnects by itself.
     pub async fn connect(self, url: &str) -> Result<RedisStorageResolver, BoxError> {
-        let client = redis::Client::open(url)?;
+        let not_a_url = |e: redis::RedisError| {
+            let cause = crate::chain::text(&e);
+            crate::chain::said(format!(
+                "connect: {:?} is not a Redis URL: {cause}",
+                redact(url)
+            ))
+        };
+        let client = redis::Client::open(url).map_err(not_a_url)?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_response_timeout(Some(self.response_timeout))
             .set_connection_timeout(Some(self.response_timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
-        let conn = redis::aio::ConnectionManager::new_lazy_with_config(client, config)?;
+        let conn = redis::aio::ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| Failed::boxed("better-auth's Redis storage", &redact(url), e))?;
         let cache = self
             .cache
             .map(|settings| Arc::new(Cache::fed("better_auth_redis", settings)));
         if let Some(cache) = &cache {
-            let info = redis::IntoConnectionInfo::into_connection_info(url)?;
+            let info = redis::IntoConnectionInfo::into_connection_info(url).map_err(not_a_url)?;
             let resp3 = info
                 .redis_settings()
                 .clone()
@@ -213,8 +221,13 @@ impl RedisStorageResolverBuilder {
     /// failover by itself (see the type's docs). It connects
     /// lazily: a Cluster that is down at start-up gives `503`s until it is up.
     pub async fn connect_cluster(self, urls: &[&str]) -> Result<RedisStorageResolver, BoxError> {
-        let cluster = LazyCluster::new(urls, self.response_timeout)?;
         let at = format!("{} (Cluster)", redact(urls.first().unwrap_or(&"")));
+        let cluster = LazyCluster::new(urls, self.response_timeout).map_err(|e| {
+            let cause = crate::chain::text(&e);
+            crate::chain::said(format!(
+                "connect_cluster: {at:?} is not a Redis URL: {cause}"
+            ))
+        })?;
         Ok(self.build(Conn::Cluster(cluster), None, at))
     }
 

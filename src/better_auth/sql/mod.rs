@@ -182,30 +182,36 @@ impl SqlResolverBuilder {
     /// malformed URL is an error here. MySQL dates are read with `UNIX_TIMESTAMP`, which is
     /// right for better-auth's `timestamp(3)` columns whatever the session's time zone.
     pub async fn connect(mut self, url: &str) -> Result<SqlResolver, BoxError> {
-        self.at = Some(redact(url));
+        let at = redact(url);
+        let not_a_url = |e: sqlx::Error| {
+            let cause = crate::chain::text(&e);
+            crate::chain::said(format!(
+                "connect: {at:?} is not a database URL sqlx takes: {cause}"
+            ))
+        };
         let scheme = url.split(':').next().unwrap_or_default();
+        self.at = Some(at.clone());
         match scheme {
             #[cfg(feature = "better-auth-postgres")]
             "postgres" | "postgresql" => {
-                let pool = self.pool_options().connect_lazy(url)?;
+                let pool = self.pool_options().connect_lazy(url).map_err(not_a_url)?;
                 Ok(self.postgres(pool))
             }
             #[cfg(feature = "better-auth-sqlite")]
             "sqlite" => {
-                let pool = self.pool_options().connect_lazy(url)?;
+                let pool = self.pool_options().connect_lazy(url).map_err(not_a_url)?;
                 Ok(self.sqlite(pool))
             }
             #[cfg(feature = "better-auth-mysql")]
             "mysql" => {
-                let pool = self.pool_options().connect_lazy(url)?;
+                let pool = self.pool_options().connect_lazy(url).map_err(not_a_url)?;
                 Ok(self.mysql(pool))
             }
-            _ => Err(format!(
-                "unsupported database URL scheme {scheme:?}: postgres:// needs the \
+            _ => Err(crate::chain::said(format!(
+                "connect: {at:?}: unsupported database URL scheme {scheme:?}: postgres:// needs the \
                  better-auth-postgres feature, sqlite:// the better-auth-sqlite feature, \
                  mysql:// the better-auth-mysql feature"
-            )
-            .into()),
+            ))),
         }
     }
 

@@ -94,6 +94,8 @@ pub(super) struct Inner {
     revocations: Durability,
     /// What creations wait for.
     creations: Durability,
+    /// Where Redis is, for errors: the URL without credentials.
+    at: String,
 }
 
 pub(super) struct Scripts {
@@ -178,7 +180,12 @@ where
             Some(durable) if !waits.is_empty() => durable.run(call, waits).await,
             _ => self.inner.conn.run(call, waits).await,
         }
-        .map_err(StoreError::new)
+        .map_err(|e| self.failed(e))
+    }
+
+    /// A Redis error, named: Redis, its address, and the cause once.
+    fn failed(&self, cause: redis::RedisError) -> StoreError {
+        redis_failed(&self.inner.at, &cause)
     }
 
     fn encode(session: &Session<D>) -> Result<String, StoreError> {
@@ -200,7 +207,7 @@ where
             .conn
             .query(redis::cmd("HGET").arg(&key).arg("json"))
             .await
-            .map_err(StoreError::new)?;
+            .map_err(|e| self.failed(e))?;
         let Some(json) = json else {
             return Ok(None);
         };
@@ -263,8 +270,13 @@ where
             .conn
             .count(&pattern)
             .await
-            .map_err(StoreError::new)
+            .map_err(|e| self.failed(e))
     }
+}
+
+/// A Redis error as a [`StoreError`]: `Redis at <url>: <cause>`, the URL without credentials.
+pub(crate) fn redis_failed(at: &str, cause: &redis::RedisError) -> StoreError {
+    StoreError::new(crate::chain::Flat::new(&format!("Redis at {at}"), cause))
 }
 
 impl<D> SessionResolver for RedisStore<D>
