@@ -19,7 +19,11 @@ use crate::chain::said;
 use crate::digest::{Tag, TagBuildHasher};
 use crate::flight::{Flights, SharedError};
 use crate::redact::redact;
+use crate::trace::refused;
 use crate::{BearerToken, BoxError, SessionResolver};
+
+/// The resolver's name in its `DEBUG` lines.
+const RESOLVER: &str = "better_auth::HttpResolver";
 
 /// The largest get-session answer read: a session and its user are well under 64 KiB.
 const MAX_BODY: usize = 64 * 1024;
@@ -205,6 +209,9 @@ impl Inner {
             return self.call(&value).await;
         };
         if let Some(hit) = cache.get(&value) {
+            if hit.is_none() {
+                refused(RESOLVER, "no session (the cache's answer)");
+            }
             return Ok(hit);
         }
         let inner = self.clone();
@@ -232,6 +239,12 @@ impl Inner {
         let body = self.get(Some(authorization)).await?;
         let found: Option<BetterAuthSession> = serde_json::from_slice(&body)
             .map_err(|e| format!("better-auth's get-session answered no session: {e}"))?;
+        if found.is_none() {
+            refused(
+                RESOLVER,
+                "better-auth's get-session answered null (no session, or one it refuses)",
+            );
+        }
         Ok(found)
     }
 
@@ -272,7 +285,8 @@ impl SessionResolver for HttpResolver {
     fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
         let value = token.as_str();
         if let Some(signatures) = &self.inner.signatures {
-            if signatures.session_token(value).is_none() {
+            if let Err(why) = signatures.check(value) {
+                refused(RESOLVER, why);
                 return Box::pin(std::future::ready(Ok(None)));
             }
         }

@@ -16,6 +16,7 @@ use super::model::expired;
 use super::{BetterAuthSession, ResolveFuture, Signatures};
 use crate::redact::redact;
 use crate::store::redis::{Conn, LazyCluster};
+use crate::trace::refused;
 use crate::{BearerToken, BoxError, SessionResolver};
 
 #[cfg(any(
@@ -253,6 +254,9 @@ impl RedisStorageResolverBuilder {
 impl Inner {
     async fn find(&self, token: &str) -> Result<Option<BetterAuthSession>, BoxError> {
         if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(token)) {
+            if hit.is_none() {
+                refused(RESOLVER, "no session (the cache's answer)");
+            }
             return Ok(hit);
         }
         let started = self.cache.as_ref().map(|c| c.start());
@@ -276,6 +280,10 @@ impl Inner {
             if let Some(database) = &self.fallback {
                 return Ok((database.find(token).await?, false));
             }
+            refused(
+                RESOLVER,
+                "no session in Redis has the token (signed out, revoked, expired, or never issued)",
+            );
             return Ok((None, true));
         };
         Ok((self.check(&stored).await?, true))
@@ -295,6 +303,10 @@ impl Inner {
     async fn check(&self, stored: &str) -> Result<Option<BetterAuthSession>, BoxError> {
         // better-auth's safeJSONParse: what does not parse is no session.
         let Ok(found) = serde_json::from_str::<BetterAuthSession>(stored) else {
+            refused(
+                RESOLVER,
+                "the stored value is not better-auth's { session, user }",
+            );
             return Ok(None);
         };
         let watermark = self
@@ -308,14 +320,22 @@ impl Inner {
         if revoked_before
             .is_some_and(|before| (to_millis(found.session.created_at) as f64) < before)
         {
+            refused(
+                RESOLVER,
+                "the session is older than the user's revoked-sessions-before mark",
+            );
             return Ok(None);
         }
         if expired(&found.session, SystemTime::now()) {
+            super::model::refused_expired(RESOLVER, found.session.expires_at);
             return Ok(None);
         }
         Ok(Some(found))
     }
 }
+
+/// The resolver's name in its `DEBUG` lines.
+const RESOLVER: &str = "better_auth::RedisStorageResolver";
 
 impl SessionResolver for RedisStorageResolver {
     type Session = BetterAuthSession;
@@ -323,8 +343,12 @@ impl SessionResolver for RedisStorageResolver {
     type Future = ResolveFuture;
 
     fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
-        let Some(token) = self.inner.signatures.session_token(token.as_str()) else {
-            return Box::pin(std::future::ready(Ok(None)));
+        let token = match self.inner.signatures.check(token.as_str()) {
+            Ok(token) => token,
+            Err(why) => {
+                refused(RESOLVER, why);
+                return Box::pin(std::future::ready(Ok(None)));
+            }
         };
         let (inner, token) = (self.inner.clone(), token.into_owned());
         Box::pin(async move { inner.find(&token).await })

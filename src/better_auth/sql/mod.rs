@@ -21,7 +21,11 @@ use super::failed::Failed;
 use super::model::expired;
 use super::{BetterAuthSession, Expiry, ResolveFuture, Session, SessionToken, Signatures, User};
 use crate::redact::redact;
+use crate::trace::refused;
 use crate::{BearerToken, BoxError, SessionResolver};
+
+/// The resolver's name in its `DEBUG` lines.
+const RESOLVER: &str = "better_auth::SqlResolver";
 
 /// Resolves better-auth's bearer tokens against its SQL database, as its get-session does:
 /// the signature is checked, the session is looked up by token with its user, and a session
@@ -284,6 +288,9 @@ impl Inner {
             return self.find_uncached(token).await;
         };
         if let Some(hit) = cache.get(token) {
+            if hit.is_none() {
+                refused(RESOLVER, "no session (the cache's answer)");
+            }
             return Ok(hit);
         }
         let started = cache.start();
@@ -294,10 +301,15 @@ impl Inner {
 
     async fn find_uncached(&self, token: &str) -> Result<Option<BetterAuthSession>, BoxError> {
         let Some(mut found) = self.fetch(token).await? else {
+            refused(
+                RESOLVER,
+                "no session row has the token (signed out, revoked, or never issued)",
+            );
             return Ok(None);
         };
         let now = SystemTime::now();
         if expired(&found.session, now) {
+            super::model::refused_expired(RESOLVER, found.session.expires_at);
             return Ok(None);
         }
         if let Some(expiry) = self.refresh {
@@ -305,6 +317,7 @@ impl Inner {
                 let expires_at = now + expiry.expires_in;
                 // better-auth answers 401 when the row is gone by the time it writes.
                 if !self.write(token, expires_at, now).await? {
+                    refused(RESOLVER, "the session row was deleted before its refresh");
                     return Ok(None);
                 }
                 found.session.expires_at = truncate_millis(expires_at);
@@ -401,8 +414,12 @@ impl SessionResolver for SqlResolver {
     type Future = ResolveFuture;
 
     fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
-        let Some(token) = self.inner.signatures.session_token(token.as_str()) else {
-            return Box::pin(std::future::ready(Ok(None)));
+        let token = match self.inner.signatures.check(token.as_str()) {
+            Ok(token) => token,
+            Err(why) => {
+                refused(RESOLVER, why);
+                return Box::pin(std::future::ready(Ok(None)));
+            }
         };
         let (inner, token) = (self.inner.clone(), token.into_owned());
         Box::pin(async move { inner.timed(inner.find(&token)).await })

@@ -12,7 +12,11 @@ use uuid::Uuid;
 
 use super::lifetimes::Lifetimes;
 use super::{Clock, CreateOptions, Issued, Session, SessionStore, StoreError};
+use crate::trace::refused;
 use crate::{BearerToken, SessionResolver};
+
+/// The store's name in its `DEBUG` lines.
+const RESOLVER: &str = "RedisStore";
 
 mod builder;
 mod cache;
@@ -199,6 +203,7 @@ where
     /// Resolves a token: the live session, refreshed if due.
     async fn resolve_token(self, token: Vec<u8>) -> Result<Option<Arc<Session<D>>>, StoreError> {
         let Some(tag) = token_tag(&token) else {
+            refused(RESOLVER, "not a token this store issues (no tag)");
             return Ok(None);
         };
         let key = format!("{}{}", self.session_base(tag), digest_hex(&token));
@@ -209,6 +214,10 @@ where
             .await
             .map_err(|e| self.failed(e))?;
         let Some(json) = json else {
+            refused(
+                RESOLVER,
+                "no session in Redis has the token (signed out, revoked, expired, or never issued)",
+            );
             return Ok(None);
         };
         let session = Self::decode(&json)?;
@@ -224,6 +233,7 @@ where
                 .arg("")
                 .arg(self.channel());
             self.invoke::<i64>(revoke).await?;
+            refused(RESOLVER, "the session expired");
             return Ok(None);
         }
         let lifetime = self.inner.lifetimes.lifetime(session.remember_me);
@@ -243,6 +253,7 @@ where
                 .arg(millis(lifetime));
             if self.invoke::<i64>(refresh).await? == 0 {
                 // Revoked between the read and the refresh.
+                refused(RESOLVER, "the session was revoked during its refresh");
                 return Ok(None);
             }
         }
