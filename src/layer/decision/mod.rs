@@ -226,7 +226,7 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
                 }
                 Some(Ok(())) | None => {
                     trace.decided(&self.metrics, Outcome::Authenticated);
-                    if self.custom_shape {
+                    if self.custom_shape || cfg!(feature = "metrics") {
                         request.extensions_mut().insert(LayerShape(self.clone()));
                     }
                     request.extensions_mut().insert(session);
@@ -299,6 +299,11 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
 impl<T: Send + Sync> Refuse for Config<T> {
     fn refuse(&self, rejection: Rejection, headers: &HeaderMap) -> Response<Bytes> {
         self.reject(rejection, Grpc::of(headers))
+    }
+
+    fn route_refused(&self) {
+        self.metrics
+            .decision(Outcome::Rejected(Label::InsufficientScope));
     }
 }
 
