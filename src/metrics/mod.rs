@@ -275,7 +275,11 @@ mod tests {
             LayerMetrics::new(None, "MemoryStore");
         });
         let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
-        assert_eq!(text.matches("without its `metrics` feature").count(), 1, "{text}");
+        assert_eq!(
+            text.matches("without its `metrics` feature").count(),
+            1,
+            "{text}"
+        );
         assert!(text.contains("WARN"), "{text}");
         assert!(text.contains("layer=\"api\""), "{text}");
     }

@@ -1,5 +1,6 @@
 //! [`SqlResolver`]: sessions read from better-auth's SQL database: PostgreSQL, MySQL or SQLite.
 
+mod check;
 mod row;
 mod schema;
 
@@ -66,6 +67,9 @@ struct Inner {
     timeout: Duration,
     /// Where the database is, for errors: the URL without credentials.
     at: String,
+    /// What the session query reads, for the schema check.
+    needed: check::Needed,
+    dialect: Dialect,
 }
 
 enum Pool {
@@ -111,9 +115,11 @@ impl SqlResolver {
         self.inner.timed(self.inner.find(token)).await
     }
 
-    /// Runs the session query once, for a token no session has: `Ok` when the database is
-    /// reachable and has the tables and columns the [`Schema`] names, otherwise the error,
-    /// with the database's URL (no credentials) and the cause. The resolver connects lazily,
+    /// Checks that the database has the tables and columns the [`Schema`] names, then runs
+    /// the session query once, for a token no session has: `Ok` when the database is
+    /// reachable and has them, otherwise the error, with the database's URL (no credentials)
+    /// and the cause: a missing column is named with the plugin that adds it (`Schema::admin()`
+    /// over a database without the admin plugin says so). The resolver connects lazily,
     /// so a mistyped path or host only shows as `503`s; call this at start-up to find it at
     /// once.
     ///
@@ -257,6 +263,8 @@ impl SqlResolverBuilder {
                 pool,
                 signatures: self.signatures,
                 select: self.schema.select(dialect),
+                needed: self.schema.needed(),
+                dialect,
                 additional: Additional::of(&self.schema),
                 update: self.schema.update(dialect),
                 refresh: self.refresh,
@@ -331,12 +339,16 @@ impl Inner {
         // The arms differ only in the pool's type and how dates come back.
         macro_rules! fetch {
             ($pool:expr, $date:expr) => {
-                sqlx::query(&self.select)
+                match sqlx::query(&self.select)
                     .bind(token)
                     .fetch_optional($pool)
-                    .await?
-                    .map(|row| row::decode(&row, $date, &self.additional))
-                    .transpose()
+                    .await
+                {
+                    Ok(row) => row
+                        .map(|row| row::decode(&row, $date, &self.additional))
+                        .transpose(),
+                    Err(error) => Err(self.explained(error).await),
+                }
             };
         }
         match &self.pool {
@@ -347,30 +359,6 @@ impl Inner {
             #[cfg(feature = "better-auth-mysql")]
             Pool::Mysql(pool) => fetch!(pool, row::millis_date),
         }
-    }
-
-    /// The session query on a connection of its own, outside the pool: a pool only says that
-    /// it timed out, a connection says why (refused, no such file, bad password).
-    async fn ping(&self) -> Result<(), BoxError> {
-        use sqlx::ConnectOptions;
-        macro_rules! ping {
-            ($pool:expr) => {{
-                let mut conn = $pool.connect_options().connect().await?;
-                sqlx::query(&self.select)
-                    .bind("")
-                    .fetch_optional(&mut conn)
-                    .await?;
-            }};
-        }
-        match &self.pool {
-            #[cfg(feature = "better-auth-postgres")]
-            Pool::Postgres(pool) => ping!(pool),
-            #[cfg(feature = "better-auth-sqlite")]
-            Pool::Sqlite(pool) => ping!(pool),
-            #[cfg(feature = "better-auth-mysql")]
-            Pool::Mysql(pool) => ping!(pool),
-        }
-        Ok(())
     }
 
     /// Whether the row was still there to update.
