@@ -97,6 +97,15 @@ pub(crate) fn short_type_name<R>() -> &'static str {
     base.rsplit("::").next().unwrap_or(base)
 }
 
+/// A resolver's reason to refuse a token, at `DEBUG` (`RUST_LOG=tower_bearer=debug`): never
+/// the token, a part of one, nor a secret.
+#[cfg_attr(not(any(feature = "store", feature = "better-auth")), allow(dead_code))]
+#[cold]
+#[inline(never)]
+pub(crate) fn refused(resolver: &'static str, why: &str) {
+    tracing::debug!(resolver, why, "bearer: the resolver refuses the token");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,13 +116,4 @@ mod tests {
         assert_eq!(short_type_name::<Vec<u8>>(), "Vec");
         assert_eq!(short_type_name::<std::sync::Arc<Vec<u8>>>(), "Arc");
     }
-}
-
-/// A resolver's reason to refuse a token, at `DEBUG` (`RUST_LOG=tower_bearer=debug`): never
-/// the token, a part of one, nor a secret.
-#[cfg_attr(not(any(feature = "store", feature = "better-auth")), allow(dead_code))]
-#[cold]
-#[inline(never)]
-pub(crate) fn refused(resolver: &'static str, why: &str) {
-    tracing::debug!(resolver, why, "bearer: the resolver refuses the token");
 }

@@ -3,6 +3,7 @@
 mod check;
 mod row;
 mod schema;
+mod write;
 
 use std::fmt;
 use std::sync::Arc;
@@ -13,10 +14,6 @@ use schema::Dialect;
 pub use schema::{FieldType, Schema};
 
 use super::cache::{Cache, CacheSettings};
-#[cfg(feature = "better-auth-sqlite")]
-use super::date::to_iso;
-#[cfg(any(feature = "better-auth-postgres", feature = "better-auth-mysql"))]
-use super::date::to_millis;
 use super::date::truncate_millis;
 use super::failed::Failed;
 use super::model::expired;
@@ -359,40 +356,6 @@ impl Inner {
             #[cfg(feature = "better-auth-mysql")]
             Pool::Mysql(pool) => fetch!(pool, row::millis_date),
         }
-    }
-
-    /// Whether the row was still there to update.
-    async fn write(
-        &self,
-        token: &str,
-        expires_at: SystemTime,
-        now: SystemTime,
-    ) -> Result<bool, BoxError> {
-        // The arms differ only in the pool's type and how dates are written.
-        macro_rules! update {
-            ($pool:expr, $expires_at:expr, $now:expr) => {
-                sqlx::query(&self.update)
-                    .bind($expires_at)
-                    .bind($now)
-                    .bind(token)
-                    .execute($pool)
-                    .await?
-                    .rows_affected()
-            };
-        }
-        let updated = match &self.pool {
-            #[cfg(feature = "better-auth-postgres")]
-            Pool::Postgres(pool) => update!(pool, to_millis(expires_at), to_millis(now)),
-            #[cfg(feature = "better-auth-sqlite")]
-            Pool::Sqlite(pool) => update!(
-                pool,
-                to_iso(expires_at).ok_or("expiry past 9999")?,
-                to_iso(now).ok_or("a clock past 9999")?
-            ),
-            #[cfg(feature = "better-auth-mysql")]
-            Pool::Mysql(pool) => update!(pool, to_millis(expires_at), to_millis(now)),
-        };
-        Ok(updated > 0)
     }
 }
 
