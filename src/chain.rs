@@ -26,7 +26,18 @@ pub(crate) fn text(error: &(dyn Error + 'static)) -> String {
 /// so that a chain through it says each cause once.
 ///
 /// Its `Debug` is its text, unquoted: what `main` prints when it returns the error.
-#[cfg_attr(not(any(feature = "redis", feature = "better-auth")), allow(dead_code))]
+#[cfg_attr(
+    not(any(
+        feature = "redis",
+        feature = "jwt",
+        feature = "introspection",
+        feature = "better-auth-postgres",
+        feature = "better-auth-sqlite",
+        feature = "better-auth-mysql",
+        feature = "better-auth-http"
+    )),
+    allow(dead_code)
+)]
 pub(crate) struct Flat(String);
 
 /// A configuration error: the setting, the value (never a secret) and what is wrong, as text
@@ -34,9 +45,12 @@ pub(crate) struct Flat(String);
 #[cfg_attr(
     not(any(
         feature = "redis",
-        feature = "better-auth",
         feature = "jwt",
-        feature = "introspection"
+        feature = "introspection",
+        feature = "better-auth-postgres",
+        feature = "better-auth-sqlite",
+        feature = "better-auth-mysql",
+        feature = "better-auth-http"
     )),
     allow(dead_code)
 )]
@@ -44,7 +58,16 @@ pub(crate) fn said(text: impl Into<String>) -> crate::BoxError {
     Box::new(Flat(text.into()))
 }
 
-#[cfg_attr(not(any(feature = "redis", feature = "better-auth")), allow(dead_code))]
+#[cfg_attr(
+    not(any(
+        feature = "redis",
+        feature = "better-auth-postgres",
+        feature = "better-auth-sqlite",
+        feature = "better-auth-mysql",
+        feature = "better-auth-http"
+    )),
+    allow(dead_code)
+)]
 impl Flat {
     /// `cause`'s whole chain as one error, prefixed by `context` if not empty.
     pub(crate) fn new(context: &str, cause: &(dyn Error + 'static)) -> Flat {
