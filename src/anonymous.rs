@@ -11,12 +11,16 @@ use crate::rejection::{Rejection, RejectionKind};
 /// How a layer answers a refusal: its realm, its `on_rejection` shape, gRPC or HTTP.
 pub(crate) trait Refuse: Send + Sync {
     fn refuse(&self, rejection: Rejection, headers: &HeaderMap) -> Response<Bytes>;
+
+    /// Counts a route's refusal of a session this layer authenticated (`require(…)`'s `403`).
+    fn route_refused(&self) {}
 }
 
 /// In the extensions of an authenticated request when its layer has a realm or an
 /// `on_rejection` shape of its own, so that a later [`RequireSession`](crate::RequireSession)
-/// refuses in that shape. A layer with neither inserts nothing: the default shape needs no
-/// marker, and the hit path stays as it was.
+/// refuses in that shape, and with the `metrics` feature, so that the route's refusal is
+/// counted on the layer's metrics. Otherwise a layer inserts nothing: the default shape needs
+/// no marker, and the hit path stays as it was.
 #[derive(Clone)]
 pub(crate) struct LayerShape(pub(crate) Arc<dyn Refuse>);
 

@@ -94,6 +94,10 @@
 //! (the time of a resolver that waits); a resolver's own events sit inside it. A failing backend is logged at
 //! `WARN` with its error's source chain. No span, field or event ever holds a token.
 //!
+//! Only with the feature `metrics` do the layer and its caches count anything: without it an
+//! app's recorder shows no `tower_bearer` series at all (a layer given a
+//! [`name`](BearerLayer::name), which only metrics read, says so once at `WARN`).
+//!
 //! With the feature `metrics`, the layer and its caches publish through the
 //! [`metrics`](https://docs.rs/metrics) facade, so the app chooses the exporter. Names follow
 //! OpenTelemetry's conventions (dotted, durations in seconds; Prometheus shows
@@ -102,7 +106,7 @@
 //!
 //! | metric | kind | labels | counts |
 //! |---|---|---|---|
-//! | `tower_bearer.decisions` | counter | `outcome` (`authenticated`, `anonymous`, `rejected`, `exempt`, `preflight`); `reason` for `anonymous` and `rejected` (`missing`, `malformed`, `too_long`, `invalid_token`, `insufficient_scope`, `unavailable`, `timeout`, `untrusted_origin`); `layer` | one per request the layer decides |
+//! | `tower_bearer.decisions` | counter | `outcome` (`authenticated`, `anonymous`, `rejected`, `exempt`, `preflight`); `reason` for `anonymous` and `rejected` (`missing`, `malformed`, `too_long`, `invalid_token`, `insufficient_scope`, `unavailable`, `timeout`, `untrusted_origin`, `insufficient_user_authentication`); `layer` | one per request the layer decides; and one `rejected`, `insufficient_scope` per request a route's [`require`](BearerLayer::require) refuses after the layer authenticated it (so `authenticated` minus those is what the routes served) |
 //! | `tower_bearer.resolutions` | counter | `resolver` (its type's name), `result` (`session`, `none`, `error`); `layer` | one per resolver call, timeouts as `error` |
 //! | `tower_bearer.resolve.duration` | histogram, seconds | as `tower_bearer.resolutions` | one per resolver call that waits (an answer at hand through [`resolve_ready`](SessionResolver::resolve_ready), such as a `MemoryStore` or `CachedStore` hit, is counted, not timed) |
 //! | `tower_bearer.cache.lookups` | counter | `cache`, `result` (`hit`, `miss`, `fenced`: refused because the invalidation feed is not known alive) | lookups in `CachedStore`, the better-auth resolvers', the verified-JWT and introspection caches |
@@ -156,6 +160,7 @@ mod body;
     feature = "introspection"
 ))]
 mod cache;
+mod chain;
 pub mod client;
 #[cfg(any(
     feature = "memory-store",

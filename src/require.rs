@@ -187,8 +187,10 @@ pub(crate) fn refusal<T: Send + Sync + 'static>(
     if let Some(session) = extensions.get::<T>() {
         let scope = check(session).err()?;
         let rejection = Rejection::from_scope(scope);
-        // In the outer layer's shape (its realm, its `on_rejection`), as its own 403 would be.
+        // In the outer layer's shape (its realm, its `on_rejection`), as its own 403 would be,
+        // and counted on its metrics as `rejected`, `insufficient_scope`.
         if let Some(LayerShape(layer)) = extensions.get::<LayerShape>() {
+            layer.route_refused();
             return Some(layer.refuse(rejection, headers));
         }
         return Some(match Grpc::of(headers) {

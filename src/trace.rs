@@ -97,6 +97,25 @@ pub(crate) fn short_type_name<R>() -> &'static str {
     base.rsplit("::").next().unwrap_or(base)
 }
 
+/// A resolver's reason to refuse a token, at `DEBUG` (`RUST_LOG=tower_bearer=debug`): never
+/// the token, a part of one, nor a secret.
+#[cfg_attr(
+    not(any(
+        feature = "memory-store",
+        feature = "redis",
+        feature = "better-auth-postgres",
+        feature = "better-auth-sqlite",
+        feature = "better-auth-mysql",
+        feature = "better-auth-http"
+    )),
+    allow(dead_code)
+)]
+#[cold]
+#[inline(never)]
+pub(crate) fn refused(resolver: &'static str, why: &str) {
+    tracing::debug!(resolver, why, "bearer: the resolver refuses the token");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

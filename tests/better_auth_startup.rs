@@ -109,12 +109,101 @@ async fn a_database_that_is_not_there_is_named_without_its_password() {
         .await
         .unwrap();
     let error = resolver.ping().await.unwrap_err();
-    // The test database has no better-auth tables: the query names what is missing.
+    // The test database has no better-auth tables: the check names what is missing.
     assert!(
-        chain(&error).contains("relation \"session\" does not exist"),
+        chain(&error).contains(
+            "the database does not have what the Schema reads: there is no table \"session\"; \
+             there is no table \"user\""
+        ),
         "{}",
         chain(&error)
     );
+}
+
+/// better-auth's core tables, without any plugin's columns, dates of type `date`.
+fn core_tables(date: &str) -> [String; 2] {
+    [
+        format!(
+            r#"CREATE TABLE "user" (id text primary key, name text, email text,
+               "emailVerified" boolean, image text, "createdAt" {date}, "updatedAt" {date})"#
+        ),
+        format!(
+            r#"CREATE TABLE "session" (id text primary key, token text, "userId" text,
+               "expiresAt" {date}, "createdAt" {date}, "updatedAt" {date}, "ipAddress" text,
+               "userAgent" text)"#
+        ),
+    ]
+}
+
+/// What `Schema::admin()` over a database without the admin plugin says, by ping and by a
+/// request: the admin plugin's columns, table by table.
+async fn admin_without_the_plugin(url: &str) {
+    use tower_bearer::better_auth::Schema;
+    use tower_bearer::{BearerToken, SessionResolver};
+
+    let resolver = SqlResolver::builder(signatures())
+        .schema(Schema::new().admin())
+        .connect(url)
+        .await
+        .unwrap();
+    let expected = "the database does not have what the Schema reads: table \"session\" lacks \
+                    \"impersonatedBy\", the admin plugin's (add admin() to better-auth's plugins \
+                    and migrate, or drop Schema::admin()); table \"user\" lacks \"role\", \
+                    \"banned\", \"banReason\", \"banExpires\", the admin plugin's (add admin() \
+                    to better-auth's plugins and migrate, or drop Schema::admin())";
+    let text = chain(&resolver.ping().await.unwrap_err());
+    assert!(text.ends_with(&format!("failed: {expected}")), "{text}");
+
+    // A request says the same, with the query's own error after it.
+    let error = resolver
+        .resolve(BearerToken::new("AbCdEfGhIjKlMnOpQrStUvWxYz012345"))
+        .await
+        .unwrap_err();
+    let text = chain(&error);
+    assert!(
+        text.contains(&format!("failed: {expected} (the query: ")),
+        "{text}"
+    );
+
+    // Without admin(), the core tables pass.
+    SqlResolver::builder(signatures())
+        .connect(url)
+        .await
+        .unwrap()
+        .ping()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn schema_admin_without_the_admin_plugin_names_its_columns_on_sqlite() {
+    use sqlx::Connection;
+    let dir = std::env::temp_dir().join(format!(
+        "tower-bearer-schema-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}/auth.db?mode=rwc", dir.display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    for statement in core_tables("text") {
+        sqlx::query(&statement).execute(&mut conn).await.unwrap();
+    }
+    admin_without_the_plugin(&url).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn schema_admin_without_the_admin_plugin_names_its_columns_on_postgres() {
+    use sqlx::Connection;
+    let url = support::better_auth::postgres_database().await;
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    for statement in core_tables("timestamptz") {
+        sqlx::query(&statement).execute(&mut conn).await.unwrap();
+    }
+    drop(conn);
+    admin_without_the_plugin(&url).await;
+    support::better_auth::drop_postgres_database(&url).await;
 }
 
 #[tokio::test]

@@ -270,4 +270,45 @@ async fn every_decision_and_resolution_is_counted_exactly() {
         mix, 0,
         "the second layer's decisions are not counted under the first's name"
     );
+
+    // A route's `require(…)` refusal (its 403 insufficient_scope) is counted on its layer as
+    // `rejected`, `insufficient_scope`, beside the layer's `authenticated`. (In this test:
+    // the recorder's snapshot drains every counter, so no other test may snapshot meanwhile.)
+    let routes = BearerLayer::new(resolver_fn(|token: BearerToken<'_>| {
+        let user = match token.as_str() {
+            "live" => Some(User { admin: true }),
+            "limited" => Some(User { admin: false }),
+            _ => None,
+        };
+        async move { Ok::<_, Infallible>(user) }
+    }))
+    .name("routes");
+    let admin_only = routes.require(|u: &User| match u.admin {
+        true => Ok(()),
+        false => Err(InsufficientScope::new("admin")),
+    });
+    let addr = support::serve(
+        ServiceBuilder::new()
+            .layer(routes)
+            .layer(admin_only)
+            .service(service_fn(ok)),
+    )
+    .await;
+    for (token, status) in [("live", 200), ("limited", 403), ("limited", 403)] {
+        let line = format!("authorization: Bearer {token}");
+        assert_eq!(
+            request(addr, "GET", "/admin", &[line.as_bytes()], b"")
+                .await
+                .status,
+            status
+        );
+    }
+    let all = series();
+    let routes = |outcome: &str, reason: Option<&str>| {
+        let mut labels = vec![("layer", "routes"), ("outcome", outcome)];
+        labels.extend(reason.map(|r| ("reason", r)));
+        count(&all, MetricKind::Counter, "tower_bearer.decisions", &labels)
+    };
+    assert_eq!(routes("rejected", Some("insufficient_scope")), 2);
+    assert_eq!(routes("authenticated", None), 3);
 }

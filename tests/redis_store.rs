@@ -456,3 +456,20 @@ fn a_server_in_a_static_stops_when_the_process_exits() {
         "the server's folder outlived its test process"
     );
 }
+
+/// A redis-server that cannot start says why: its own error output is in the panic, not
+/// thrown away.
+#[test]
+fn a_server_that_does_not_start_shows_its_output() {
+    let panic = std::panic::catch_unwind(|| {
+        RedisServer::start_with(&["--no-such-directive-for-tower-bearer", "x"])
+    })
+    .err()
+    .expect("the server does not start");
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("did not start"), "{message}");
+    assert!(
+        message.contains("no-such-directive-for-tower-bearer"),
+        "redis-server's own complaint is shown: {message}"
+    );
+}

@@ -137,3 +137,35 @@ async fn two_servers_share_users_and_sessions() {
         "a revoked session stays revoked"
     );
 }
+
+/// Redis down at start: the example says what failed (Redis, its address) and how to fix it,
+/// and does not name a demo user it could not create.
+#[tokio::test]
+async fn a_redis_that_is_down_at_start_is_named_and_no_demo_user_is_promised() {
+    let port = support::redis::free_port();
+    let url = format!("redis://:s3cret-pw@127.0.0.1:{port}");
+    let mut server = support::example::start("server", &["--redis", &url]);
+    // The walk-through follows the listening line.
+    let started = Instant::now();
+    while !server.stdout().contains("walk the flow") && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.stop();
+    let (stdout, stderr) = (server.stdout(), server.stderr());
+    assert!(
+        stderr.contains(&format!(
+            "could not seed the demo user user@example.com: Redis at redis://127.0.0.1:{port}: "
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Start Redis (redis-server) or correct --redis"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+    assert!(
+        !stdout.contains("Demo user: user@example.com / securepassword"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("No demo user (see above)."), "{stdout}");
+}

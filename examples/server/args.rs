@@ -127,11 +127,15 @@ fn seconds(name: &str, value: String) -> Result<Duration, String> {
         .ok_or_else(|| format!("{name} {value:?}: not a positive number of seconds"))
 }
 
-/// The curl walk-through printed at start-up.
-pub(crate) fn walkthrough(addr: SocketAddr) -> String {
+/// The curl walk-through printed at start-up; the demo user is named only when it is there.
+pub(crate) fn walkthrough(addr: SocketAddr, seeded: bool) -> String {
+    let demo = match seeded {
+        true => "Demo user: user@example.com / securepassword. Walk the flow with curl:",
+        false => "No demo user (see above). Once it is seeded, walk the flow with curl:",
+    };
     format!(
         r#"
-Demo user: user@example.com / securepassword. Walk the flow with curl:
+{demo}
 
   # sign in; the token comes back in the body and in the set-auth-token header
   TOKEN=$(curl -s http://{addr}/api/auth/sign-in/email -H 'content-type: application/json' \

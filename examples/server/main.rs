@@ -81,6 +81,7 @@ async fn main() {
         }
         Some(url) => redis_app(url, &args, hashing).await,
     };
+    let (app, seeded) = app;
     let app = layered(app, &args);
 
     let listener = match tokio::net::TcpListener::bind(args.addr).await {
@@ -92,33 +93,43 @@ async fn main() {
     };
     let addr = listener.local_addr().expect("a bound address");
     println!("listening on http://{addr}");
-    println!("{}", args::walkthrough(addr));
+    println!("{}", args::walkthrough(addr, seeded));
     use std::io::Write;
     let _ = std::io::stdout().flush();
     limits::serve(listener, app, args.connection_limits()).await;
 }
 
-/// The API over `sessions`, with the demo user seeded.
-async fn app<S>(sessions: S, accounts: Accounts) -> Router
+/// The API over `sessions`, and whether the demo user is there (seeded now or before).
+async fn app<S>(sessions: S, accounts: Accounts) -> (Router, bool)
 where
     S: SessionStore<()> + Clone + Send + Sync + 'static,
     S::Future: Send,
 {
-    if accounts
+    let seeded = match accounts
         .seed("Demo User", "user@example.com", "securepassword")
         .await
-        .is_err()
     {
-        eprintln!("could not seed the demo user: the user store is unavailable");
-    }
-    routes::app(AppState {
+        Ok(()) => true,
+        Err(unavailable) => {
+            eprintln!(
+                "could not seed the demo user user@example.com: {}\n\
+                 The server runs without it: sign-up and sign-in answer 503 until the user \
+                 store answers. Start Redis (redis-server) or correct --redis, then restart \
+                 this server to seed the demo user.",
+                unavailable.0
+            );
+            false
+        }
+    };
+    let app = routes::app(AppState {
         sessions,
         accounts: Arc::new(accounts),
-    })
+    });
+    (app, seeded)
 }
 
 #[cfg(feature = "redis")]
-async fn redis_app(url: &str, args: &Args, hashing: Hashing) -> Router {
+async fn redis_app(url: &str, args: &Args, hashing: Hashing) -> (Router, bool) {
     use tower_bearer::store::{CachedStore, RedisStore};
     let fail = |what: &str, e: &dyn std::fmt::Display| -> ! {
         eprintln!("{what}: {e}");
@@ -138,7 +149,7 @@ async fn redis_app(url: &str, args: &Args, hashing: Hashing) -> Router {
 }
 
 #[cfg(not(feature = "redis"))]
-async fn redis_app(_: &str, _: &Args, _: Hashing) -> Router {
+async fn redis_app(_: &str, _: &Args, _: Hashing) -> (Router, bool) {
     eprintln!(
         "this build has no Redis: cargo run --example server --features redis -- --redis URL"
     );

@@ -26,9 +26,30 @@ pub(crate) struct Account {
     pub(crate) password_hash: String,
 }
 
-/// The user store failed (Redis down): `503`.
+/// The user store failed (Redis down): `503`. Says what failed, for the start-up message.
 #[derive(Debug)]
-pub(crate) struct Unavailable;
+pub(crate) struct Unavailable(pub(crate) String);
+
+/// `url` for a message: no user info (a password) and no query.
+#[cfg(feature = "redis")]
+fn without_credentials(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or_default();
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    format!("{scheme}://{host}{path}")
+}
+
+impl Unavailable {
+    #[cfg(feature = "redis")]
+    fn redis(at: &str, error: impl std::fmt::Display) -> Self {
+        Unavailable(format!("Redis at {at}: {error}"))
+    }
+}
 
 pub(crate) enum Users {
     Memory {
@@ -39,6 +60,8 @@ pub(crate) enum Users {
     Redis {
         conn: redis::aio::ConnectionManager,
         prefix: String,
+        /// The URL without credentials, for errors.
+        at: String,
     },
 }
 
@@ -63,6 +86,7 @@ impl Users {
         Ok(Users::Redis {
             conn,
             prefix: prefix.to_string(),
+            at: without_credentials(url),
         })
     }
 
@@ -81,15 +105,16 @@ impl Users {
                 }
             }
             #[cfg(feature = "redis")]
-            Users::Redis { conn, prefix } => {
-                let json = serde_json::to_string(&account).map_err(|_| Unavailable)?;
+            Users::Redis { conn, prefix, at } => {
+                let json =
+                    serde_json::to_string(&account).map_err(|e| Unavailable::redis(at, e))?;
                 let claimed: bool = redis::cmd("SET")
                     .arg(format!("{prefix}email:{}", account.user.email))
                     .arg(&account.user.id)
                     .arg("NX")
                     .query_async::<Option<String>>(&mut conn.clone())
                     .await
-                    .map_err(|_| Unavailable)?
+                    .map_err(|e| Unavailable::redis(at, e))?
                     .is_some();
                 if claimed {
                     redis::cmd("SET")
@@ -97,7 +122,7 @@ impl Users {
                         .arg(json)
                         .query_async::<()>(&mut conn.clone())
                         .await
-                        .map_err(|_| Unavailable)?;
+                        .map_err(|e| Unavailable::redis(at, e))?;
                 }
                 Ok(claimed)
             }
@@ -109,12 +134,12 @@ impl Users {
         match self {
             Users::Memory { by_email, .. } => Ok(by_email.get(email).map(|a| (**a).clone())),
             #[cfg(feature = "redis")]
-            Users::Redis { conn, prefix } => {
+            Users::Redis { conn, prefix, at } => {
                 let id: Option<String> = redis::cmd("GET")
                     .arg(format!("{prefix}email:{email}"))
                     .query_async(&mut conn.clone())
                     .await
-                    .map_err(|_| Unavailable)?;
+                    .map_err(|e| Unavailable::redis(at, e))?;
                 match id {
                     Some(id) => self.by_id(&id).await,
                     None => Ok(None),
@@ -128,13 +153,13 @@ impl Users {
         match self {
             Users::Memory { by_id, .. } => Ok(by_id.get(id).map(|a| (**a).clone())),
             #[cfg(feature = "redis")]
-            Users::Redis { conn, prefix } => {
+            Users::Redis { conn, prefix, at } => {
                 let json: Option<String> = redis::cmd("GET")
                     .arg(format!("{prefix}user:{id}"))
                     .query_async(&mut conn.clone())
                     .await
-                    .map_err(|_| Unavailable)?;
-                json.map(|j| serde_json::from_str(&j).map_err(|_| Unavailable))
+                    .map_err(|e| Unavailable::redis(at, e))?;
+                json.map(|j| serde_json::from_str(&j).map_err(|e| Unavailable::redis(at, e)))
                     .transpose()
             }
         }

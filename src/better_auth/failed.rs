@@ -1,8 +1,10 @@
 //! A backend that failed, named: which of better-auth's stores, where (never with a password),
-//! and the cause underneath, so that the layer's warning says what to fix.
+//! and the cause underneath, so that the layer's warning says what to fix. The cause is kept as
+//! its text, each of its own causes once (see [`Flat`]).
 
 use std::fmt;
 
+use crate::chain::Flat;
 use crate::BoxError;
 
 /// A call to one of better-auth's backends that failed.
@@ -10,7 +12,7 @@ use crate::BoxError;
 pub(crate) struct Failed {
     what: &'static str,
     at: String,
-    cause: BoxError,
+    cause: Flat,
 }
 
 impl Failed {
@@ -19,7 +21,7 @@ impl Failed {
         Box::new(Failed {
             what,
             at: at.to_owned(),
-            cause: cause.into(),
+            cause: Flat::new("", &*cause.into()),
         })
     }
 }
@@ -32,7 +34,7 @@ impl fmt::Display for Failed {
 
 impl std::error::Error for Failed {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.cause)
+        Some(&self.cause)
     }
 }
 
@@ -52,5 +54,41 @@ mod tests {
             "better-auth's database at postgres://h/d failed"
         );
         assert_eq!(error.source().unwrap().to_string(), "refused");
+    }
+
+    #[test]
+    fn a_cause_that_repeats_itself_is_said_once() {
+        // The redis crate's I/O error: its message is its source's.
+        let cause = redis_like();
+        let error = Failed::boxed("better-auth's Redis storage", "redis://h:6379/0", cause);
+        let mut said = vec![error.to_string()];
+        let mut source = error.source();
+        while let Some(cause) = source {
+            said.push(cause.to_string());
+            source = cause.source();
+        }
+        assert_eq!(
+            said,
+            [
+                "better-auth's Redis storage at redis://h:6379/0 failed",
+                "broken pipe"
+            ]
+        );
+    }
+
+    fn redis_like() -> BoxError {
+        #[derive(Debug)]
+        struct Repeats(std::io::Error);
+        impl fmt::Display for Repeats {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+        impl std::error::Error for Repeats {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        Box::new(Repeats(std::io::Error::other("broken pipe")))
     }
 }

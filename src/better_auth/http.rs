@@ -15,10 +15,15 @@ use hyper_util::rt::TokioExecutor;
 use super::cache::{Cache, CacheSettings};
 use super::failed::Failed;
 use super::{BetterAuthSession, ResolveFuture, Signatures};
+use crate::chain::said;
 use crate::digest::{Tag, TagBuildHasher};
 use crate::flight::{Flights, SharedError};
 use crate::redact::redact;
+use crate::trace::refused;
 use crate::{BearerToken, BoxError, SessionResolver};
+
+/// The resolver's name in its `DEBUG` lines.
+const RESOLVER: &str = "better_auth::HttpResolver";
 
 /// The largest get-session answer read: a session and its user are well under 64 KiB.
 const MAX_BODY: usize = 64 * 1024;
@@ -157,13 +162,15 @@ impl HttpResolverBuilder {
             self.base_path.trim_end_matches('/')
         )
         .parse()
-        .map_err(|e| format!("better-auth base URL {:?}: {e}", redact(&self.base_url)))?;
+        .map_err(|e| {
+            let at = redact(&self.base_url);
+            said(format!("HttpResolver::builder: better-auth's base URL {at:?} (with base_path {:?}) is not a URL: {e}", self.base_path))
+        })?;
         if uri.scheme_str() != Some("http") || uri.authority().is_none() {
-            return Err(format!(
-                "better-auth base URL {:?}: not an http:// URL",
+            return Err(said(format!(
+                "HttpResolver::builder: better-auth's base URL {:?} is not an http:// URL",
                 redact(&self.base_url)
-            )
-            .into());
+            )));
         }
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(self.timeout));
@@ -202,6 +209,9 @@ impl Inner {
             return self.call(&value).await;
         };
         if let Some(hit) = cache.get(&value) {
+            if hit.is_none() {
+                refused(RESOLVER, "no session (the cache's answer)");
+            }
             return Ok(hit);
         }
         let inner = self.clone();
@@ -229,6 +239,12 @@ impl Inner {
         let body = self.get(Some(authorization)).await?;
         let found: Option<BetterAuthSession> = serde_json::from_slice(&body)
             .map_err(|e| format!("better-auth's get-session answered no session: {e}"))?;
+        if found.is_none() {
+            refused(
+                RESOLVER,
+                "better-auth's get-session answered null (no session, or one it refuses)",
+            );
+        }
         Ok(found)
     }
 
@@ -269,7 +285,8 @@ impl SessionResolver for HttpResolver {
     fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
         let value = token.as_str();
         if let Some(signatures) = &self.inner.signatures {
-            if signatures.session_token(value).is_none() {
+            if let Err(why) = signatures.check(value) {
+                refused(RESOLVER, why);
                 return Box::pin(std::future::ready(Ok(None)));
             }
         }

@@ -281,6 +281,25 @@ pub(crate) fn expired(session: &Session, now: SystemTime) -> bool {
     session.expires_at < now
 }
 
+/// The `DEBUG` line of a session refused as expired, with when it expired (not a secret).
+#[cfg_attr(
+    not(any(
+        feature = "better-auth-postgres",
+        feature = "better-auth-sqlite",
+        feature = "better-auth-mysql",
+        feature = "better-auth-redis"
+    )),
+    allow(dead_code)
+)]
+pub(crate) fn refused_expired(resolver: &'static str, expires_at: SystemTime) {
+    tracing::debug!(
+        resolver,
+        why = "the session expired",
+        expires_at = %humantime::format_rfc3339_millis(expires_at),
+        "bearer: the resolver refuses the token"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

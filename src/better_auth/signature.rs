@@ -36,18 +36,28 @@ impl Signatures {
     /// The session token a bearer value carries, if better-auth would accept the value; the
     /// token is what better-auth's database and Redis storage are keyed by.
     pub fn session_token<'a>(&self, value: &'a str) -> Option<Cow<'a, str>> {
+        self.check(value).ok()
+    }
+
+    /// The session token, or why better-auth would refuse the value: for the resolvers'
+    /// `DEBUG` line, so it never holds the value or a secret.
+    pub(crate) fn check<'a>(&self, value: &'a str) -> Result<Cow<'a, str>, &'static str> {
         if !value.contains('.') {
-            return (!self.require_signature && !value.is_empty()).then_some(Cow::Borrowed(value));
+            return match (value.is_empty(), self.require_signature) {
+                (true, _) => Err("an empty token"),
+                (false, true) => Err(UNSIGNED),
+                (false, false) => Ok(Cow::Borrowed(value)),
+            };
         }
         let decoded = if value.contains('%') {
             percent_decode(value).map_or(Cow::Borrowed(value), Cow::Owned)
         } else {
             Cow::Borrowed(value)
         };
-        let dot = decoded.rfind('.')?;
+        let dot = decoded.rfind('.').ok_or(MALFORMED)?;
         let (token, signature) = (&decoded[..dot], &decoded[dot + 1..]);
         if token.is_empty() || !is_padded_base64_of_32_bytes(signature) {
-            return None;
+            return Err(MALFORMED);
         }
         let valid = self.secrets.iter().any(|secret| {
             let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key");
@@ -55,12 +65,22 @@ impl Signatures {
             let expected = base64_standard(&mac.finalize().into_bytes());
             crate::token::constant_time_eq(expected.as_bytes(), signature.as_bytes())
         });
-        valid.then(|| match decoded {
+        if !valid {
+            return Err(NO_SECRET);
+        }
+        Ok(match decoded {
             Cow::Borrowed(v) => Cow::Borrowed(&v[..dot]),
             Cow::Owned(v) => Cow::Owned(v[..dot].to_owned()),
         })
     }
 }
+
+/// Why a value is refused before any lookup.
+const UNSIGNED: &str = "an unsigned token, and require_signature is set";
+const MALFORMED: &str =
+    "not a value better-auth signs: TOKEN.SIGNATURE, the signature 44 characters of base64";
+const NO_SECRET: &str = "the signature verifies with none of the configured secrets: is \
+                         BETTER_AUTH_SECRET the better-auth server's own?";
 
 impl fmt::Debug for Signatures {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -164,6 +184,12 @@ mod tests {
         }
         let other = Signatures::new(["another-secret-that-is-long-enough-1234"]);
         assert_eq!(other.session_token(&signed()), None);
+        assert_eq!(other.check(&signed()), Err(NO_SECRET));
+        assert_eq!(s.check(&format!("{TOKEN}.{url}")), Err(MALFORMED));
+        assert_eq!(
+            s.clone().require_signature(true).check(TOKEN),
+            Err(UNSIGNED)
+        );
         // Rotation: any listed secret verifies.
         let rotated = Signatures::new(["new-secret-that-is-long-enough-12345678", SECRET]);
         assert_eq!(rotated.session_token(&signed()).as_deref(), Some(TOKEN));

@@ -123,7 +123,20 @@ pub(crate) struct LayerMetrics;
 
 #[cfg(not(feature = "metrics"))]
 impl LayerMetrics {
-    pub(crate) fn new(_: Option<std::sync::Arc<str>>, _: &'static str) -> Self {
+    /// A layer named for its metrics, in a build that has none: said once, at `WARN`, as an
+    /// app that installs a recorder would otherwise scrape an empty page forever.
+    pub(crate) fn new(name: Option<std::sync::Arc<str>>, _: &'static str) -> Self {
+        if let Some(name) = name {
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                tracing::warn!(
+                    layer = &*name,
+                    "bearer: BearerLayer::name is for metrics, and tower-bearer is built without \
+                     its `metrics` feature: nothing is counted, a recorder shows no \
+                     tower_bearer series. Enable it: tower-bearer = {{ features = [\"metrics\"] }}"
+                );
+            });
+        }
         LayerMetrics
     }
 
@@ -233,5 +246,41 @@ mod tests {
             assert_eq!(index(outcome), i, "{outcome:?}");
         }
         assert_eq!(all_outcomes().count(), 3 + 2 * Label::COUNT);
+    }
+
+    /// Without the feature, naming a layer (which only metrics read) warns, once.
+    #[cfg(not(feature = "metrics"))]
+    #[test]
+    fn a_named_layer_without_the_feature_warns_once() {
+        #[derive(Clone, Default)]
+        struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            LayerMetrics::new(Some("api".into()), "MemoryStore");
+            LayerMetrics::new(Some("admin".into()), "MemoryStore");
+            LayerMetrics::new(None, "MemoryStore");
+        });
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text.matches("without its `metrics` feature").count(),
+            1,
+            "{text}"
+        );
+        assert!(text.contains("WARN"), "{text}");
+        assert!(text.contains("layer=\"api\""), "{text}");
     }
 }

@@ -76,6 +76,12 @@ impl Validation {
         }
         if let Some(issuer) = &self.issuer {
             if claims.iss.as_deref() != Some(issuer.as_str()) {
+                // Neither is secret: the DEBUG line says what was expected and what came.
+                tracing::debug!(
+                    expected_iss = issuer.as_str(),
+                    iss = claims.iss.as_deref(),
+                    "bearer: the token's issuer is not the one required"
+                );
                 return Err("wrong issuer");
             }
         }
@@ -83,6 +89,11 @@ impl Validation {
             // RFC 8707: compared as resource identifiers (scheme and host case, the default
             // port, a trailing slash), so `https://API.example:443/mcp/` is `https://api.example/mcp`.
             if !claims.aud.any(|aud| same_resource(aud, audience)) {
+                tracing::debug!(
+                    expected_aud = audience.as_str(),
+                    aud = ?claims.aud,
+                    "bearer: the token is not for this audience"
+                );
                 return Err("wrong audience");
             }
         }

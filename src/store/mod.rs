@@ -35,8 +35,9 @@ pub use memory::{MemoryStore, MemoryStoreBuilder};
 pub use redis::{CachedStore, CachedStoreBuilder, Durability, RedisStore, RedisStoreBuilder};
 pub use session::{CreateOptions, Issued, Session, SessionToken, Timestamp};
 
-/// A failing store backend. Its message never contains a token.
-#[derive(Debug)]
+/// A failing store backend. Its message never contains a token. It says its cause (`session
+/// store failed: <cause>`), so [`source`](std::error::Error::source) is the cause's own
+/// source: a chain walked link by link says each cause once.
 pub struct StoreError(BoxError);
 
 impl StoreError {
@@ -52,9 +53,16 @@ impl fmt::Display for StoreError {
     }
 }
 
+impl fmt::Debug for StoreError {
+    /// The whole chain, as `main` returning the error prints it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::chain::text(self))
+    }
+}
+
 impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.0)
+        self.0.source()
     }
 }
 

@@ -64,9 +64,19 @@ pub struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl Logs {
     pub fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+        Self::capture_at(tracing::Level::INFO)
+    }
+
+    /// As `RUST_LOG=tower_bearer=debug` shows them: the resolvers' reasons to refuse.
+    pub fn capture_debug() -> (Self, tracing::subscriber::DefaultGuard) {
+        Self::capture_at(tracing::Level::DEBUG)
+    }
+
+    fn capture_at(level: tracing::Level) -> (Self, tracing::subscriber::DefaultGuard) {
         let logs = Logs::default();
         let writer = logs.clone();
         let subscriber = tracing_subscriber::fmt()
+            .with_max_level(level)
             .with_writer(move || writer.clone())
             .with_ansi(false)
             .finish();

@@ -1,11 +1,20 @@
 //! Redis servers of the tests' own, on free loopback ports, stopped when dropped, and when
 //! the test process exits without dropping them (a server in a `static`, a panic that aborts):
 //! a test may pause, stop or restart one without touching anyone else's.
+//!
+//! A server that does not start says why: its own output (kept in its folder) is in the
+//! panic. A port another process took between the pick and the server's bind is not a failure:
+//! the server is started again on another port (a Cluster node needs its bus port, its own
+//! plus 10000, free too).
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+/// How many ports a server is tried on before the helper gives up.
+const ATTEMPTS: usize = 5;
 
 /// A `redis-server` child process.
 pub struct RedisServer {
@@ -25,6 +34,20 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A free port for a server with these arguments: for a Cluster node, one whose bus port (its
+/// own plus 10000) exists and is free as well.
+fn free_port_for(extra: &[String]) -> u16 {
+    if !extra.iter().any(|a| a == "--cluster-enabled") {
+        return free_port();
+    }
+    loop {
+        let port = free_port();
+        if port <= u16::MAX - 10_000 && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return port;
+        }
+    }
 }
 
 fn binary(name: &str) -> &str {
@@ -52,9 +75,14 @@ impl RedisServer {
 
     /// A fresh server of another program that speaks Redis (`valkey-server`).
     pub fn start_program(program: &'static str, extra: &[&str]) -> RedisServer {
-        let port = free_port();
-        let dir =
-            std::env::temp_dir().join(format!("tower-bearer-redis-{port}-{}", std::process::id()));
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let port = free_port_for(&extra);
+        let dir = std::env::temp_dir().join(format!(
+            "tower-bearer-redis-{}-{}",
+            std::process::id(),
+            STARTED.fetch_add(1, Ordering::Relaxed)
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let watchdog = Command::new("sh")
             .arg("-c")
@@ -72,15 +100,39 @@ impl RedisServer {
             child: None,
             port,
             dir,
-            extra: extra.iter().map(|s| s.to_string()).collect(),
+            extra,
             program,
             watchdog,
         };
-        server.spawn();
-        server
+        let mut failures = Vec::new();
+        for _ in 0..ATTEMPTS {
+            match server.try_spawn() {
+                Ok(()) => return server,
+                Err(why) => failures.push(format!("port {}: {why}", server.port)),
+            }
+            server.port = free_port_for(&server.extra);
+        }
+        panic!(
+            "{program} did not start, on {ATTEMPTS} ports:\n{}",
+            failures.join("\n")
+        );
     }
 
+    /// Starts the server on its port again (a restart must keep the port: clients know it).
     fn spawn(&mut self) {
+        if let Err(why) = self.try_spawn() {
+            panic!(
+                "{} did not start on port {}: {why}",
+                self.program, self.port
+            );
+        }
+    }
+
+    /// Starts the server and waits for its `PONG`; else stops it and says why, with what the
+    /// server wrote.
+    fn try_spawn(&mut self) -> Result<(), String> {
+        let log = self.dir.join("redis.log");
+        let output = std::fs::File::create(&log).unwrap();
         let child = Command::new(binary(self.program))
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -89,19 +141,26 @@ impl RedisServer {
             .arg("--pidfile")
             .arg(self.dir.join("redis.pid"))
             .args(&self.extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(Stdio::from(output.try_clone().unwrap()))
+            .stderr(Stdio::from(output))
             .spawn()
-            .expect("redis-server starts");
+            .unwrap_or_else(|e| panic!("{} could not be run: {e}", self.program));
         self.child = Some(child);
         let started = Instant::now();
         while self.cli(&["PING"]).trim() != "PONG" {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "redis-server did not start"
-            );
+            let exited = self.child.as_mut().unwrap().try_wait().unwrap();
+            if exited.is_some() || started.elapsed() > Duration::from_secs(10) {
+                self.stop();
+                let why = match exited {
+                    Some(status) => format!("it exited ({status})"),
+                    None => "no PONG within 10 s".to_string(),
+                };
+                let written = std::fs::read_to_string(&log).unwrap_or_default();
+                return Err(format!("{why}; its output:\n{}", written.trim_end()));
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
+        Ok(())
     }
 
     pub fn url(&self) -> String {

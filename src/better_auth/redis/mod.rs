@@ -16,6 +16,7 @@ use super::model::expired;
 use super::{BetterAuthSession, ResolveFuture, Signatures};
 use crate::redact::redact;
 use crate::store::redis::{Conn, LazyCluster};
+use crate::trace::refused;
 use crate::{BearerToken, BoxError, SessionResolver};
 
 #[cfg(any(
@@ -181,18 +182,26 @@ impl RedisStorageResolverBuilder {
 
     /// A resolver on one Redis server. It connects lazily and reconnects by itself.
     pub async fn connect(self, url: &str) -> Result<RedisStorageResolver, BoxError> {
-        let client = redis::Client::open(url)?;
+        let not_a_url = |e: redis::RedisError| {
+            let cause = crate::chain::text(&e);
+            crate::chain::said(format!(
+                "connect: {:?} is not a Redis URL: {cause}",
+                redact(url)
+            ))
+        };
+        let client = redis::Client::open(url).map_err(not_a_url)?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_response_timeout(Some(self.response_timeout))
             .set_connection_timeout(Some(self.response_timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
-        let conn = redis::aio::ConnectionManager::new_lazy_with_config(client, config)?;
+        let conn = redis::aio::ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| Failed::boxed("better-auth's Redis storage", &redact(url), e))?;
         let cache = self
             .cache
             .map(|settings| Arc::new(Cache::fed("better_auth_redis", settings)));
         if let Some(cache) = &cache {
-            let info = redis::IntoConnectionInfo::into_connection_info(url)?;
+            let info = redis::IntoConnectionInfo::into_connection_info(url).map_err(not_a_url)?;
             let resp3 = info
                 .redis_settings()
                 .clone()
@@ -213,8 +222,13 @@ impl RedisStorageResolverBuilder {
     /// failover by itself (see the type's docs). It connects
     /// lazily: a Cluster that is down at start-up gives `503`s until it is up.
     pub async fn connect_cluster(self, urls: &[&str]) -> Result<RedisStorageResolver, BoxError> {
-        let cluster = LazyCluster::new(urls, self.response_timeout)?;
         let at = format!("{} (Cluster)", redact(urls.first().unwrap_or(&"")));
+        let cluster = LazyCluster::new(urls, self.response_timeout).map_err(|e| {
+            let cause = crate::chain::text(&e);
+            crate::chain::said(format!(
+                "connect_cluster: {at:?} is not a Redis URL: {cause}"
+            ))
+        })?;
         Ok(self.build(Conn::Cluster(cluster), None, at))
     }
 
@@ -240,6 +254,9 @@ impl RedisStorageResolverBuilder {
 impl Inner {
     async fn find(&self, token: &str) -> Result<Option<BetterAuthSession>, BoxError> {
         if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(token)) {
+            if hit.is_none() {
+                refused(RESOLVER, "no session (the cache's answer)");
+            }
             return Ok(hit);
         }
         let started = self.cache.as_ref().map(|c| c.start());
@@ -263,6 +280,10 @@ impl Inner {
             if let Some(database) = &self.fallback {
                 return Ok((database.find(token).await?, false));
             }
+            refused(
+                RESOLVER,
+                "no session in Redis has the token (signed out, revoked, expired, or never issued)",
+            );
             return Ok((None, true));
         };
         Ok((self.check(&stored).await?, true))
@@ -282,6 +303,10 @@ impl Inner {
     async fn check(&self, stored: &str) -> Result<Option<BetterAuthSession>, BoxError> {
         // better-auth's safeJSONParse: what does not parse is no session.
         let Ok(found) = serde_json::from_str::<BetterAuthSession>(stored) else {
+            refused(
+                RESOLVER,
+                "the stored value is not better-auth's { session, user }",
+            );
             return Ok(None);
         };
         let watermark = self
@@ -295,14 +320,22 @@ impl Inner {
         if revoked_before
             .is_some_and(|before| (to_millis(found.session.created_at) as f64) < before)
         {
+            refused(
+                RESOLVER,
+                "the session is older than the user's revoked-sessions-before mark",
+            );
             return Ok(None);
         }
         if expired(&found.session, SystemTime::now()) {
+            super::model::refused_expired(RESOLVER, found.session.expires_at);
             return Ok(None);
         }
         Ok(Some(found))
     }
 }
+
+/// The resolver's name in its `DEBUG` lines.
+const RESOLVER: &str = "better_auth::RedisStorageResolver";
 
 impl SessionResolver for RedisStorageResolver {
     type Session = BetterAuthSession;
@@ -310,8 +343,12 @@ impl SessionResolver for RedisStorageResolver {
     type Future = ResolveFuture;
 
     fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
-        let Some(token) = self.inner.signatures.session_token(token.as_str()) else {
-            return Box::pin(std::future::ready(Ok(None)));
+        let token = match self.inner.signatures.check(token.as_str()) {
+            Ok(token) => token,
+            Err(why) => {
+                refused(RESOLVER, why);
+                return Box::pin(std::future::ready(Ok(None)));
+            }
         };
         let (inner, token) = (self.inner.clone(), token.into_owned());
         Box::pin(async move { inner.find(&token).await })

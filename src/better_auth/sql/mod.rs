@@ -1,7 +1,9 @@
 //! [`SqlResolver`]: sessions read from better-auth's SQL database: PostgreSQL, MySQL or SQLite.
 
+mod check;
 mod row;
 mod schema;
+mod write;
 
 use std::fmt;
 use std::sync::Arc;
@@ -12,16 +14,16 @@ use schema::Dialect;
 pub use schema::{FieldType, Schema};
 
 use super::cache::{Cache, CacheSettings};
-#[cfg(feature = "better-auth-sqlite")]
-use super::date::to_iso;
-#[cfg(any(feature = "better-auth-postgres", feature = "better-auth-mysql"))]
-use super::date::to_millis;
 use super::date::truncate_millis;
 use super::failed::Failed;
 use super::model::expired;
 use super::{BetterAuthSession, Expiry, ResolveFuture, Session, SessionToken, Signatures, User};
 use crate::redact::redact;
+use crate::trace::refused;
 use crate::{BearerToken, BoxError, SessionResolver};
+
+/// The resolver's name in its `DEBUG` lines.
+const RESOLVER: &str = "better_auth::SqlResolver";
 
 /// Resolves better-auth's bearer tokens against its SQL database, as its get-session does:
 /// the signature is checked, the session is looked up by token with its user, and a session
@@ -62,6 +64,9 @@ struct Inner {
     timeout: Duration,
     /// Where the database is, for errors: the URL without credentials.
     at: String,
+    /// What the session query reads, for the schema check.
+    needed: check::Needed,
+    dialect: Dialect,
 }
 
 enum Pool {
@@ -107,9 +112,11 @@ impl SqlResolver {
         self.inner.timed(self.inner.find(token)).await
     }
 
-    /// Runs the session query once, for a token no session has: `Ok` when the database is
-    /// reachable and has the tables and columns the [`Schema`] names, otherwise the error,
-    /// with the database's URL (no credentials) and the cause. The resolver connects lazily,
+    /// Checks that the database has the tables and columns the [`Schema`] names, then runs
+    /// the session query once, for a token no session has: `Ok` when the database is
+    /// reachable and has them, otherwise the error, with the database's URL (no credentials)
+    /// and the cause: a missing column is named with the plugin that adds it (`Schema::admin()`
+    /// over a database without the admin plugin says so). The resolver connects lazily,
     /// so a mistyped path or host only shows as `503`s; call this at start-up to find it at
     /// once.
     ///
@@ -182,30 +189,36 @@ impl SqlResolverBuilder {
     /// malformed URL is an error here. MySQL dates are read with `UNIX_TIMESTAMP`, which is
     /// right for better-auth's `timestamp(3)` columns whatever the session's time zone.
     pub async fn connect(mut self, url: &str) -> Result<SqlResolver, BoxError> {
-        self.at = Some(redact(url));
+        let at = redact(url);
+        let not_a_url = |e: sqlx::Error| {
+            let cause = crate::chain::text(&e);
+            crate::chain::said(format!(
+                "connect: {at:?} is not a database URL sqlx takes: {cause}"
+            ))
+        };
         let scheme = url.split(':').next().unwrap_or_default();
+        self.at = Some(at.clone());
         match scheme {
             #[cfg(feature = "better-auth-postgres")]
             "postgres" | "postgresql" => {
-                let pool = self.pool_options().connect_lazy(url)?;
+                let pool = self.pool_options().connect_lazy(url).map_err(not_a_url)?;
                 Ok(self.postgres(pool))
             }
             #[cfg(feature = "better-auth-sqlite")]
             "sqlite" => {
-                let pool = self.pool_options().connect_lazy(url)?;
+                let pool = self.pool_options().connect_lazy(url).map_err(not_a_url)?;
                 Ok(self.sqlite(pool))
             }
             #[cfg(feature = "better-auth-mysql")]
             "mysql" => {
-                let pool = self.pool_options().connect_lazy(url)?;
+                let pool = self.pool_options().connect_lazy(url).map_err(not_a_url)?;
                 Ok(self.mysql(pool))
             }
-            _ => Err(format!(
-                "unsupported database URL scheme {scheme:?}: postgres:// needs the \
+            _ => Err(crate::chain::said(format!(
+                "connect: {at:?}: unsupported database URL scheme {scheme:?}: postgres:// needs the \
                  better-auth-postgres feature, sqlite:// the better-auth-sqlite feature, \
                  mysql:// the better-auth-mysql feature"
-            )
-            .into()),
+            ))),
         }
     }
 
@@ -247,6 +260,8 @@ impl SqlResolverBuilder {
                 pool,
                 signatures: self.signatures,
                 select: self.schema.select(dialect),
+                needed: self.schema.needed(),
+                dialect,
                 additional: Additional::of(&self.schema),
                 update: self.schema.update(dialect),
                 refresh: self.refresh,
@@ -278,6 +293,9 @@ impl Inner {
             return self.find_uncached(token).await;
         };
         if let Some(hit) = cache.get(token) {
+            if hit.is_none() {
+                refused(RESOLVER, "no session (the cache's answer)");
+            }
             return Ok(hit);
         }
         let started = cache.start();
@@ -288,10 +306,15 @@ impl Inner {
 
     async fn find_uncached(&self, token: &str) -> Result<Option<BetterAuthSession>, BoxError> {
         let Some(mut found) = self.fetch(token).await? else {
+            refused(
+                RESOLVER,
+                "no session row has the token (signed out, revoked, or never issued)",
+            );
             return Ok(None);
         };
         let now = SystemTime::now();
         if expired(&found.session, now) {
+            super::model::refused_expired(RESOLVER, found.session.expires_at);
             return Ok(None);
         }
         if let Some(expiry) = self.refresh {
@@ -299,6 +322,7 @@ impl Inner {
                 let expires_at = now + expiry.expires_in;
                 // better-auth answers 401 when the row is gone by the time it writes.
                 if !self.write(token, expires_at, now).await? {
+                    refused(RESOLVER, "the session row was deleted before its refresh");
                     return Ok(None);
                 }
                 found.session.expires_at = truncate_millis(expires_at);
@@ -312,12 +336,16 @@ impl Inner {
         // The arms differ only in the pool's type and how dates come back.
         macro_rules! fetch {
             ($pool:expr, $date:expr) => {
-                sqlx::query(&self.select)
+                match sqlx::query(&self.select)
                     .bind(token)
                     .fetch_optional($pool)
-                    .await?
-                    .map(|row| row::decode(&row, $date, &self.additional))
-                    .transpose()
+                    .await
+                {
+                    Ok(row) => row
+                        .map(|row| row::decode(&row, $date, &self.additional))
+                        .transpose(),
+                    Err(error) => Err(self.explained(error).await),
+                }
             };
         }
         match &self.pool {
@@ -329,64 +357,6 @@ impl Inner {
             Pool::Mysql(pool) => fetch!(pool, row::millis_date),
         }
     }
-
-    /// The session query on a connection of its own, outside the pool: a pool only says that
-    /// it timed out, a connection says why (refused, no such file, bad password).
-    async fn ping(&self) -> Result<(), BoxError> {
-        use sqlx::ConnectOptions;
-        macro_rules! ping {
-            ($pool:expr) => {{
-                let mut conn = $pool.connect_options().connect().await?;
-                sqlx::query(&self.select)
-                    .bind("")
-                    .fetch_optional(&mut conn)
-                    .await?;
-            }};
-        }
-        match &self.pool {
-            #[cfg(feature = "better-auth-postgres")]
-            Pool::Postgres(pool) => ping!(pool),
-            #[cfg(feature = "better-auth-sqlite")]
-            Pool::Sqlite(pool) => ping!(pool),
-            #[cfg(feature = "better-auth-mysql")]
-            Pool::Mysql(pool) => ping!(pool),
-        }
-        Ok(())
-    }
-
-    /// Whether the row was still there to update.
-    async fn write(
-        &self,
-        token: &str,
-        expires_at: SystemTime,
-        now: SystemTime,
-    ) -> Result<bool, BoxError> {
-        // The arms differ only in the pool's type and how dates are written.
-        macro_rules! update {
-            ($pool:expr, $expires_at:expr, $now:expr) => {
-                sqlx::query(&self.update)
-                    .bind($expires_at)
-                    .bind($now)
-                    .bind(token)
-                    .execute($pool)
-                    .await?
-                    .rows_affected()
-            };
-        }
-        let updated = match &self.pool {
-            #[cfg(feature = "better-auth-postgres")]
-            Pool::Postgres(pool) => update!(pool, to_millis(expires_at), to_millis(now)),
-            #[cfg(feature = "better-auth-sqlite")]
-            Pool::Sqlite(pool) => update!(
-                pool,
-                to_iso(expires_at).ok_or("expiry past 9999")?,
-                to_iso(now).ok_or("a clock past 9999")?
-            ),
-            #[cfg(feature = "better-auth-mysql")]
-            Pool::Mysql(pool) => update!(pool, to_millis(expires_at), to_millis(now)),
-        };
-        Ok(updated > 0)
-    }
 }
 
 impl SessionResolver for SqlResolver {
@@ -395,8 +365,12 @@ impl SessionResolver for SqlResolver {
     type Future = ResolveFuture;
 
     fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
-        let Some(token) = self.inner.signatures.session_token(token.as_str()) else {
-            return Box::pin(std::future::ready(Ok(None)));
+        let token = match self.inner.signatures.check(token.as_str()) {
+            Ok(token) => token,
+            Err(why) => {
+                refused(RESOLVER, why);
+                return Box::pin(std::future::ready(Ok(None)));
+            }
         };
         let (inner, token) = (self.inner.clone(), token.into_owned());
         Box::pin(async move { inner.timed(inner.find(&token)).await })

@@ -226,7 +226,7 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
                 }
                 Some(Ok(())) | None => {
                     trace.decided(&self.metrics, Outcome::Authenticated);
-                    if self.custom_shape {
+                    if self.custom_shape || cfg!(feature = "metrics") {
                         request.extensions_mut().insert(LayerShape(self.clone()));
                     }
                     request.extensions_mut().insert(session);
@@ -300,6 +300,11 @@ impl<T: Send + Sync> Refuse for Config<T> {
     fn refuse(&self, rejection: Rejection, headers: &HeaderMap) -> Response<Bytes> {
         self.reject(rejection, Grpc::of(headers))
     }
+
+    fn route_refused(&self) {
+        self.metrics
+            .decision(Outcome::Rejected(Label::InsufficientScope));
+    }
 }
 
 /// The resolver ran past the layer's timeout.
@@ -314,17 +319,11 @@ impl std::fmt::Display for TimedOut {
 
 impl std::error::Error for TimedOut {}
 
-/// An error and its sources, `: `-separated, as one log field.
+/// An error and its sources, `: `-separated, each cause once, as one log field.
 struct Chain<'a>(&'a (dyn std::error::Error + 'static));
 
 impl std::fmt::Display for Chain<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(error) = source {
-            write!(f, ": {error}")?;
-            source = error.source();
-        }
-        Ok(())
+        f.write_str(&crate::chain::text(self.0))
     }
 }

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use super::budget::CallBudget;
 use super::{Inner, IntrospectionResolver, ShapeFn};
 use crate::cache::Cache;
+use crate::chain::said;
 use crate::digest::TokenDigest;
 use crate::flight::Flights;
 use crate::oauth::http::{self as client, Roots};
@@ -200,13 +201,14 @@ impl<T> IntrospectionResolverBuilder<T> {
         let endpoint: Uri = self
             .endpoint
             .parse()
-            .map_err(|e| format!("introspection endpoint {at:?}: {e}"))?;
+            .map_err(|e| said(format!("introspection endpoint: {at:?} is not a URL: {e}")))?;
         client::check_scheme(&endpoint)
-            .map_err(|e| format!("introspection endpoint {at:?}: {e}"))?;
+            .map_err(|e| said(format!("introspection endpoint: {at:?}: {e}")))?;
         let authorization = match self.authorization {
             Some(value) => {
-                let mut value = HeaderValue::try_from(value)
-                    .map_err(|_| "introspection client credentials: not a valid header value")?;
+                let mut value = HeaderValue::try_from(value).map_err(|_| {
+                    said("client_basic: the client id and secret do not make a header value")
+                })?;
                 value.set_sensitive(true);
                 Some(value)
             }

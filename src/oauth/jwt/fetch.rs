@@ -65,39 +65,42 @@ pub struct HttpFetcher {
 impl HttpFetcher {
     /// A fetcher of `url`: `http://`, or `https://` with feature `rustls`.
     pub fn new(url: &str) -> Result<Self, BoxError> {
-        Self::build(url, None)
+        Self::build("HttpFetcher::new", url, None)
     }
 
     /// A fetcher of `url` over HTTPS that trusts `roots` (a private CA) instead of Mozilla's.
     #[cfg(feature = "rustls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
     pub fn with_roots(url: &str, roots: rustls::RootCertStore) -> Result<Self, BoxError> {
-        Self::build(url, Some(roots))
+        Self::build("HttpFetcher::with_roots", url, Some(roots))
     }
 
-    pub(crate) fn build(url: &str, roots: Roots) -> Result<Self, BoxError> {
+    /// A fetcher of `url`, which came from `setting` (named by an error).
+    pub(crate) fn build(setting: &str, url: &str, roots: Roots) -> Result<Self, BoxError> {
         Ok(HttpFetcher {
             client: client::client(roots),
-            uri: checked(url)?,
+            uri: checked(setting, url)?,
         })
     }
 
     /// Another URL over the same client (and so the same trusted roots).
-    fn at(&self, url: &str) -> Result<Self, BoxError> {
+    fn at(&self, setting: &str, url: &str) -> Result<Self, BoxError> {
         Ok(HttpFetcher {
             client: self.client.clone(),
-            uri: checked(url)?,
+            uri: checked(setting, url)?,
         })
     }
 }
 
-/// A JWKS or discovery URL this build can fetch; the error names it, redacted.
-fn checked(url: &str) -> Result<Uri, BoxError> {
+/// A URL this build can fetch; the error names the setting it came from and the URL, redacted:
+/// `jwks_url: "not a url" is not a URL: invalid uri character`.
+fn checked(setting: &str, url: &str) -> Result<Uri, BoxError> {
+    use crate::chain::said;
     let at = || crate::redact::redact(url);
     let uri: Uri = url
         .parse()
-        .map_err(|e| format!("JWKS or discovery URL {:?}: {e}", at()))?;
-    client::check_scheme(&uri).map_err(|e| format!("JWKS or discovery URL {:?}: {e}", at()))?;
+        .map_err(|e| said(format!("{setting}: {:?} is not a URL: {e}", at())))?;
+    client::check_scheme(&uri).map_err(|e| said(format!("{setting}: {:?}: {e}", at())))?;
     Ok(uri)
 }
 
@@ -150,12 +153,14 @@ pub(crate) struct DiscoveryFetcher {
 
 impl DiscoveryFetcher {
     pub(crate) fn new(issuer: &str, roots: Roots) -> Result<Self, BoxError> {
+        // The issuer itself first, so that the error shows what was set.
+        checked("issuer_url", issuer)?;
         let url = format!(
             "{}/.well-known/openid-configuration",
             issuer.trim_end_matches('/')
         );
-        let discovery = HttpFetcher::build(&url, roots)?;
-        let oauth_metadata = discovery.at(&rfc8414_url(issuer))?;
+        let discovery = HttpFetcher::build("issuer_url", &url, roots)?;
+        let oauth_metadata = discovery.at("issuer_url", &rfc8414_url(issuer))?;
         Ok(DiscoveryFetcher {
             issuer: issuer.to_owned(),
             discovery,
@@ -175,7 +180,7 @@ impl DiscoveryFetcher {
             })?,
         };
         let uri = jwks_uri(&self.issuer, &document.body)?;
-        let jwks = self.discovery.at(&uri)?;
+        let jwks = self.discovery.at("the issuer's jwks_uri", &uri)?;
         *self.jwks.lock().unwrap_or_else(|e| e.into_inner()) = Some(jwks.clone());
         Ok(jwks)
     }

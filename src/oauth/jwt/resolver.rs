@@ -186,7 +186,7 @@ impl<T> JwtResolverBuilder<T> {
     /// starts when the JWKS is unreachable.
     pub fn jwks_url(mut self, url: &str) -> Result<JwtResolver<T>, BoxError> {
         self.validation.decided("JwtResolver")?;
-        let fetcher = HttpFetcher::build(url, self.roots.take())?;
+        let fetcher = HttpFetcher::build("jwks_url", url, self.roots.take())?;
         self.jwks(fetcher)
     }
 

@@ -170,10 +170,17 @@ impl<D: Send + Sync + 'static> MemoryStore<D> {
 
     #[inline]
     fn resolve_bytes(&self, token: &[u8]) -> Option<Arc<Session<D>>> {
-        let (tag, session) = self.find(token)?;
+        let Some((tag, session)) = self.find(token) else {
+            crate::trace::refused(
+                "MemoryStore",
+                "no session has the token (signed out, revoked, swept, or never issued)",
+            );
+            return None;
+        };
         let now = self.inner.clock.now();
         if session.is_expired(now) {
             self.forget(tag, &session);
+            crate::trace::refused("MemoryStore", "the session expired");
             return None;
         }
         let shift = self.inner.refresh_shift[usize::from(session.remember_me)];

@@ -8,9 +8,19 @@ use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 
+use super::redis_failed;
 use super::{scripts, Conn, Durability, DurableConns, Inner, LazyCluster, RedisStore, Scripts};
+use crate::redact::redact;
 use crate::store::lifetimes::{lifetime_setters, Lifetimes};
 use crate::store::{Clock, StoreError, SystemClock};
+
+/// A URL the `redis` crate refuses, named with the setting (and without credentials).
+pub(crate) fn not_a_url(setting: &str, at: &str, cause: &redis::RedisError) -> StoreError {
+    let cause = crate::chain::text(cause);
+    StoreError::new(crate::chain::said(format!(
+        "{setting}: {at:?} is not a Redis URL: {cause}"
+    )))
+}
 
 /// Configures a [`RedisStore`].
 pub struct RedisStoreBuilder {
@@ -78,19 +88,20 @@ impl RedisStoreBuilder {
     /// that is down at start-up gives `503`s until it is up, not a failed start.
     pub async fn connect<D>(self, url: &str) -> Result<RedisStore<D>, StoreError> {
         self.check_waits()?;
-        let client = redis::Client::open(url).map_err(StoreError::new)?;
+        let at = redact(url);
+        let client = redis::Client::open(url).map_err(|e| not_a_url("connect", &at, &e))?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_response_timeout(Some(self.response_timeout))
             .set_connection_timeout(Some(self.response_timeout))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(200));
         let conn = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
-            .map_err(StoreError::new)?;
+            .map_err(|e| redis_failed(&at, &e))?;
         let durable = self.durable_conns(move || {
             ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
                 .map(Conn::Single)
         });
-        Ok(self.build(Conn::Single(conn), durable))
+        Ok(self.build(Conn::Single(conn), durable, at))
     }
 
     /// A store on a Redis Cluster, given some of its nodes. It connects lazily, as
@@ -106,14 +117,16 @@ impl RedisStoreBuilder {
     /// replica's takeover.
     pub async fn connect_cluster<D>(self, urls: &[&str]) -> Result<RedisStore<D>, StoreError> {
         self.check_waits()?;
-        let cluster = LazyCluster::new(urls, self.response_timeout).map_err(StoreError::new)?;
+        let at = format!("{} (Cluster)", redact(urls.first().unwrap_or(&"")));
+        let cluster = LazyCluster::new(urls, self.response_timeout)
+            .map_err(|e| not_a_url("connect_cluster", &at, &e))?;
         let urls: Vec<String> = urls.iter().map(|url| url.to_string()).collect();
         let timeout = self.response_timeout;
         let durable = self.durable_conns(move || {
             let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
             LazyCluster::new(&urls, timeout).map(Conn::Cluster)
         });
-        Ok(self.build(Conn::Cluster(cluster), durable))
+        Ok(self.build(Conn::Cluster(cluster), durable, at))
     }
 
     /// A wait as long as the response timeout would always fail: the connection gives up on
@@ -146,7 +159,7 @@ impl RedisStoreBuilder {
             .then(|| DurableConns::new(self.response_timeout, Box::new(make)))
     }
 
-    fn build<D>(self, conn: Conn, durable: Option<DurableConns>) -> RedisStore<D> {
+    fn build<D>(self, conn: Conn, durable: Option<DurableConns>, at: String) -> RedisStore<D> {
         RedisStore {
             inner: Arc::new(Inner {
                 conn,
@@ -163,6 +176,7 @@ impl RedisStoreBuilder {
                 },
                 revocations: self.revocations,
                 creations: self.creations,
+                at,
             }),
             _data: PhantomData,
         }

@@ -16,6 +16,7 @@ use super::shared::Shared;
 use super::{digest_hex, RedisStore};
 use crate::cache::Cache;
 use crate::digest::{Tag, TokenDigest};
+use crate::redact::redact;
 use crate::store::{CreateOptions, Issued, Session, SessionStore, StoreError};
 use crate::{BearerToken, SessionResolver};
 
@@ -117,7 +118,10 @@ where
     pub async fn connect_cluster(self, urls: &[&str]) -> Result<CachedStore<D>, StoreError> {
         let clients = urls
             .iter()
-            .map(|url| redis::Client::open(*url).map_err(StoreError::new))
+            .map(|url| {
+                redis::Client::open(*url)
+                    .map_err(|e| super::builder::not_a_url("CachedStore", &redact(url), &e))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         if clients.is_empty() {
             return Err(StoreError::new("no URL to listen on for invalidations"));

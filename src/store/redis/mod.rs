@@ -12,7 +12,11 @@ use uuid::Uuid;
 
 use super::lifetimes::Lifetimes;
 use super::{Clock, CreateOptions, Issued, Session, SessionStore, StoreError};
+use crate::trace::refused;
 use crate::{BearerToken, SessionResolver};
+
+/// The store's name in its `DEBUG` lines.
+const RESOLVER: &str = "RedisStore";
 
 mod builder;
 mod cache;
@@ -94,6 +98,8 @@ pub(super) struct Inner {
     revocations: Durability,
     /// What creations wait for.
     creations: Durability,
+    /// Where Redis is, for errors: the URL without credentials.
+    at: String,
 }
 
 pub(super) struct Scripts {
@@ -178,7 +184,12 @@ where
             Some(durable) if !waits.is_empty() => durable.run(call, waits).await,
             _ => self.inner.conn.run(call, waits).await,
         }
-        .map_err(StoreError::new)
+        .map_err(|e| self.failed(e))
+    }
+
+    /// A Redis error, named: Redis, its address, and the cause once.
+    fn failed(&self, cause: redis::RedisError) -> StoreError {
+        redis_failed(&self.inner.at, &cause)
     }
 
     fn encode(session: &Session<D>) -> Result<String, StoreError> {
@@ -192,6 +203,7 @@ where
     /// Resolves a token: the live session, refreshed if due.
     async fn resolve_token(self, token: Vec<u8>) -> Result<Option<Arc<Session<D>>>, StoreError> {
         let Some(tag) = token_tag(&token) else {
+            refused(RESOLVER, "not a token this store issues (no tag)");
             return Ok(None);
         };
         let key = format!("{}{}", self.session_base(tag), digest_hex(&token));
@@ -200,8 +212,12 @@ where
             .conn
             .query(redis::cmd("HGET").arg(&key).arg("json"))
             .await
-            .map_err(StoreError::new)?;
+            .map_err(|e| self.failed(e))?;
         let Some(json) = json else {
+            refused(
+                RESOLVER,
+                "no session in Redis has the token (signed out, revoked, expired, or never issued)",
+            );
             return Ok(None);
         };
         let session = Self::decode(&json)?;
@@ -217,6 +233,7 @@ where
                 .arg("")
                 .arg(self.channel());
             self.invoke::<i64>(revoke).await?;
+            refused(RESOLVER, "the session expired");
             return Ok(None);
         }
         let lifetime = self.inner.lifetimes.lifetime(session.remember_me);
@@ -236,6 +253,7 @@ where
                 .arg(millis(lifetime));
             if self.invoke::<i64>(refresh).await? == 0 {
                 // Revoked between the read and the refresh.
+                refused(RESOLVER, "the session was revoked during its refresh");
                 return Ok(None);
             }
         }
@@ -263,8 +281,13 @@ where
             .conn
             .count(&pattern)
             .await
-            .map_err(StoreError::new)
+            .map_err(|e| self.failed(e))
     }
+}
+
+/// A Redis error as a [`StoreError`]: `Redis at <url>: <cause>`, the URL without credentials.
+pub(crate) fn redis_failed(at: &str, cause: &redis::RedisError) -> StoreError {
+    StoreError::new(crate::chain::Flat::new(&format!("Redis at {at}"), cause))
 }
 
 impl<D> SessionResolver for RedisStore<D>
