@@ -193,6 +193,7 @@ pub(crate) fn refusal<T: Send + Sync + 'static>(
             layer.route_refused();
             return Some(layer.refuse(rejection, headers));
         }
+        crate::metrics::route_refused();
         return Some(match Grpc::of(headers) {
             Some(grpc) => rejection.to_grpc(grpc),
             None => rejection.into_http(),

@@ -147,8 +147,20 @@ where
 
         let mut trace = Trace::start(config.resolver_name);
         let knows_only_b64tokens = self.resolver.knows_only_b64tokens();
+        // A `DpopLayer` in front checked a proof: the resolver learns its key. (One test of
+        // an empty extension map on every other request.)
+        #[cfg(feature = "dpop")]
+        let sender = req
+            .extensions()
+            .get::<crate::dpop::DpopProof>()
+            .map(|proof| proof.thumbprint_arc());
         let admitted = match config.start(&mut req, self.header_only, knows_only_b64tokens) {
             Ok(Resolve { token, unchecked }) => {
+                #[cfg(feature = "dpop")]
+                let token = match &sender {
+                    Some(jkt) => token.with_dpop_thumbprint(jkt),
+                    None => token,
+                };
                 let ready = self.resolver.resolve_ready(token);
                 // A session found proves the token well-formed; anything else, from a resolver
                 // that let the characters go unchecked, is checked before it is answered.

@@ -140,6 +140,10 @@ impl LayerMetrics {
         LayerMetrics
     }
 
+    pub(crate) fn is_named(&self) -> bool {
+        false
+    }
+
     #[inline(always)]
     pub(crate) fn decision(&self, _: Outcome) {}
 
@@ -180,6 +184,29 @@ pub(crate) fn jwks_fetch(cause: &'static str, ok: bool) {
         "result" => if ok { "ok" } else { "error" }
     )
     .increment(1);
+}
+
+/// A route's refusal (`require(…)`'s `403`) of a session an unnamed layer authenticated: the
+/// layer's own `rejected`/`insufficient_scope` series, which has no `layer` label.
+#[allow(dead_code)]
+pub(crate) fn route_refused() {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(
+        on::DECISIONS,
+        "outcome" => "rejected",
+        "reason" => "insufficient_scope"
+    )
+    .increment(1);
+}
+
+/// One DPoP proof checked by a `DpopLayer`: `accepted`, `invalid`, `replayed`, `nonce` (a
+/// `use_dpop_nonce` answer) or `unavailable` (the replay store failed).
+#[allow(dead_code)]
+pub(crate) fn dpop_proof(result: &'static str) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("tower_bearer.dpop_proofs", "result" => result).increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = result;
 }
 
 /// Redis: an invalidation message applied to a local cache.

@@ -87,6 +87,10 @@ impl LayerMetrics {
         }
     }
 
+    pub(crate) fn is_named(&self) -> bool {
+        self.name.is_some()
+    }
+
     fn labels(&self, pairs: &[(&'static str, &'static str)]) -> Vec<Pair> {
         let mut labels: Vec<Pair> = pairs.iter().map(|&(k, v)| Pair::new(k, v)).collect();
         if let Some(name) = &self.name {

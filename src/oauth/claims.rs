@@ -77,9 +77,63 @@ pub struct Claims<T = Map<String, Value>> {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub scopes: Vec<String>,
+    /// `cnf`: the key the token is bound to (RFC 7800); a DPoP-bound token's `jkt` (RFC 9449
+    /// §6), which only a request with that key's proof may present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
     /// Every other claim.
     #[serde(flatten)]
     pub extra: T,
+}
+
+/// A token's `cnf` claim (RFC 7800): the key it is bound to.
+#[non_exhaustive]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// `jkt`: the RFC 7638 SHA-256 thumbprint of a DPoP key (RFC 9449 §6.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<String>,
+    /// `x5t#S256`: a certificate thumbprint (RFC 8705, mutual TLS): a token bound so is refused
+    /// here, since this crate does not see the client's certificate.
+    #[serde(default, rename = "x5t#S256", skip_serializing_if = "Option::is_none")]
+    pub x5t_s256: Option<String>,
+}
+
+/// `claims`, if the request may present them: a token bound to a key (`cnf.jkt`) only with
+/// that key's DPoP proof, a token bound to none only without a proof (RFC 9449 §7.1, §7.2).
+/// Resolvers check it after their caches, so a cached token is held to it on every request.
+pub(crate) fn held_by<T>(
+    claims: Option<std::sync::Arc<Claims<T>>>,
+    sender: Option<&str>,
+) -> Option<std::sync::Arc<Claims<T>>> {
+    let claims = claims?;
+    match sender_fits(claims.cnf.as_ref(), sender) {
+        Ok(()) => Some(claims),
+        Err(why) => {
+            tracing::debug!(why, "bearer: the token is refused");
+            None
+        }
+    }
+}
+
+/// Whether a token bound as `cnf` says may be used by a request that came with a DPoP proof
+/// of the key `presented` (or with none): a bound token only with its key's proof, an
+/// unbound one only without a proof. `Err` says why not.
+pub(crate) fn sender_fits(
+    cnf: Option<&Confirmation>,
+    presented: Option<&str>,
+) -> Result<(), &'static str> {
+    let bound = cnf.and_then(|c| c.jkt.as_deref());
+    if cnf.is_some_and(|c| c.x5t_s256.is_some()) {
+        return Err("the token is bound to a TLS client certificate (cnf x5t#S256)");
+    }
+    match (bound, presented) {
+        (None, None) => Ok(()),
+        (Some(jkt), Some(proof)) if crate::token::constant_time_eq(jkt.as_bytes(), proof.as_bytes()) => Ok(()),
+        (Some(_), Some(_)) => Err("the DPoP proof's key is not the one the token is bound to (cnf.jkt)"),
+        (Some(_), None) => Err("a DPoP-bound token (cnf.jkt) presented as Bearer"),
+        (None, Some(_)) => Err("a token bound to no key presented with a DPoP proof"),
+    }
 }
 
 impl<T> Claims<T> {
@@ -225,5 +279,30 @@ mod tests {
         assert!(serde_json::from_str::<Claims>(r#"{"aud":7}"#).is_err());
         let debug = format!("{c:?}");
         assert!(!debug.contains("email"));
+    }
+
+    /// RFC 9449 §7: a bound token only with its key's proof; an unbound one only without one;
+    /// a certificate-bound one never (no client certificate is seen here).
+    #[test]
+    fn a_token_is_held_to_the_key_it_is_bound_to() {
+        let bound = Confirmation {
+            jkt: Some("key-a".into()),
+            x5t_s256: None,
+        };
+        assert_eq!(sender_fits(None, None), Ok(()));
+        assert_eq!(sender_fits(Some(&bound), Some("key-a")), Ok(()));
+        assert!(sender_fits(Some(&bound), Some("key-b")).unwrap_err().contains("cnf.jkt"));
+        assert!(sender_fits(Some(&bound), None).unwrap_err().contains("as Bearer"));
+        assert!(sender_fits(None, Some("key-a")).unwrap_err().contains("bound to no key"));
+        let mtls = Confirmation {
+            jkt: None,
+            x5t_s256: Some("c".into()),
+        };
+        assert!(sender_fits(Some(&mtls), None).is_err());
+        let claims: Claims = serde_json::from_str(r#"{"sub":"u","cnf":{"jkt":"key-a"}}"#).unwrap();
+        assert_eq!(claims.cnf, Some(bound));
+        let claims = std::sync::Arc::new(claims);
+        assert!(held_by(Some(claims.clone()), Some("key-a")).is_some());
+        assert!(held_by(Some(claims), None).is_none());
     }
 }

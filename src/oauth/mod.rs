@@ -74,7 +74,7 @@ mod jwt {
     pub(super) mod route;
 }
 
-pub use claims::{Audience, Claims};
+pub use claims::{Audience, Claims, Confirmation};
 #[cfg(feature = "introspection")]
 pub use introspect::{IntrospectionResolver, IntrospectionResolverBuilder};
 #[cfg(feature = "jwt")]

@@ -64,7 +64,7 @@ fn parse_visible(value: &[u8]) -> Result<Option<BearerToken<'_>>, Malformed> {
     // `parse` has checked the scheme and the separator already; only the token is left.
     let token = trim_spaces(&value[6..]);
     match token.iter().all(|c| c.is_ascii_graphic()) {
-        true if !token.is_empty() => Ok(Some(BearerToken(token))),
+        true if !token.is_empty() => Ok(Some(BearerToken(token, None))),
         _ => Err(Malformed::Grammar),
     }
 }
@@ -110,7 +110,7 @@ fn parse_unchecked(value: &[u8]) -> Result<Option<BearerToken<'_>>, Malformed> {
     if token.is_empty() {
         return Err(Malformed::Empty);
     }
-    Ok(Some(BearerToken(token)))
+    Ok(Some(BearerToken(token, None)))
 }
 
 /// `scheme` is `Bearer` in any case (RFC 9110 §11.1: schemes are case-insensitive).

@@ -40,12 +40,30 @@ pub const DEFAULT_MAX_TOKEN_LEN: usize = 4096;
 /// assert_eq!(format!("{token:?}"), "Bearer ***");
 /// ```
 #[derive(Clone, Copy)]
-pub struct BearerToken<'a>(&'a [u8]);
+pub struct BearerToken<'a>(&'a [u8], Option<&'a str>);
 
 impl<'a> BearerToken<'a> {
     /// Wraps a token string. Nothing is checked: use this to call a resolver by hand.
     pub fn new(token: &'a str) -> Self {
-        BearerToken(token.as_bytes())
+        BearerToken(token.as_bytes(), None)
+    }
+
+    /// This token as presented with a DPoP proof (RFC 9449) whose key has this RFC 7638
+    /// thumbprint: what the layer hands resolvers behind a `DpopLayer`, and what a test or a
+    /// hand-made call passes to a resolver that checks `cnf.jkt`.
+    pub fn with_dpop_thumbprint<'b>(self, jkt: &'b str) -> BearerToken<'b>
+    where
+        'a: 'b,
+    {
+        BearerToken(self.0, Some(jkt))
+    }
+
+    /// The thumbprint of the key of the DPoP proof the token came with, when it came with one
+    /// (`Authorization: DPoP`, checked by a `DpopLayer`): a resolver whose tokens are bound to
+    /// a key (`cnf.jkt`) accepts a bound token only with its key's proof, and refuses a token
+    /// bound to no key that came with one.
+    pub fn dpop_thumbprint(&self) -> Option<&'a str> {
+        self.1
     }
 
     /// The secret token itself.

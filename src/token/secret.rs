@@ -17,7 +17,7 @@ impl Secret {
 
     /// The token, once [`checked`](Self::checked).
     pub(crate) fn token(&self) -> BearerToken<'_> {
-        BearerToken(&self.0)
+        BearerToken(&self.0, None)
     }
 
     /// The token, if it keeps the grammar the header's token must keep.
@@ -29,7 +29,7 @@ impl Secret {
         };
         match (bytes.is_empty(), valid) {
             (true, _) => Err(Malformed::Empty),
-            (false, true) => Ok(BearerToken(bytes)),
+            (false, true) => Ok(BearerToken(bytes, None)),
             (false, false) => Err(Malformed::Grammar),
         }
     }

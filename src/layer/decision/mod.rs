@@ -226,7 +226,9 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
                 }
                 Some(Ok(())) | None => {
                     trace.decided(&self.metrics, Outcome::Authenticated);
-                    if self.custom_shape || cfg!(feature = "metrics") {
+                    // A named layer's route refusals are counted under its name, which the
+                    // route finds here; an unnamed layer's need no marker (`require.rs`).
+                    if self.custom_shape || self.metrics.is_named() {
                         request.extensions_mut().insert(LayerShape(self.clone()));
                     }
                     request.extensions_mut().insert(session);

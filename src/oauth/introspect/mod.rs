@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 use self::answer::Answer;
 use self::budget::CallBudget;
 pub use self::builder::IntrospectionResolverBuilder;
-use super::claims::{now_secs, Claims};
+use super::claims::{held_by, now_secs, Claims};
 use super::http::Connector;
 use super::validation::Validation;
 use crate::cache::Cache;
@@ -189,13 +189,16 @@ impl<T: DeserializeOwned + Send + Sync + 'static> SessionResolver for Introspect
     type Future = Pin<Box<dyn Future<Output = Resolved<T>> + Send>>;
 
     fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
-        Box::pin(self.inner.clone().resolve(token.as_str().to_owned()))
+        let sender = token.dpop_thumbprint().map(str::to_owned);
+        let resolve = self.inner.clone().resolve(token.as_str().to_owned());
+        Box::pin(async move { Ok(held_by(resolve.await?, sender.as_deref())) })
     }
 
     /// A cached answer, at once.
     fn resolve_ready(&self, token: BearerToken<'_>) -> Option<Resolved<T>> {
         let tag = self.inner.digest.tag(token.as_bytes());
-        self.inner.cache.get(tag).map(Ok)
+        let cached = self.inner.cache.get(tag)?;
+        Some(Ok(held_by(cached, token.dpop_thumbprint())))
     }
 }
 

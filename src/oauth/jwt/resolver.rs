@@ -16,7 +16,7 @@ use super::jws::{self, Jws};
 use super::keyset::KeySet;
 use crate::cache::Cache;
 use crate::digest::TokenDigest;
-use crate::oauth::claims::{now_secs, Claims};
+use crate::oauth::claims::{held_by, now_secs, Claims};
 use crate::oauth::validation::Validation;
 use crate::{BearerToken, BoxError, SessionResolver};
 
@@ -306,6 +306,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> SessionResolver for JwtResolve
         if let Some(answer) = self.resolve_ready(token) {
             return Box::pin(std::future::ready(answer));
         }
+        let sender = token.dpop_thumbprint().map(str::to_owned);
         let (inner, token) = (self.inner.clone(), token.as_str().to_owned());
         Box::pin(async move {
             let Keys::Remote(jwks) = &inner.keys else {
@@ -315,7 +316,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> SessionResolver for JwtResolve
                 return Ok(None);
             };
             match jwks.lookup(jws.kid.as_deref()).await {
-                Lookup::Keys(keys) => Ok(inner.decide(&token, &jws, &keys)),
+                Lookup::Keys(keys) => Ok(held_by(inner.decide(&token, &jws, &keys), sender.as_deref())),
                 Lookup::Unknown => {
                     tracing::debug!("bearer: the JWT names a kid the JWKS does not have");
                     Ok(None)
@@ -329,8 +330,9 @@ impl<T: DeserializeOwned + Send + Sync + 'static> SessionResolver for JwtResolve
     /// keys at hand can decide; only a token that needs a JWKS fetch waits.
     fn resolve_ready(&self, token: BearerToken<'_>) -> Option<Answer<T>> {
         let inner = &self.inner;
+        let sender = token.dpop_thumbprint();
         if let Some(claims) = inner.cached(token.as_bytes()) {
-            return Some(Ok(Some(claims)));
+            return Some(Ok(held_by(Some(claims), sender)));
         }
         let Ok(jws) = jws::parse(token.as_str()) else {
             return Some(Ok(None));
@@ -339,7 +341,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> SessionResolver for JwtResolve
             Keys::Static(keys) => keys.clone(),
             Keys::Remote(jwks) => jwks.at_hand(jws.kid.as_deref())?,
         };
-        Some(Ok(inner.decide(token.as_str(), &jws, &keys)))
+        Some(Ok(held_by(inner.decide(token.as_str(), &jws, &keys), sender)))
     }
 }
 
