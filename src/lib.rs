@@ -136,6 +136,7 @@
 //! | `introspection` | | [`oauth::IntrospectionResolver`]: opaque access tokens checked with an RFC 7662 endpoint, cached never past `exp` |
 //! | `rustls` | | HTTPS (rustls over ring, Mozilla's roots or your own) for the JWKS, OpenID discovery and introspection |
 //! | `jwt` | | [`oauth`]: JWT access tokens verified against static keys or a cached JWKS (better-auth's `jwt` plugin, any OpenID Connect issuer); signatures verified by ring |
+//! | `dpop` | | [`dpop`]: DPoP (RFC 9449) proofs checked (with `jwt`'s keys and algorithms), stateless rotating server nonces, and the `jti` replay store, in memory or (with `redis`) in Redis |
 //! | `aws-lc-rs` | with `jwt` | JWT signatures verified by AWS-LC instead of ring (cheaper RSA and ES384, keys parsed once; needs a C compiler) |
 //! | `axum` | | [`Authenticated`](integrations::axum::Authenticated) and [`Authorized`](integrations::axum::Authorized), extractors, and `IntoResponse` for [`Rejection`] (over `axum-core`) |
 //! | `tonic` | | `NamedService` for [`Bearer`], so `add_service(Bearer::new(svc, resolver))` works |
@@ -170,6 +171,9 @@ pub mod client;
     feature = "introspection"
 ))]
 mod digest;
+#[cfg(feature = "dpop")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
+pub mod dpop;
 #[cfg(any(
     feature = "jwt",
     feature = "introspection",

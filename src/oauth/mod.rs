@@ -9,7 +9,7 @@
 //!
 //! | algorithm | key |
 //! |---|---|
-//! | `EdDSA` | `OKP` / `Ed25519` |
+//! | `EdDSA`, `Ed25519` (RFC 9864's fully specified name) | `OKP` / `Ed25519` |
 //! | `ES256`, `ES384`, `ES512` | `EC` / `P-256`, `P-384`, `P-521` |
 //! | `RS256`, `RS384`, `RS512`, `PS256`, `PS384`, `PS512` | `RSA`, 2048 bits or more |
 //! | `HS256`, `HS384`, `HS512` | a secret you configure ([`Key::hmac`]), never from a JWKS |
@@ -57,18 +57,18 @@ mod claims;
 mod http;
 #[cfg(feature = "introspection")]
 mod introspect;
-mod json;
+pub(crate) mod json;
 mod policy;
 mod resource_server;
 mod validation;
 #[cfg(feature = "jwt")]
-mod jwt {
+pub(crate) mod jwt {
     pub(super) mod alg;
     pub(super) mod backend;
     pub(super) mod fetch;
     pub(super) mod jwks;
-    pub(super) mod jws;
-    pub(super) mod key;
+    pub(crate) mod jws;
+    pub(crate) mod key;
     pub(super) mod keyset;
     pub(super) mod resolver;
     pub(super) mod route;

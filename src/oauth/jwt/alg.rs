@@ -9,6 +9,9 @@ use std::fmt;
 pub enum Algorithm {
     /// Ed25519 (RFC 8037).
     EdDSA,
+    /// Ed25519, the fully specified name of RFC 9864 (`"Ed25519"`): verified exactly as
+    /// [`EdDSA`](Algorithm::EdDSA) is, by `OKP` / `Ed25519` keys.
+    Ed25519,
     /// ECDSA on P-256 with SHA-256.
     ES256,
     /// ECDSA on P-384 with SHA-384.
@@ -36,8 +39,9 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
-    const ALL: [Algorithm; 13] = [
+    const ALL: [Algorithm; 14] = [
         Algorithm::EdDSA,
+        Algorithm::Ed25519,
         Algorithm::ES256,
         Algorithm::ES384,
         Algorithm::ES512,
@@ -56,6 +60,7 @@ impl Algorithm {
     pub fn name(self) -> &'static str {
         match self {
             Algorithm::EdDSA => "EdDSA",
+            Algorithm::Ed25519 => "Ed25519",
             Algorithm::ES256 => "ES256",
             Algorithm::ES384 => "ES384",
             Algorithm::ES512 => "ES512",
@@ -74,6 +79,18 @@ impl Algorithm {
     /// The algorithm a JOSE header names; `None` for `none` and anything unknown.
     pub fn from_name(name: &str) -> Option<Algorithm> {
         Self::ALL.into_iter().find(|alg| alg.name() == name)
+    }
+
+    /// Whether `self` and `other` verify the same way: equal, or `EdDSA` and `Ed25519` (the
+    /// same signature under two names, RFC 9864 §2.2).
+    pub(crate) fn same_verification(self, other: Algorithm) -> bool {
+        use Algorithm::{Ed25519, EdDSA};
+        self == other || matches!((self, other), (EdDSA, Ed25519) | (Ed25519, EdDSA))
+    }
+
+    /// Whether the algorithm is HMAC, which needs a shared secret.
+    pub(crate) fn is_symmetric(self) -> bool {
+        matches!(self, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
     }
 }
 

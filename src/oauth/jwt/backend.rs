@@ -210,7 +210,7 @@ impl PublicKey {
     pub(super) fn fits(&self, alg: Algorithm) -> bool {
         use Algorithm::*;
         match self {
-            PublicKey::Ed25519(_) => alg == EdDSA,
+            PublicKey::Ed25519(_) => matches!(alg, EdDSA | Ed25519),
             PublicKey::Ec(ec) => ec.curve().algorithm() == alg,
             PublicKey::Rsa(_) => rsa_index(alg).is_some(),
         }

@@ -14,6 +14,10 @@ pub(crate) struct Jws<'a> {
     pub(crate) alg: Algorithm,
     pub(crate) kid: Option<String>,
     pub(crate) typ: Option<String>,
+    /// The header's `jwk` (RFC 7515 §4.1.3), always a JSON object when present: the key a
+    /// DPoP proof is signed with. Nothing else trusts it.
+    #[cfg_attr(not(feature = "dpop"), allow(dead_code))]
+    pub(crate) jwk: Option<Value>,
     /// `header.payload`, what the signature covers.
     pub(crate) signing_input: &'a [u8],
     pub(crate) payload: Vec<u8>,
@@ -48,7 +52,8 @@ fn segment(text: &str) -> Result<Vec<u8>, &'static str> {
 
 /// Parses a compact JWS. Refused: not three segments; a segment that is not strict unpadded
 /// base64url; a header that is not a JSON object, has a duplicate member, names `none`, an
-/// unknown algorithm, or a `crit` extension (none is understood here, RFC 7515 §4.1.11).
+/// unknown algorithm, or a `crit` extension (none is understood here, RFC 7515 §4.1.11), or
+/// has a `kid` or `typ` that is not a string or a `jwk` that is not an object.
 pub(crate) fn parse(token: &str) -> Result<Jws<'_>, &'static str> {
     let mut parts = token.splitn(4, '.');
     let (Some(header), Some(payload), Some(signature), None) =
@@ -60,7 +65,7 @@ pub(crate) fn parse(token: &str) -> Result<Jws<'_>, &'static str> {
         return Err("an empty header or signature");
     }
     let header_json = json::parse(&segment(header)?).map_err(|_| "the header is not JSON")?;
-    let Value::Object(header_json) = header_json else {
+    let Value::Object(mut header_json) = header_json else {
         return Err("the header is not a JSON object");
     };
     let alg = header_json
@@ -77,10 +82,16 @@ pub(crate) fn parse(token: &str) -> Result<Jws<'_>, &'static str> {
         Some(_) => Err("a header member of the wrong type"),
     };
     let (kid, typ) = (string("kid")?, string("typ")?);
+    let jwk = match header_json.remove("jwk") {
+        None => None,
+        Some(jwk @ Value::Object(_)) => Some(jwk),
+        Some(_) => return Err("a header member of the wrong type"),
+    };
     Ok(Jws {
         alg,
         kid,
         typ,
+        jwk,
         signing_input: &token.as_bytes()[..header.len() + 1 + payload.len()],
         payload: segment(payload)?,
         signature: segment(signature)?,
@@ -110,6 +121,7 @@ mod tests {
         assert_eq!(jws.alg, Algorithm::ES256);
         assert_eq!(jws.kid.as_deref(), Some("k1"));
         assert_eq!(jws.typ.as_deref(), Some("at+jwt"));
+        assert!(jws.jwk.is_none());
         assert_eq!(jws.payload, br#"{"sub":"u"}"#);
         assert_eq!(jws.signature, b"sig");
         assert_eq!(jws.signing_input, t.rsplit_once('.').unwrap().0.as_bytes());
@@ -126,6 +138,8 @@ mod tests {
             token(r#"{"alg":"ES256","alg":"none"}"#, p),
             token(r#"{"alg":"ES256","crit":["exp"],"exp":1}"#, p),
             token(r#"{"alg":"ES256","kid":7}"#, p),
+            token(r#"{"alg":"ES256","jwk":"k"}"#, p),
+            token(r#"{"alg":"ES256","jwk":{"kty":"EC","kty":"EC"}}"#, p),
             token(r#"["alg"]"#, p),
             format!("{}.{}.c2ln=", b64(r#"{"alg":"ES256"}"#), b64(p)),
             format!("{}.{}.c2ln.x", b64(r#"{"alg":"ES256"}"#), b64(p)),
@@ -138,6 +152,10 @@ mod tests {
         ] {
             assert!(parse(&bad).is_err(), "{bad}");
         }
+        let with_jwk = token(r#"{"alg":"Ed25519","jwk":{"kty":"OKP"}}"#, p);
+        let jws = parse(&with_jwk).unwrap();
+        assert_eq!(jws.alg, Algorithm::Ed25519);
+        assert_eq!(jws.jwk, Some(serde_json::json!({"kty": "OKP"})));
         assert!(!looks_like_jwt("opaque-session-token"));
         assert!(looks_like_jwt(&token(r#"{"alg":"ES256"}"#, p)));
         assert!(!looks_like_jwt("abc.def"));

@@ -57,6 +57,10 @@ pub(super) fn bad(why: impl Into<String>) -> KeyError {
     KeyError(why.into())
 }
 
+/// The members that hold private or secret key material (RFC 7518 §6.2.2, §6.3.2, §6.4.1;
+/// RFC 8037 §2): a JWK with any of them is not a public key.
+pub(crate) const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
 /// A base64url member of a JWK, decoded strictly (no padding, canonical).
 fn member(jwk: &Value, name: &str) -> Result<Vec<u8>, KeyError> {
     let text = jwk[name]
@@ -98,7 +102,7 @@ impl Key {
                 return Err(bad("key_ops has no verify"));
             }
         }
-        if ["d", "p", "q", "k"].iter().any(|m| jwk.get(m).is_some()) {
+        if PRIVATE_MEMBERS.iter().any(|m| jwk.get(m).is_some()) {
             return Err(bad("private key material in a public JWK"));
         }
         let public = match (jwk["kty"].as_str(), jwk["crv"].as_str()) {
@@ -198,7 +202,7 @@ impl Key {
     /// Whether this key verifies tokens signed with `alg`: the key type must fit, and so must
     /// the key's own `alg` when it names one.
     pub fn fits(&self, alg: Algorithm) -> bool {
-        self.kind_fits(alg) && self.alg.is_none_or(|own| own == alg)
+        self.kind_fits(alg) && self.alg.is_none_or(|own| own.same_verification(alg))
     }
 
     fn kind_fits(&self, alg: Algorithm) -> bool {
@@ -366,5 +370,38 @@ GqR8/tg0DgdK5iIIMQIDAQAB
             Key::hmac(b"top-secret", Algorithm::HS256, None).unwrap()
         )
         .contains("top-secret"));
+    }
+
+    const ED_X: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+
+    #[test]
+    fn ed25519_keys_verify_eddsa_and_the_fully_specified_ed25519() {
+        let plain =
+            Key::from_jwk(&serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": ED_X})).unwrap();
+        assert!(plain.fits(Algorithm::EdDSA) && plain.fits(Algorithm::Ed25519));
+        for own in ["EdDSA", "Ed25519"] {
+            let named = serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": ED_X, "alg": own});
+            let key = Key::from_jwk(&named).unwrap();
+            assert!(
+                key.fits(Algorithm::EdDSA) && key.fits(Algorithm::Ed25519),
+                "{own}"
+            );
+            assert!(!key.fits(Algorithm::ES256));
+        }
+        let ec = Key::from_pem(EC_PEM, None, None).unwrap();
+        assert!(!ec.fits(Algorithm::Ed25519));
+        assert!(Key::from_pem(EC_PEM, None, Some(Algorithm::Ed25519)).is_err());
+        assert_eq!(Algorithm::from_name("Ed25519"), Some(Algorithm::Ed25519));
+        assert_eq!(Algorithm::Ed25519.to_string(), "Ed25519");
+    }
+
+    #[test]
+    fn every_private_member_is_refused() {
+        for member in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
+            let mut jwk = serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": ED_X});
+            jwk[member] = serde_json::json!("AQAB");
+            let error = Key::from_jwk(&jwk).unwrap_err().to_string();
+            assert!(error.contains("private"), "{member}: {error}");
+        }
     }
 }
