@@ -60,7 +60,9 @@ fn bearer(settings: &Settings, error: Option<(&str, &str)>) -> String {
     let mut parts = Vec::new();
     if let Some((error, description)) = error {
         let description = sanitize(description.to_owned().into(), is_description_char);
-        parts.push(format!("error=\"{error}\", error_description=\"{description}\""));
+        parts.push(format!(
+            "error=\"{error}\", error_description=\"{description}\""
+        ));
     }
     if let Some(url) = &settings.resource_metadata {
         parts.push(format!("resource_metadata=\"{url}\""));
@@ -90,7 +92,12 @@ impl Refused {
             Refused::UseNonce(nonce) => {
                 let why = "the DPoP proof needs the server's nonce";
                 let challenges = vec![dpop(settings, Some(("use_dpop_nonce", why)))];
-                (StatusCode::UNAUTHORIZED, 16, challenges, Some(nonce.as_str()))
+                (
+                    StatusCode::UNAUTHORIZED,
+                    16,
+                    challenges,
+                    Some(nonce.as_str()),
+                )
             }
             Refused::BearerWhereDpopRequired => {
                 let why = "this resource accepts DPoP-bound tokens only";
@@ -145,7 +152,11 @@ pub(super) struct Post {
 }
 
 impl Post {
-    pub(super) fn new(settings: &Arc<Settings>, used_dpop: bool, next_nonce: Option<String>) -> Self {
+    pub(super) fn new(
+        settings: &Arc<Settings>,
+        used_dpop: bool,
+        next_nonce: Option<String>,
+    ) -> Self {
         Post {
             settings: settings.clone(),
             used_dpop,

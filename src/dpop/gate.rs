@@ -72,7 +72,12 @@ impl Origin {
             Origin::FromHost { scheme } => {
                 let host = match req.uri().authority() {
                     Some(authority) => authority.as_str().to_owned(),
-                    None => req.headers().get(http::header::HOST)?.to_str().ok()?.to_owned(),
+                    None => req
+                        .headers()
+                        .get(http::header::HOST)?
+                        .to_str()
+                        .ok()?
+                        .to_owned(),
                 };
                 Some(format!("{scheme}://{host}{path}"))
             }
@@ -157,7 +162,9 @@ impl DpopLayer {
         let normalized = super::normalize_htu(origin)
             .filter(|n| n.matches('/').count() == 3 && n.ends_with('/'))
             .ok_or_else(|| {
-                format!("DpopLayer::origin: {origin:?} is not an http(s) origin (scheme://host[:port])")
+                format!(
+                    "DpopLayer::origin: {origin:?} is not an http(s) origin (scheme://host[:port])"
+                )
             })?;
         let origin = normalized.trim_end_matches('/').to_owned();
         Ok(self.with(|s| s.origin = Origin::Fixed(origin)))
@@ -234,7 +241,9 @@ pub struct Dpop<S> {
 
 impl<S: fmt::Debug> fmt::Debug for Dpop<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Dpop").field("inner", &self.inner).finish_non_exhaustive()
+        f.debug_struct("Dpop")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
     }
 }
 
@@ -349,7 +358,7 @@ where
         req.extensions_mut().insert(DpopProof { jkt });
         let post = Post::new(&settings, true, next_nonce);
         let key = verified.replay_key();
-        let ttl = settings.proof.window();
+        let ttl = settings.proof.replay_window();
         let replay = settings.replay.clone();
         let first = Box::pin(async move { replay.first_use(&key, ttl).await });
         DpopFuture::checking(first, inner, req, post, grpc)
@@ -481,6 +490,6 @@ impl Settings {
     /// The seconds a `jti` is remembered: as long as its proof's `iat` is accepted.
     #[allow(dead_code)]
     pub(super) fn window(&self) -> Duration {
-        self.proof.window()
+        self.proof.replay_window()
     }
 }

@@ -31,6 +31,8 @@
 //! assert_eq!(proof.jkt, "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I");
 //! ```
 
+mod challenge;
+mod gate;
 mod htu;
 mod nonce;
 mod proof;
@@ -41,6 +43,7 @@ mod replay_redis;
 mod test_support;
 mod thumbprint;
 
+pub use gate::{Dpop, DpopFuture, DpopLayer, DpopMode, DpopProof};
 pub use htu::normalize_htu;
 pub use nonce::{NonceCheck, Nonces};
 pub use proof::{

@@ -129,8 +129,14 @@ pub(crate) fn sender_fits(
     }
     match (bound, presented) {
         (None, None) => Ok(()),
-        (Some(jkt), Some(proof)) if crate::token::constant_time_eq(jkt.as_bytes(), proof.as_bytes()) => Ok(()),
-        (Some(_), Some(_)) => Err("the DPoP proof's key is not the one the token is bound to (cnf.jkt)"),
+        (Some(jkt), Some(proof))
+            if crate::token::constant_time_eq(jkt.as_bytes(), proof.as_bytes()) =>
+        {
+            Ok(())
+        }
+        (Some(_), Some(_)) => {
+            Err("the DPoP proof's key is not the one the token is bound to (cnf.jkt)")
+        }
         (Some(_), None) => Err("a DPoP-bound token (cnf.jkt) presented as Bearer"),
         (None, Some(_)) => Err("a token bound to no key presented with a DPoP proof"),
     }
@@ -291,9 +297,15 @@ mod tests {
         };
         assert_eq!(sender_fits(None, None), Ok(()));
         assert_eq!(sender_fits(Some(&bound), Some("key-a")), Ok(()));
-        assert!(sender_fits(Some(&bound), Some("key-b")).unwrap_err().contains("cnf.jkt"));
-        assert!(sender_fits(Some(&bound), None).unwrap_err().contains("as Bearer"));
-        assert!(sender_fits(None, Some("key-a")).unwrap_err().contains("bound to no key"));
+        assert!(sender_fits(Some(&bound), Some("key-b"))
+            .unwrap_err()
+            .contains("cnf.jkt"));
+        assert!(sender_fits(Some(&bound), None)
+            .unwrap_err()
+            .contains("as Bearer"));
+        assert!(sender_fits(None, Some("key-a"))
+            .unwrap_err()
+            .contains("bound to no key"));
         let mtls = Confirmation {
             jkt: None,
             x5t_s256: Some("c".into()),

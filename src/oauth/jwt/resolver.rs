@@ -316,7 +316,10 @@ impl<T: DeserializeOwned + Send + Sync + 'static> SessionResolver for JwtResolve
                 return Ok(None);
             };
             match jwks.lookup(jws.kid.as_deref()).await {
-                Lookup::Keys(keys) => Ok(held_by(inner.decide(&token, &jws, &keys), sender.as_deref())),
+                Lookup::Keys(keys) => Ok(held_by(
+                    inner.decide(&token, &jws, &keys),
+                    sender.as_deref(),
+                )),
                 Lookup::Unknown => {
                     tracing::debug!("bearer: the JWT names a kid the JWKS does not have");
                     Ok(None)
@@ -341,7 +344,10 @@ impl<T: DeserializeOwned + Send + Sync + 'static> SessionResolver for JwtResolve
             Keys::Static(keys) => keys.clone(),
             Keys::Remote(jwks) => jwks.at_hand(jws.kid.as_deref())?,
         };
-        Some(Ok(held_by(inner.decide(token.as_str(), &jws, &keys), sender)))
+        Some(Ok(held_by(
+            inner.decide(token.as_str(), &jws, &keys),
+            sender,
+        )))
     }
 }
 
