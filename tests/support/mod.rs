@@ -7,6 +7,8 @@
 pub mod better_auth;
 #[cfg(feature = "redis")]
 pub mod cluster;
+#[cfg(feature = "dpop")]
+pub mod dpop;
 pub mod example;
 #[cfg(feature = "redis")]
 pub mod failover;
