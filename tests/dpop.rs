@@ -3,7 +3,7 @@
 //! RFC 9449 §4.3 and §7 refuses what it should, with the challenge it should; a replayed proof
 //! is refused on the instance that saw it and, over one Redis, on another; nonces are asked for
 //! and then taken.
-#![cfg(all(feature = "dpop", feature = "redis"))]
+#![cfg(all(feature = "dpop", feature = "redis", feature = "introspection"))]
 
 mod support;
 
@@ -376,6 +376,130 @@ async fn where_both_are_allowed_a_request_without_credentials_gets_both_challeng
     assert!(
         all.iter()
             .any(|c| c.starts_with("DPoP") && c.contains("algs=\"")),
+        "{all:?}"
+    );
+}
+
+/// A gRPC call whose proof is refused gets the gRPC status, not an HTTP challenge.
+#[tokio::test]
+async fn a_grpc_call_with_a_refused_proof_gets_unauthenticated() {
+    let addr = server(allowed()).await;
+    let key = ProofKey::new();
+    let token = access_token(SECRET, "u1", Some(&key.thumbprint()));
+    let lines = [
+        format!("authorization: DPoP {token}"),
+        format!("dpop: {}", key.proof("POST", URI, &token)),
+        "content-type: application/grpc".to_owned(),
+    ];
+    let lines: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();
+    // The proof is for POST; the call is a GET: refused.
+    let res = support::request(addr, "GET", "/data", &lines, b"").await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("grpc-status"), Some("16"));
+}
+
+/// Introspection's answer binds the token (`token_type: DPoP`, `cnf.jkt`): the proof of that
+/// key passes, Bearer does not; `JwtOr` hands an opaque token to it as the layer handed it on.
+#[tokio::test]
+async fn an_introspected_bound_token_needs_its_keys_proof() {
+    use tower_bearer::oauth::{IntrospectionResolver, JwtOr};
+    let key = ProofKey::new();
+    let jkt = key.thumbprint();
+    let answer = json!({
+        "active": true, "token_type": "DPoP", "cnf": { "jkt": jkt }, "sub": "svc",
+        "aud": ORIGIN, "exp": now() + 600,
+    })
+    .to_string();
+    let endpoint = support::serve(service_fn(move |_: Request<hyper::body::Incoming>| {
+        let answer = answer.clone();
+        async move { Ok::<_, Infallible>(Response::new(answer)) }
+    }))
+    .await;
+    let introspection: IntrospectionResolver =
+        IntrospectionResolver::builder(&format!("http://{endpoint}/introspect"))
+            .audience(ORIGIN)
+            .build()
+            .unwrap();
+    let addr = support::serve(
+        ServiceBuilder::new()
+            .layer(allowed())
+            .layer(BearerLayer::new(JwtOr::new(resolver(), introspection)))
+            .service(service_fn(
+                |req: Request<hyper::body::Incoming>| async move {
+                    let jkt = req
+                        .extensions()
+                        .get::<DpopProof>()
+                        .map(|p| p.thumbprint().to_owned());
+                    Ok::<_, Infallible>(Response::new(jkt.unwrap_or_default()))
+                },
+            )),
+    )
+    .await;
+    let token = "an-opaque-token-0123456789";
+    let res = send(
+        addr,
+        "GET",
+        &format!("DPoP {token}"),
+        &[&key.proof("GET", URI, token)],
+    )
+    .await;
+    assert_eq!((res.status, res.body_str()), (200, jkt.as_str()));
+    let res = send(addr, "GET", &format!("Bearer {token}"), &[]).await;
+    assert_eq!(
+        res.status, 401,
+        "the bound token as Bearer, from the cache too"
+    );
+    let other = ProofKey::new();
+    let res = send(
+        addr,
+        "GET",
+        &format!("DPoP {token}"),
+        &[&other.proof("GET", URI, token)],
+    )
+    .await;
+    assert_eq!(res.status, 401, "another key's proof");
+    // A DPoP-bound JWT through the same JwtOr.
+    let jwt = access_token(SECRET, "u1", Some(&jkt));
+    let res = send(
+        addr,
+        "GET",
+        &format!("DPoP {jwt}"),
+        &[&key.proof("GET", URI, &jwt)],
+    )
+    .await;
+    assert_eq!(res.status, 200);
+}
+
+/// The metadata says what the layer takes.
+#[tokio::test]
+async fn the_metadata_advertises_dpop() {
+    use tower_bearer::protected_resource::ProtectedResourceMetadata;
+    let dpop = DpopLayer::required(MemoryReplayStore::new())
+        .origin(ORIGIN)
+        .unwrap();
+    let metadata = dpop.advertise(ProtectedResourceMetadata::new(ORIGIN).unwrap());
+    let dpop = dpop.resource_metadata(metadata.well_known_url());
+    let addr = support::serve(
+        ServiceBuilder::new()
+            .layer(dpop)
+            .layer(BearerLayer::new(resolver()).protected_resource(metadata))
+            .service(service_fn(handler)),
+    )
+    .await;
+    let res = support::get(addr, "/.well-known/oauth-protected-resource", &[]).await;
+    assert_eq!(res.status, 200);
+    let doc: serde_json::Value = serde_json::from_slice(&res.body).unwrap();
+    assert_eq!(doc["dpop_bound_access_tokens_required"], true);
+    assert!(doc["dpop_signing_alg_values_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("EdDSA")));
+    let res = support::get(addr, "/data", &[]).await;
+    let all = challenges(&res);
+    assert!(
+        all[0].contains(
+            "resource_metadata=\"https://api.example/.well-known/oauth-protected-resource\""
+        ),
         "{all:?}"
     );
 }

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request, Response};
@@ -197,6 +197,33 @@ impl DpopLayer {
     pub fn resource_metadata(self, url: impl Into<String>) -> Self {
         let url = url.into();
         self.with(|s| s.resource_metadata = Some(url))
+    }
+
+    /// `metadata` (RFC 9728) saying what this layer takes: its proof algorithms
+    /// (`dpop_signing_alg_values_supported`) and, where DPoP is required,
+    /// `dpop_bound_access_tokens_required`. Name the document in the challenges with
+    /// [`resource_metadata`](Self::resource_metadata).
+    ///
+    /// ```
+    /// use tower_bearer::dpop::{DpopLayer, MemoryReplayStore};
+    /// use tower_bearer::protected_resource::ProtectedResourceMetadata;
+    ///
+    /// let dpop = DpopLayer::required(MemoryReplayStore::new());
+    /// let metadata = dpop.advertise(ProtectedResourceMetadata::new("https://api.example").unwrap());
+    /// assert!(metadata.dpop_bound_access_tokens_required);
+    /// assert!(metadata.dpop_signing_alg_values_supported.contains(&"ES256".to_owned()));
+    /// let dpop = dpop.resource_metadata(metadata.well_known_url());
+    /// # let _ = dpop;
+    /// ```
+    pub fn advertise(
+        &self,
+        mut metadata: crate::protected_resource::ProtectedResourceMetadata,
+    ) -> crate::protected_resource::ProtectedResourceMetadata {
+        let algs = self.settings.proof.algorithms_list();
+        metadata.dpop_signing_alg_values_supported =
+            algs.iter().map(|a| a.name().to_owned()).collect();
+        metadata.dpop_bound_access_tokens_required = self.settings.mode == DpopMode::Required;
+        metadata
     }
 
     /// The mode: [`DpopMode::Allowed`] or [`DpopMode::Required`].
@@ -483,13 +510,5 @@ where
 impl<S: Service<Request<B>>, B> fmt::Debug for DpopFuture<S, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("DpopFuture")
-    }
-}
-
-impl Settings {
-    /// The seconds a `jti` is remembered: as long as its proof's `iat` is accepted.
-    #[allow(dead_code)]
-    pub(super) fn window(&self) -> Duration {
-        self.proof.replay_window()
     }
 }
