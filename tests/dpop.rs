@@ -503,3 +503,74 @@ async fn the_metadata_advertises_dpop() {
         "{all:?}"
     );
 }
+
+/// examples/better_auth_api in introspection mode with `--dpop required` behind an external
+/// origin (as behind a load balancer): a bound token with its key's proof is 200 and the
+/// answer names the key; the token as Bearer is refused with a DPoP challenge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_takes_dpop_bound_tokens_by_introspection() {
+    let key = ProofKey::new();
+    let jkt = key.thumbprint();
+    let answer = json!({
+        "active": true, "token_type": "DPoP", "cnf": { "jkt": jkt }, "sub": "svc",
+        "aud": ORIGIN, "exp": now() + 600,
+    })
+    .to_string();
+    let endpoint = support::serve(service_fn(move |req: Request<hyper::body::Incoming>| {
+        // The example authenticates as its client (HTTP Basic c:s).
+        let authenticated = req.headers().get("authorization").map(|v| v.as_bytes())
+            == Some(b"Basic Yzpz".as_slice());
+        let answer = if authenticated {
+            answer.clone()
+        } else {
+            r#"{"active":false}"#.into()
+        };
+        async move { Ok::<_, Infallible>(Response::new(answer)) }
+    }))
+    .await;
+    let url = format!("http://{endpoint}/introspect");
+    let running = support::example::start(
+        "better_auth_api",
+        &[
+            "--introspection-url",
+            &url,
+            "--client-id",
+            "c",
+            "--client-secret",
+            "s",
+            "--audience",
+            ORIGIN,
+            "--dpop",
+            "required",
+            "--origin",
+            ORIGIN,
+        ],
+    );
+    let addr: SocketAddr = running
+        .base()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let token = "an-opaque-token-0123456789";
+    let lines = [
+        format!("authorization: DPoP {token}"),
+        format!(
+            "dpop: {}",
+            key.proof("GET", "https://api.example/api/data", token)
+        ),
+    ];
+    let lines: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();
+    let res = support::request(addr, "GET", "/api/data", &lines, b"").await;
+    assert_eq!(res.status, 200, "{}", running.stderr());
+    let body: serde_json::Value = serde_json::from_slice(&res.body).unwrap();
+    assert_eq!(body["dpop_jkt"], json!(jkt));
+    assert_eq!(body["claims"]["sub"], "svc");
+    let line = format!("authorization: Bearer {token}");
+    let res = support::request(addr, "GET", "/api/data", &[line.as_bytes()], b"").await;
+    assert_eq!(res.status, 401);
+    assert!(
+        challenges(&res)[0].starts_with("DPoP "),
+        "{:?}",
+        challenges(&res)
+    );
+}

@@ -89,6 +89,8 @@ fn features() -> Vec<&'static str> {
         ("protected-resource", cfg!(feature = "protected-resource")),
         ("rustls", cfg!(feature = "rustls")),
         ("metrics", cfg!(feature = "metrics")),
+        ("dpop", cfg!(feature = "dpop")),
+        ("aws-lc-rs", cfg!(feature = "aws-lc-rs")),
     ]
     .into_iter()
     .filter_map(|(name, on)| on.then_some(name))

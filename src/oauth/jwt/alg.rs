@@ -89,6 +89,7 @@ impl Algorithm {
     }
 
     /// Whether the algorithm is HMAC, which needs a shared secret.
+    #[cfg_attr(not(feature = "dpop"), allow(dead_code))]
     pub(crate) fn is_symmetric(self) -> bool {
         matches!(self, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
     }

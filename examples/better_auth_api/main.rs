@@ -20,6 +20,10 @@
 //!     --jwks-url http://127.0.0.1:3000/api/auth/jwks \
 //!     --issuer http://127.0.0.1:3000 --audience http://127.0.0.1:3000
 //! ```
+//!
+//! With `--introspection-url` (feature `introspection`) it checks opaque access tokens at an
+//! RFC 7662 endpoint instead, and with `--dpop allowed|required` (feature `dpop`, an
+//! `--origin` that proofs name) it takes DPoP-bound tokens with their proofs (`oauth.rs`).
 
 // Built without some backend's feature, that backend's code is unused.
 #![cfg_attr(
@@ -59,14 +63,29 @@ usage: better_auth_api --secret SECRET (--database URL | --redis URL | --better-
                             JWKS (feature jwt; no secret needed)
   --issuer-url URL          the same, the JWKS found by OpenID discovery from this issuer
   --issuer ISS              with a JWKS: the iss every token must carry
-  --audience AUD            with a JWKS (required): the audience every token's aud must contain";
+  --audience AUD            with a JWKS or introspection (required): the audience every
+                            token's aud must contain
+  --introspection-url URL   opaque access tokens checked at this RFC 7662 endpoint
+                            (feature introspection)
+  --client-id ID            with introspection: the client it authenticates as
+  --client-secret SECRET    with introspection: that client's secret (HTTP Basic)
+  --dpop allowed|required   DPoP (RFC 9449) beside Bearer, or alone (feature dpop)
+  --dpop-nonce              server nonces (shared by instances with DPOP_NONCE_SECRET set)
+  --dpop-replay-redis URL   the proofs' jti remembered in this Redis, shared by instances
+  --origin URL              the external origin proofs name in htu (behind a load balancer,
+                            the balancer's, not the listening address)";
 
+#[cfg_attr(
+    not(all(feature = "jwt", feature = "introspection", feature = "dpop")),
+    allow(dead_code)
+)]
 enum Backend {
     Database(String),
     Redis(String),
     Http(String),
     Jwks(String),
     Discovery(String),
+    Introspection(String),
 }
 
 struct Args {
@@ -77,6 +96,10 @@ struct Args {
     redis_prefix: String,
     issuer: Option<String>,
     audience: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    #[cfg_attr(not(feature = "dpop"), allow(dead_code))]
+    dpop: DpopArgs,
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -85,6 +108,8 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut require_signature, mut backends) = (false, Vec::new());
     let mut redis_prefix = "better-auth:".to_string();
     let (mut issuer, mut audience) = (None, None);
+    let (mut client_id, mut client_secret) = (None, None);
+    let mut dpop = DpopArgs::default();
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
@@ -99,6 +124,13 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--issuer-url" => backends.push(Backend::Discovery(value()?)),
             "--issuer" => issuer = Some(value()?),
             "--audience" => audience = Some(value()?),
+            "--introspection-url" => backends.push(Backend::Introspection(value()?)),
+            "--client-id" => client_id = Some(value()?),
+            "--client-secret" => client_secret = Some(value()?),
+            "--dpop" => dpop.mode = Some(value()?),
+            "--dpop-nonce" => dpop.nonce = true,
+            "--dpop-replay-redis" => dpop.replay_redis = Some(value()?),
+            "--origin" => dpop.origin = Some(value()?),
             "--help" | "-h" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -108,7 +140,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         _ => {
             return Err(
                 "give exactly one of --database, --redis, --better-auth-url, --jwks-url, \
-                 --issuer-url"
+                 --issuer-url, --introspection-url"
                     .into(),
             )
         }
@@ -121,6 +153,9 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         redis_prefix,
         issuer,
         audience,
+        client_id,
+        client_secret,
+        dpop,
     })
 }
 
@@ -195,50 +230,40 @@ async fn resolver(args: &Args) -> Result<BoxResolver<BetterAuthSession>, String>
     }
 }
 
-/// JWT mode: the verified token's claims; `None` in the other modes.
-#[cfg(feature = "jwt")]
-fn jwt_app(args: &Args) -> Option<Result<Router, String>> {
-    use std::sync::Arc;
-    use tower_bearer::oauth::{Claims, JwtResolver};
+#[cfg(all(feature = "jwt", feature = "introspection", feature = "dpop"))]
+mod oauth;
+#[cfg(all(feature = "jwt", feature = "introspection", feature = "dpop"))]
+use oauth::DpopArgs;
 
-    let (url, discover) = match &args.backend {
-        Backend::Jwks(url) => (url, false),
-        Backend::Discovery(url) => (url, true),
-        _ => return None,
-    };
-    let mut builder = JwtResolver::<serde_json::Map<String, serde_json::Value>>::builder();
-    if let Some(issuer) = &args.issuer {
-        builder = builder.issuer(issuer);
-    }
-    if let Some(audience) = &args.audience {
-        builder = builder.audience(audience);
-    }
-    let resolver = match discover {
-        true => builder.issuer_url(url),
-        false => builder.jwks_url(url),
-    };
-    let resolver = match resolver {
-        Ok(resolver) => resolver,
-        Err(e) => return Some(Err(format!("{url}: {e}"))),
-    };
-    async fn claims(Authenticated(claims): Authenticated<Arc<Claims>>) -> Json<Arc<Claims>> {
-        Json(claims)
-    }
-    let auth = BearerLayer::new(resolver)
-        .realm("api")
-        // JWTs carrying a whole user record, or many roles, outgrow the default 4 KiB.
-        .max_token_len(16 * 1024)
-        .timeout(Duration::from_secs(10));
-    Some(Ok(Router::new()
-        .route("/api/data", get(claims))
-        .layer(auth)))
-}
+/// Without the OAuth features, their flags are refused.
+#[cfg(not(all(feature = "jwt", feature = "introspection", feature = "dpop")))]
+mod oauth {
+    use super::{Args, Backend};
 
-#[cfg(not(feature = "jwt"))]
-fn jwt_app(args: &Args) -> Option<Result<Router, String>> {
-    matches!(args.backend, Backend::Jwks(_) | Backend::Discovery(_))
-        .then(|| Err("--jwks-url and --issuer-url need the jwt feature".into()))
+    #[derive(Default)]
+    pub(crate) struct DpopArgs {
+        pub(crate) mode: Option<String>,
+        pub(crate) nonce: bool,
+        pub(crate) replay_redis: Option<String>,
+        pub(crate) origin: Option<String>,
+    }
+
+    pub(crate) async fn app(args: &Args) -> Option<Result<axum::Router, String>> {
+        let oauth = matches!(
+            args.backend,
+            Backend::Jwks(_) | Backend::Discovery(_) | Backend::Introspection(_)
+        );
+        (oauth || args.dpop.mode.is_some()).then(|| {
+            Err(
+                "--jwks-url, --issuer-url, --introspection-url and --dpop need the jwt, \
+                 introspection and dpop features"
+                    .into(),
+            )
+        })
+    }
 }
+#[cfg(not(all(feature = "jwt", feature = "introspection", feature = "dpop")))]
+use oauth::DpopArgs;
 
 /// The session and user, in better-auth's JSON shape.
 async fn data(
@@ -271,7 +296,7 @@ async fn main() {
         eprintln!("{e}");
         std::process::exit(2)
     };
-    let app = match jwt_app(&args) {
+    let app = match oauth::app(&args).await {
         Some(app) => app.unwrap_or_else(|e| exit(e)),
         None => {
             let resolver = resolver(&args).await.unwrap_or_else(|e| exit(e));
