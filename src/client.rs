@@ -93,7 +93,7 @@ impl SharedToken {
         self.header().is_some()
     }
 
-    fn header(&self) -> Option<HeaderValue> {
+    pub(crate) fn header(&self) -> Option<HeaderValue> {
         self.0
             .read()
             .unwrap_or_else(PoisonError::into_inner)

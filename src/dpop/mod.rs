@@ -32,6 +32,8 @@
 //! ```
 
 mod challenge;
+mod client;
+mod client_key;
 mod gate;
 mod htu;
 mod nonce;
@@ -43,6 +45,7 @@ mod replay_redis;
 mod test_support;
 mod thumbprint;
 
+pub use client::{AddDpop, AddDpopFuture, DpopClientLayer, DpopKey, InvalidDpopKey, MissingOrigin};
 pub use gate::{Dpop, DpopFuture, DpopLayer, DpopMode, DpopProof};
 pub use htu::normalize_htu;
 pub use nonce::{NonceCheck, Nonces};
