@@ -176,7 +176,7 @@ impl Key {
         alg: Algorithm,
         kid: Option<String>,
     ) -> Result<Key, KeyError> {
-        if !matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
+        if !alg.is_symmetric() {
             return Err(bad(format!("{alg} is not an HMAC algorithm")));
         }
         if secret.as_ref().is_empty() {
@@ -404,7 +404,10 @@ GqR8/tg0DgdK5iIIMQIDAQAB
             }
             let key = Key::from_jwk(&jwk).unwrap();
             for alg in [Algorithm::EdDSA, Algorithm::Ed25519] {
-                assert!(key.verify(alg, b"header.payload", &signature), "{own:?} {alg}");
+                assert!(
+                    key.verify(alg, b"header.payload", &signature),
+                    "{own:?} {alg}"
+                );
                 assert!(!key.verify(alg, b"header.payload!", &signature));
             }
         }
