@@ -136,85 +136,68 @@ fn well_formed_proofs_pass_for_each_key_type() {
 #[test]
 fn every_claim_check_refuses() {
     let key = TestKey::es256();
-    let with = |edit: &dyn Fn(&mut Value)| {
-        let mut c = claims();
-        edit(&mut c);
-        refused(&sign(&header(&key), &c, &key))
-    };
-    let cases: [(&dyn Fn(&mut Value), &str); 20] = [
+    // (claim, its new value or None to remove it, the reason)
+    let cases = [
         (
-            &|c| c["htm"] = json!("POST"),
+            "htm",
+            Some(json!("POST")),
             "htm is not the request's method",
         ),
+        ("htm", Some(json!("get")), "htm is not the request's method"),
         (
-            &|c| c["htm"] = json!("get"),
-            "htm is not the request's method",
-        ),
-        (
-            &|c| c["htu"] = json!(format!("{URI}?q=1")),
+            "htu",
+            Some(json!(format!("{URI}?q=1"))),
             "htu has a query or a fragment",
         ),
         (
-            &|c| c["htu"] = json!(format!("{URI}#f")),
+            "htu",
+            Some(json!(format!("{URI}#f"))),
             "htu has a query or a fragment",
         ),
         (
-            &|c| c["htu"] = json!("https://evil.example.com/v1/things"),
+            "htu",
+            Some(json!("https://evil.example.com/v1/things")),
             "htu is not the request's URI",
         ),
         (
-            &|c| c["htu"] = json!("http://api.example.com/v1/things"),
+            "htu",
+            Some(json!("http://api.example.com/v1/things")),
             "htu is not the request's URI",
         ),
         (
-            &|c| c["htu"] = json!("https://api.example.com/v1/other"),
+            "htu",
+            Some(json!("https://api.example.com/v1/other")),
             "htu is not the request's URI",
         ),
         (
-            &|c| c["htu"] = json!("/v1/things"),
+            "htu",
+            Some(json!("/v1/things")),
             "htu is not an absolute http(s) URI",
         ),
-        (&|c| c["iat"] = json!(NOW - 301), "iat is too old"),
-        (&|c| c["iat"] = json!(NOW + 6), "iat is in the future"),
+        ("htu", None, "no htu"),
+        ("iat", Some(json!(NOW - 301)), "iat is too old"),
+        ("iat", Some(json!(NOW + 6)), "iat is in the future"),
+        ("iat", Some(json!(NOW.to_string())), "iat is not a number"),
+        ("iat", None, "no iat"),
         (
-            &|c| c["iat"] = json!(NOW.to_string()),
-            "iat is not a number",
-        ),
-        (
-            &|c| c["ath"] = json!(access_token_hash("another token")),
+            "ath",
+            Some(json!(access_token_hash("another"))),
             "ath is not the access token's hash",
         ),
-        (
-            &|c| {
-                c.as_object_mut().unwrap().remove("ath");
-            },
-            "no ath, and an access token came",
-        ),
-        (&|c| c["jti"] = json!(7), "jti is not a string"),
-        (&|c| c["jti"] = json!(""), "no jti"),
-        (
-            &|c| {
-                c.as_object_mut().unwrap().remove("jti");
-            },
-            "no jti",
-        ),
-        (&|c| c["jti"] = json!("j".repeat(257)), "jti is too long"),
-        (
-            &|c| {
-                c.as_object_mut().unwrap().remove("htu");
-            },
-            "no htu",
-        ),
-        (
-            &|c| {
-                c.as_object_mut().unwrap().remove("iat");
-            },
-            "no iat",
-        ),
-        (&|c| c["nonce"] = json!(1), "nonce is not a string"),
+        ("ath", None, "no ath, and an access token came"),
+        ("jti", Some(json!(7)), "jti is not a string"),
+        ("jti", Some(json!("")), "no jti"),
+        ("jti", Some(json!("j".repeat(257))), "jti is too long"),
+        ("jti", None, "no jti"),
+        ("nonce", Some(json!(1)), "nonce is not a string"),
     ];
-    for (edit, why) in cases {
-        assert_eq!(with(edit), why);
+    for (claim, value, why) in cases {
+        let mut c = claims();
+        match value {
+            Some(value) => c[claim] = value,
+            None => drop(c.as_object_mut().unwrap().remove(claim)),
+        }
+        assert_eq!(refused(&sign(&header(&key), &c, &key)), why, "{claim}");
     }
     // The edges of the window are in it; a float iat is rounded down.
     for iat in [json!(NOW - 300), json!(NOW + 5), json!(NOW as f64 + 5.9)] {

@@ -176,7 +176,7 @@ impl Key {
         alg: Algorithm,
         kid: Option<String>,
     ) -> Result<Key, KeyError> {
-        if !matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
+        if !alg.is_symmetric() {
             return Err(bad(format!("{alg} is not an HMAC algorithm")));
         }
         if secret.as_ref().is_empty() {
@@ -392,6 +392,25 @@ GqR8/tg0DgdK5iIIMQIDAQAB
         assert!(!ec.fits(Algorithm::Ed25519));
         assert!(Key::from_pem(EC_PEM, None, Some(Algorithm::Ed25519)).is_err());
         assert_eq!(Algorithm::from_name("Ed25519"), Some(Algorithm::Ed25519));
+        // One signature, verified under either name; a key naming one accepts the other.
+        use ed25519_dalek::Signer as _;
+        let signer = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let x = Base64UrlUnpadded::encode_string(signer.verifying_key().as_bytes());
+        let signature = signer.sign(b"header.payload").to_bytes();
+        for own in [None, Some("EdDSA"), Some("Ed25519")] {
+            let mut jwk = serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": x});
+            if let Some(own) = own {
+                jwk["alg"] = own.into();
+            }
+            let key = Key::from_jwk(&jwk).unwrap();
+            for alg in [Algorithm::EdDSA, Algorithm::Ed25519] {
+                assert!(
+                    key.verify(alg, b"header.payload", &signature),
+                    "{own:?} {alg}"
+                );
+                assert!(!key.verify(alg, b"header.payload!", &signature));
+            }
+        }
         assert_eq!(Algorithm::Ed25519.to_string(), "Ed25519");
     }
 
