@@ -46,11 +46,13 @@ pub(super) fn read<T: DeserializeOwned>(
         Some(Value::String(t)) if bearer_type(t) => {}
         // RFC 9449 §6.2: a DPoP-bound token, whose `cnf.jkt` names its key. Whether the
         // request proves that key is the resolver's check, on every request.
-        Some(Value::String(t)) if t.eq_ignore_ascii_case("dpop") => {
-            if answer.get("cnf").and_then(|c| c.get("jkt")).is_none() {
-                return Ok(Answer::Refused("token_type DPoP without cnf.jkt"));
-            }
+        Some(Value::String(t))
+            if t.eq_ignore_ascii_case("dpop")
+                && answer.get("cnf").and_then(|c| c.get("jkt")).is_none() =>
+        {
+            return Ok(Answer::Refused("token_type DPoP without cnf.jkt"))
         }
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("dpop") => {}
         Some(_) => return Ok(Answer::Refused("not an access token (token_type)")),
     }
     let claims: Claims<T> =
