@@ -1,12 +1,14 @@
 // A real OpenID provider (panva's oidc-provider 9) for the MCP / OAuth 2 resource server tests:
 // it is the authorization server that an MCP server protected by tower-bearer names in its
 // RFC 9728 protected resource metadata, and it issues RFC 9068 JWT access tokens (`typ: at+jwt`)
-// for the resources given on the command line.
+// for the resources given on the command line, opaque access tokens (checked at its RFC 7662
+// introspection endpoint) for the opaque resources, and DPoP-bound tokens (RFC 9449) of either
+// kind to a client that sends a DPoP proof to its token endpoint.
 //
 // Usage:
 //   node oidc-provider.mjs [--port N] [--admin-port N] --resource URL [--resource URL2 ...]
 //                          [--scope S ...] [--acr ACR ...] [--alg ES256|RS256|PS256|EdDSA]
-//                          [--ttl SECONDS]
+//                          [--ttl SECONDS] [--opaque-resource URL ...] [--dpop-nonce]
 //   --port        the provider's port on 127.0.0.1 (default 0: a free port); the issuer is
 //                 http://127.0.0.1:PORT (no path, no trailing slash)
 //   --admin-port  the test-only admin port on 127.0.0.1 (default 0: a free port)
@@ -18,10 +20,16 @@
 //                 urn:test:loa:1 urn:test:loa:2)
 //   --alg         the access tokens' JWS algorithm (default ES256; id tokens are RS256)
 //   --ttl         the access tokens' lifetime in seconds (default 300)
+//   --opaque-resource  a resource indicator the provider issues OPAQUE access tokens for (aud
+//                 the resource in the introspection answer); repeatable
+//   --dpop-nonce  the token endpoint requires a DPoP nonce (RFC 9449 §8): a proof without one
+//                 gets 400 use_dpop_nonce with a DPoP-Nonce header. Without it, DPoP proofs are
+//                 accepted without nonces.
 //
 // Once both ports listen it prints ONE line of JSON on stdout:
 //   {"issuer","port","admin","admin_port","discovery" (the RFC 8414 URL),"jwks_uri","authorization_endpoint",
-//    "token_endpoint","registration_endpoint","resources","scopes","acr_values","alg",
+//    "token_endpoint","registration_endpoint","introspection_endpoint","resources",
+//    "opaque_resources","scopes","acr_values","alg","dpop_signing_alg_values","dpop_nonce",
 //    "client":{"client_id","client_secret","redirect_uri"}}
 // and then nothing else on stdout (diagnostics go to stderr). It exits when its stdin closes
 // (or on SIGTERM/SIGINT): a test that holds the child's stdin and drops it leaves nothing behind.
@@ -32,6 +40,12 @@
 //    grant_type=client_credentials&resource=URL&scope=S → an RFC 9068 JWT whose sub and
 //    client_id are the client's id, aud the resource, scope the granted scopes (those the
 //    resource accepts among those asked for). Without `resource` the token is opaque (not a JWT).
+//    With an --opaque-resource, an opaque token for it.
+//  * DPoP (RFC 9449; oidc-provider's `dPoP` feature, algorithms ES256, Ed25519, EdDSA): the same
+//    request with a `DPoP` proof header → token_type "DPoP", the token bound to the proof's key:
+//    a JWT carries cnf.jkt, and the introspection answer of an opaque one has cnf.jkt and
+//    token_type "DPoP". Without a proof the token is a Bearer token, as before.
+//  * introspection: POST {introspection_endpoint} with HTTP Basic client:secret and token=….
 //  * a user's token with a chosen acr / auth_time (RFC 9470 step-up tests): the admin port's
 //    POST /mint (JSON body, or GET /mint?query) {resource, scope, sub, acr, amr, auth_time}
 //    → {access_token, token_type, expires_in, scope, claims}, or 400 {error, error_description}
@@ -66,7 +80,7 @@ import Provider, { errors } from "oidc-provider";
 import { generateKeyPair, exportJWK, decodeJwt } from "jose";
 
 function parseArgs(argv) {
-  const out = { port: 0, adminPort: 0, resources: [], scopes: [], acrs: [], alg: "ES256", ttl: 300 };
+  const out = { port: 0, adminPort: 0, resources: [], opaque: [], scopes: [], acrs: [], alg: "ES256", ttl: 300, dpopNonce: false };
   for (let i = 0; i < argv.length; i++) {
     const value = () => {
       if (i + 1 >= argv.length) usage(`${argv[i]} needs a value`);
@@ -80,6 +94,8 @@ function parseArgs(argv) {
       case "--acr": out.acrs.push(value()); break;
       case "--alg": out.alg = value(); break;
       case "--ttl": out.ttl = Number(value()); break;
+      case "--opaque-resource": out.opaque.push(value()); break;
+      case "--dpop-nonce": out.dpopNonce = true; break;
       default: usage(`unknown argument ${argv[i]}`);
     }
   }
@@ -91,12 +107,14 @@ function parseArgs(argv) {
 
 function usage(message) {
   console.error(`oidc-provider.mjs: ${message}`);
-  console.error("usage: node oidc-provider.mjs [--port N] [--admin-port N] --resource URL [--resource URL ...] [--scope S ...] [--acr ACR ...] [--alg ALG] [--ttl SECONDS]");
+  console.error("usage: node oidc-provider.mjs [--port N] [--admin-port N] --resource URL [--resource URL ...] [--scope S ...] [--acr ACR ...] [--alg ALG] [--ttl SECONDS] [--opaque-resource URL ...] [--dpop-nonce]");
   process.exit(2);
 }
 
 const args = parseArgs(process.argv.slice(2));
 const resources = new Set(args.resources);
+const opaqueResources = new Set(args.opaque);
+const dPoPSigningAlgValues = ["ES256", "Ed25519", "EdDSA"];
 const scopeList = args.scopes.join(" ");
 
 const listen = (server, port) =>
@@ -146,6 +164,7 @@ const provider = new Provider(issuer, {
   // client's `scope` metadata (which the MCP SDK sends) against this list.
   scopes: ["openid", "offline_access", ...args.scopes],
   acrValues: args.acrs,
+  dPoPSigningAlgValues,
   claims: { openid: ["sub"] },
   cookies: { keys: [randomBytes(32).toString("base64url")] },
   findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
@@ -157,6 +176,11 @@ const provider = new Provider(issuer, {
     registration: { enabled: true },
     introspection: { enabled: true },
     revocation: { enabled: true },
+    // RFC 9449. On by default in oidc-provider 9; named here, with the nonces when asked for.
+    dPoP: {
+      enabled: true,
+      ...(args.dpopNonce ? { nonceSecret: randomBytes(32), requireNonce: () => true } : {}),
+    },
     resourceIndicators: {
       enabled: true,
       // No resource asked for: no default (an opaque token, usable only at userinfo).
@@ -164,6 +188,14 @@ const provider = new Provider(issuer, {
       // A code or refresh token exchanged without `resource` is for the resource it was granted for.
       useGrantedResource: async () => true,
       getResourceServerInfo: async (_ctx, resourceIndicator) => {
+        if (opaqueResources.has(resourceIndicator)) {
+          return {
+            scope: scopeList,
+            audience: resourceIndicator,
+            accessTokenTTL: args.ttl,
+            accessTokenFormat: "opaque",
+          };
+        }
         if (!resources.has(resourceIndicator)) throw new errors.InvalidTarget();
         return {
           scope: scopeList,
@@ -356,10 +388,14 @@ process.stdout.write(
     authorization_endpoint: `${issuer}/auth`,
     token_endpoint: `${issuer}/token`,
     registration_endpoint: `${issuer}/reg`,
+    introspection_endpoint: `${issuer}/token/introspection`,
     resources: args.resources,
+    opaque_resources: args.opaque,
     scopes: args.scopes,
     acr_values: args.acrs,
     alg: args.alg,
+    dpop_signing_alg_values: dPoPSigningAlgValues,
+    dpop_nonce: args.dpopNonce,
     client,
   }) + "\n",
 );

@@ -1,6 +1,6 @@
 //! The Node side of the interop tests: tests/interop's pinned npm packages (better-auth's
-//! client and server, its database drivers, playwright-core, esbuild) and the scripts that
-//! drive them.
+//! client and server, its database drivers, playwright-core, esbuild, panva's oidc-provider
+//! and dpop) and the scripts that drive them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -28,6 +28,7 @@ pub fn ensure_packages() {
         "jose",
         "@modelcontextprotocol/sdk",
         "oidc-provider",
+        "dpop",
     ]
     .iter()
     .all(|p| {
