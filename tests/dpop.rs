@@ -416,7 +416,7 @@ async fn an_introspected_bound_token_needs_its_keys_proof() {
     }))
     .await;
     let introspection: IntrospectionResolver =
-        IntrospectionResolver::builder(&format!("http://{endpoint}/introspect"))
+        IntrospectionResolver::builder(format!("http://{endpoint}/introspect"))
             .audience(ORIGIN)
             .build()
             .unwrap();
