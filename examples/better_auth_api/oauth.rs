@@ -1,14 +1,14 @@
 //! The OAuth modes: JWTs verified against a JWKS (`--jwks-url`, `--issuer-url`) or opaque
 //! tokens checked at an RFC 7662 endpoint (`--introspection-url`), and in either, DPoP
 //! (`--dpop allowed|required`): `GET /api/data` answers the token's claims, and the proof's key
-//! thumbprint when it came with one.
+//! thumbprint in `x-dpop-thumbprint` when it came with one.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tower_bearer::integrations::axum::Authenticated;
 use tower_bearer::oauth::{Claims, IntrospectionResolver, JwtResolver};
 use tower_bearer::{BearerLayer, BoxResolver};
@@ -69,13 +69,18 @@ fn introspection(args: &Args, url: &str) -> Result<BoxResolver<Arc<Claims>>, Str
         .map_err(|e| format!("--introspection-url: {e}"))
 }
 
-/// The claims, and the DPoP key's thumbprint when the token came with a proof.
+/// The claims, as the token carries them; the DPoP key's thumbprint, when the token came with
+/// a proof, in `x-dpop-thumbprint`.
 async fn claims(
     Authenticated(claims): Authenticated<Arc<Claims>>,
     proof: Option<Extension<tower_bearer::dpop::DpopProof>>,
-) -> Json<Value> {
+) -> impl axum::response::IntoResponse {
     let jkt = proof.map(|Extension(p)| p.thumbprint().to_owned());
-    Json(json!({ "claims": claims, "dpop_jkt": jkt }))
+    let headers = jkt.map(|jkt| [("x-dpop-thumbprint", jkt)]);
+    (
+        axum::response::AppendHeaders(headers.into_iter().flatten()),
+        Json(claims),
+    )
 }
 
 async fn build(

@@ -231,8 +231,8 @@ pub fn check_proof(
     if PRIVATE_MEMBERS.iter().any(|m| jwk.get(m).is_some()) {
         return Err(ProofError::new("the jwk holds private key material"));
     }
-    let key =
-        Key::from_jwk(jwk).map_err(|_| ProofError::new("the jwk is not a usable public key"))?;
+    let key = Key::from_jwk_once(jwk)
+        .map_err(|_| ProofError::new("the jwk is not a usable public key"))?;
     if !key.fits(jws.alg) {
         return Err(ProofError::new("the jwk does not fit alg"));
     }

@@ -70,6 +70,7 @@ pub(crate) mod jwt {
     pub(crate) mod jws;
     pub(crate) mod key;
     pub(super) mod keyset;
+    pub(super) mod pem;
     pub(super) mod resolver;
     pub(super) mod route;
 }

@@ -120,8 +120,10 @@ impl PublicKey {
     }
 
     /// An ECDSA key from its uncompressed SEC1 point (`04 || x || y`), which must be on the
-    /// curve.
-    pub(super) fn ec(curve: Curve, point: &[u8]) -> Result<PublicKey, String> {
+    /// curve. `once`: a key that verifies one signature (a DPoP proof's), whose point ring
+    /// checks as part of that verify, so the load skips its own check (two scalar
+    /// multiplications, which would double a proof's cost).
+    pub(super) fn ec(curve: Curve, point: &[u8], once: bool) -> Result<PublicKey, String> {
         if point.len() != 1 + 2 * curve.len() || point[0] != 4 {
             return Err(format!(
                 "not an uncompressed {} point of the right length",
@@ -131,6 +133,7 @@ impl PublicKey {
         let not_on_curve = || format!("not a point on {}", curve.name());
         #[cfg(feature = "aws-lc-rs")]
         {
+            let _ = once;
             let key =
                 signature::ParsedPublicKey::new(ecdsa(curve), point).map_err(|_| not_on_curve())?;
             Ok(PublicKey::Ec(Ec::AwsLc {
@@ -149,6 +152,12 @@ impl PublicKey {
                         .map_err(|_| not_on_curve());
                 }
             };
+            if once {
+                return Ok(PublicKey::Ec(Ec::Ring {
+                    curve,
+                    point: point.into(),
+                }));
+            }
             // ring checks a point only when it uses it; an agreement with a throwaway key
             // is its public point validation (the same as for ECDSA), run once here.
             let rng = lib::rand::SystemRandom::new();
@@ -403,11 +412,11 @@ mod tests {
         for curve in [Curve::P256, Curve::P384, Curve::P521] {
             let mut point = vec![4u8; 1 + 2 * curve.len()];
             assert!(
-                PublicKey::ec(curve, &point).is_err(),
+                PublicKey::ec(curve, &point, false).is_err(),
                 "{curve:?} (4, 4…) is off the curve"
             );
             point.truncate(point.len() - 1);
-            assert!(PublicKey::ec(curve, &point).is_err());
+            assert!(PublicKey::ec(curve, &point, false).is_err());
         }
     }
 }

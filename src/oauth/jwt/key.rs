@@ -88,6 +88,17 @@ impl Key {
     /// `verify`, an `alg` that does not fit its key type, or private members is refused, and so
     /// is `oct`: HMAC secrets come from your configuration ([`Key::hmac`]), never a JWKS.
     pub fn from_jwk(jwk: &Value) -> Result<Key, KeyError> {
+        Key::load_jwk(jwk, false)
+    }
+
+    /// [`from_jwk`](Self::from_jwk) for a key that verifies one signature (a DPoP proof's):
+    /// the checks the backend makes as part of that verify are not made twice.
+    #[cfg_attr(not(feature = "dpop"), allow(dead_code))]
+    pub(crate) fn from_jwk_once(jwk: &Value) -> Result<Key, KeyError> {
+        Key::load_jwk(jwk, true)
+    }
+
+    fn load_jwk(jwk: &Value, once: bool) -> Result<Key, KeyError> {
         if !jwk.is_object() {
             return Err(bad("not a JSON object"));
         }
@@ -109,7 +120,7 @@ impl Key {
             (Some("OKP"), Some("Ed25519")) => PublicKey::ed25519(&member(jwk, "x")?),
             (Some("EC"), Some(crv)) if curve(crv).is_some() => {
                 let curve = curve(crv).expect("matched");
-                PublicKey::ec(curve, &point(jwk, curve)?)
+                PublicKey::ec(curve, &point(jwk, curve)?, once)
             }
             (Some("RSA"), _) => PublicKey::rsa(&member(jwk, "n")?, &member(jwk, "e")?),
             (Some("oct"), _) => return Err(bad("symmetric keys are not taken from a JWK")),
@@ -165,7 +176,7 @@ impl Key {
     ) -> Result<Key, KeyError> {
         let (_, der) = spki::Document::from_pem(pem)
             .map_err(|_| bad("not a PEM public key (-----BEGIN PUBLIC KEY-----)"))?;
-        let public = spki_key(der.as_bytes()).map_err(bad)?;
+        let public = super::pem::spki_key(der.as_bytes()).map_err(bad)?;
         Key::checked(kid, alg, Kind::Public(public))
     }
 
@@ -243,43 +254,6 @@ fn curve(crv: &str) -> Option<Curve> {
         "P-384" => Some(Curve::P384),
         "P-521" => Some(Curve::P521),
         _ => None,
-    }
-}
-
-/// A public key from a DER SubjectPublicKeyInfo (RFC 5280 §4.1.2.7): Ed25519 (RFC 8410),
-/// an EC key on a named NIST curve (RFC 5480) or RSA (RFC 8017's `RSAPublicKey` inside).
-fn spki_key(der: &[u8]) -> Result<PublicKey, String> {
-    use spki::der::{asn1::ObjectIdentifier as Oid, Decode as _};
-    const ED25519: Oid = Oid::new_unwrap("1.3.101.112");
-    const EC: Oid = Oid::new_unwrap("1.2.840.10045.2.1");
-    const RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.1");
-    let info = spki::SubjectPublicKeyInfoRef::from_der(der)
-        .map_err(|e| format!("not a SubjectPublicKeyInfo: {e}"))?;
-    let bits = info
-        .subject_public_key
-        .as_bytes()
-        .ok_or("a public key that is not whole bytes")?;
-    match info.algorithm.oid {
-        ED25519 => PublicKey::ed25519(bits),
-        EC => {
-            let named = info
-                .algorithm
-                .parameters_oid()
-                .map_err(|_| "an EC key without a named curve")?;
-            let curve = match named.to_string().as_str() {
-                "1.2.840.10045.3.1.7" => Curve::P256,
-                "1.3.132.0.34" => Curve::P384,
-                "1.3.132.0.35" => Curve::P521,
-                other => return Err(format!("an EC key on an unsupported curve {other}")),
-            };
-            PublicKey::ec(curve, bits)
-        }
-        RSA => {
-            let key = pkcs1::RsaPublicKey::from_der(bits)
-                .map_err(|e| format!("not an RSAPublicKey: {e}"))?;
-            PublicKey::rsa(key.modulus.as_bytes(), key.public_exponent.as_bytes())
-        }
-        other => Err(format!("an unsupported key algorithm {other}")),
     }
 }
 
