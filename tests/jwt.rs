@@ -112,6 +112,27 @@ async fn through_the_layer_valid_is_200_and_refused_is_401() {
             Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
         }));
     let addr = support::serve(svc).await;
+    // The resolver knows only b64tokens, so the layer checks a token's characters only when
+    // it is refused: a JWT with a character outside RFC 6750's grammar is still 400.
+    let good = doc["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["accept"] == true)
+        .unwrap()["token"]
+        .as_str()
+        .unwrap();
+    for bad in [
+        format!("{good}!"),
+        format!("!{good}"),
+        good.replacen('.', "%", 1),
+    ] {
+        let auth = format!("authorization: Bearer {bad}");
+        assert_eq!(
+            support::get(addr, "/", &[auth.as_bytes()]).await.status,
+            400
+        );
+    }
     for case in doc["cases"].as_array().unwrap() {
         let auth = format!("authorization: Bearer {}", case["token"].as_str().unwrap());
         let res = support::get(addr, "/", &[auth.as_bytes()]).await;

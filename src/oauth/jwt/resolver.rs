@@ -74,8 +74,9 @@ struct Remembered<T> {
 }
 
 /// `header.payload` and the signature segment of a compact JWS (or of anything with a dot).
+/// `memrchr` reads the signature a word at a time (a byte loop cost 600 instructions a hit).
 fn split_signature(token: &[u8]) -> Option<(&[u8], &[u8])> {
-    let dot = token.iter().rposition(|b| *b == b'.')?;
+    let dot = memchr::memrchr(b'.', token)?;
     Some((&token[..dot], &token[dot + 1..]))
 }
 
@@ -327,6 +328,13 @@ impl<T: DeserializeOwned + Send + Sync + 'static> SessionResolver for JwtResolve
                 Lookup::Unavailable(error) => Err(error),
             }
         })
+    }
+
+    /// A token this resolver answers with a session is a token it verified: a strict compact
+    /// JWS, every character base64url or a dot, so the layer may leave the `b64token` check
+    /// for the tokens it refuses (3,500 instructions of a 2 KiB token's cache hit).
+    fn knows_only_b64tokens(&self) -> bool {
+        true
     }
 
     /// Answers at once for a token verified before, a token that is no JWS, and any token the

@@ -134,4 +134,9 @@ impl<J: SessionResolver, O: SessionResolver> SessionResolver for JwtOr<J, O> {
             false => Some(lift(self.other.resolve_ready(token)?, Verified::Other)),
         }
     }
+
+    /// Both know only `b64token`s: then so does the pair.
+    fn knows_only_b64tokens(&self) -> bool {
+        self.jwt.knows_only_b64tokens() && self.other.knows_only_b64tokens()
+    }
 }
