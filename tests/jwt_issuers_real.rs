@@ -5,7 +5,8 @@
 #![cfg(all(
     feature = "jwt",
     feature = "better-auth-postgres",
-    feature = "better-auth-sqlite"
+    feature = "better-auth-sqlite",
+    feature = "better-auth-mysql"
 ))]
 
 mod support;
