@@ -113,6 +113,7 @@
 //! | `tower_bearer.cache.evictions` | counter | `cache` | entries dropped to stay under `max_entries` |
 //! | `tower_bearer.cache.invalidations` | counter | `cache` | entries dropped by a revocation, an invalidation message or a lost feed |
 //! | `tower_bearer.jwks.fetches` | counter | `cause` (`initial`, `unknown_kid`, `expired`, `refresh`), `result` (`ok`, `error`) | JWKS fetches that reached the issuer |
+//! | `tower_bearer.jwt_issuer` | counter | `issuer` (one on an `oauth::Issuers` list, or `unknown`), `result` (`accepted`, `refused`, `error`) | JWTs an `oauth::Issuers` answered: one per request through a layer |
 //! | `tower_bearer.redis.invalidations` | counter | | invalidation messages applied (`CachedStore`, `RedisStorageResolver`) |
 //! | `tower_bearer.redis.reconnects` | counter | | invalidation channels subscribed again after a loss |
 //!

@@ -209,6 +209,68 @@ pub(crate) fn dpop_proof(result: &'static str) {
     let _ = result;
 }
 
+/// What `oauth::Issuers` did with a token, counted per issuer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(dead_code)]
+pub(crate) enum IssuerResult {
+    Accepted,
+    Refused,
+    Error,
+}
+
+/// The counters of one issuer of an `oauth::Issuers`: the `issuer` label is one of the
+/// configured list (or `unknown`, see [`jwt_issuer_unknown`]), never a token's own `iss`.
+#[derive(Debug)]
+#[allow(dead_code)]
+pub(crate) struct IssuerMetrics {
+    #[cfg(feature = "metrics")]
+    issuer: String,
+    #[cfg(feature = "metrics")]
+    handles: std::sync::OnceLock<[metrics::Counter; 3]>,
+}
+
+#[allow(dead_code)]
+impl IssuerMetrics {
+    pub(crate) fn new(issuer: &str) -> Self {
+        #[cfg(not(feature = "metrics"))]
+        let _ = issuer;
+        IssuerMetrics {
+            #[cfg(feature = "metrics")]
+            issuer: issuer.to_owned(),
+            #[cfg(feature = "metrics")]
+            handles: std::sync::OnceLock::new(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn count(&self, result: IssuerResult) {
+        #[cfg(feature = "metrics")]
+        {
+            let handles = self.handles.get_or_init(|| {
+                on::describe();
+                let counter = |result: &'static str| {
+                    metrics::counter!(
+                        on::JWT_ISSUER,
+                        "issuer" => self.issuer.clone(),
+                        "result" => result
+                    )
+                };
+                [counter("accepted"), counter("refused"), counter("error")]
+            });
+            handles[result as usize].increment(1);
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = result;
+    }
+}
+
+/// `oauth::Issuers` refused a token whose `iss` is not on its list (or that has none).
+#[allow(dead_code)]
+pub(crate) fn jwt_issuer_unknown() {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(on::JWT_ISSUER, "issuer" => "unknown", "result" => "refused").increment(1);
+}
+
 /// Redis: an invalidation message applied to a local cache.
 #[allow(dead_code)]
 pub(crate) fn redis_invalidation() {

@@ -14,12 +14,13 @@ pub(super) const CACHE_LOOKUPS: &str = "tower_bearer.cache.lookups";
 pub(super) const CACHE_EVICTIONS: &str = "tower_bearer.cache.evictions";
 pub(super) const CACHE_INVALIDATIONS: &str = "tower_bearer.cache.invalidations";
 pub(super) const JWKS_FETCHES: &str = "tower_bearer.jwks.fetches";
+pub(super) const JWT_ISSUER: &str = "tower_bearer.jwt_issuer";
 pub(super) const REDIS_INVALIDATIONS: &str = "tower_bearer.redis.invalidations";
 pub(super) const REDIS_RECONNECTS: &str = "tower_bearer.redis.reconnects";
 pub(super) const REDIS_CLUSTER_CHANGES: &str = "tower_bearer.redis.cluster_changes";
 
 /// Says what each metric means, once per recorder that asks.
-fn describe() {
+pub(super) fn describe() {
     metrics::describe_counter!(
         DECISIONS,
         Unit::Count,
@@ -43,6 +44,11 @@ fn describe() {
         "entries dropped by invalidation"
     );
     metrics::describe_counter!(JWKS_FETCHES, Unit::Count, "JWKS fetches");
+    metrics::describe_counter!(
+        JWT_ISSUER,
+        Unit::Count,
+        "JWTs decided by oauth::Issuers, by configured issuer"
+    );
     metrics::describe_counter!(
         REDIS_INVALIDATIONS,
         Unit::Count,

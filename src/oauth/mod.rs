@@ -66,6 +66,7 @@ pub(crate) mod jwt {
     pub(super) mod alg;
     pub(super) mod backend;
     pub(super) mod fetch;
+    pub(super) mod issuers;
     pub(super) mod jwks;
     pub(crate) mod jws;
     pub(crate) mod key;
@@ -83,6 +84,7 @@ pub use jwt::{
     alg::Algorithm,
     backend::signature_backend,
     fetch::{Fetched, HttpFetcher, JwksFetcher},
+    issuers::{Issuers, IssuersBuilder},
     jwks::JwksSettings,
     jws::looks_like_jwt,
     key::{Key, KeyError},

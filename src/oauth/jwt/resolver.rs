@@ -243,6 +243,13 @@ impl<T> fmt::Debug for JwtResolverBuilder<T> {
     }
 }
 
+impl<T> JwtResolver<T> {
+    /// The `iss` this resolver requires, when one was set.
+    pub(crate) fn required_issuer(&self) -> Option<&str> {
+        self.inner.validation.issuer.as_deref()
+    }
+}
+
 impl<T: DeserializeOwned + Send + Sync + 'static> Inner<T> {
     fn cached(&self, token: &[u8]) -> Option<Arc<Claims<T>>> {
         let (cache, _) = self.verified.as_ref()?;
