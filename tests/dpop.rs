@@ -574,3 +574,92 @@ async fn the_example_takes_dpop_bound_tokens_by_introspection() {
         challenges(&res)
     );
 }
+
+/// Nonces rotate: a proof with the previous period's nonce passes, and the answer hands out
+/// the current one in `DPoP-Nonce`; an answer to a proof with the current nonce carries none.
+#[tokio::test]
+async fn an_answer_carries_the_next_nonce_once_it_rotates() {
+    let nonces = Nonces::new(b"a nonce secret of 16+ bytes", Duration::from_secs(1));
+    let addr = server(allowed().nonces(nonces)).await;
+    let key = ProofKey::new();
+    let token = access_token(SECRET, "u1", Some(&key.thumbprint()));
+    let auth = format!("DPoP {token}");
+    let with_nonce = |nonce: &str| {
+        let mut claims = key.claims("GET", URI, &token);
+        claims["nonce"] = json!(nonce);
+        key.sign(&key.header(), &claims)
+    };
+    let first = send(addr, "GET", &auth, &[&key.proof("GET", URI, &token)]).await;
+    let nonce = first.header("dpop-nonce").unwrap().to_owned();
+    let issued = now();
+    let res = send(addr, "GET", &auth, &[&with_nonce(&nonce)]).await;
+    if now() == issued {
+        assert_eq!(res.status, 200);
+        assert_eq!(
+            res.header("dpop-nonce"),
+            None,
+            "the current nonce: nothing new to say"
+        );
+    }
+    // The next second, the next period: the nonce is the previous one now.
+    while now() == issued {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let res = send(addr, "GET", &auth, &[&with_nonce(&nonce)]).await;
+    assert_eq!(res.status, 200, "{:?}", res.headers);
+    let next = res.header("dpop-nonce").expect("the next nonce").to_owned();
+    assert_ne!(next, nonce);
+    assert_eq!(
+        send(addr, "GET", &auth, &[&with_nonce(&next)]).await.status,
+        200
+    );
+}
+
+/// The replay store on a Redis Cluster: instances sharing it refuse each other's replays.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proof_replayed_on_another_instance_over_a_redis_cluster_is_refused() {
+    let cluster = support::cluster::Cluster::start(3, 0);
+    let urls = cluster.urls();
+    let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let a = RedisReplayStore::connect_cluster(&urls).await.unwrap();
+    let b = RedisReplayStore::connect_cluster(&urls).await.unwrap();
+    let a = server(DpopLayer::allowed(a).origin(ORIGIN).unwrap()).await;
+    let b = server(DpopLayer::allowed(b).origin(ORIGIN).unwrap()).await;
+    let key = ProofKey::new();
+    let token = access_token(SECRET, "u1", Some(&key.thumbprint()));
+    let auth = format!("DPoP {token}");
+    for _ in 0..8 {
+        // Proofs land on different nodes by their key's slot.
+        let proof = key.proof("GET", URI, &token);
+        assert_eq!(send(a, "GET", &auth, &[&proof]).await.status, 200);
+        assert_eq!(
+            send(b, "GET", &auth, &[&proof]).await.status,
+            401,
+            "replayed on b"
+        );
+        assert_eq!(
+            send(a, "GET", &auth, &[&proof]).await.status,
+            401,
+            "replayed on a"
+        );
+    }
+}
+
+/// `htu` is never checked against the request's `Host` unless the layer is told to: without an
+/// origin every proof is refused, even one whose `htu` names the `Host` the client sent.
+#[tokio::test]
+async fn the_host_header_is_trusted_only_when_asked() {
+    let key = ProofKey::new();
+    let token = access_token(SECRET, "u1", Some(&key.thumbprint()));
+    let auth = format!("DPoP {token}");
+    let unset = server(DpopLayer::allowed(MemoryReplayStore::new())).await;
+    let htu = format!("http://{unset}/data");
+    let res = send(unset, "GET", &auth, &[&key.proof("GET", &htu, &token)]).await;
+    assert_eq!(res.status, 401);
+    assert!(challenges(&res)[0].contains("invalid_dpop_proof"));
+    let from_host =
+        server(DpopLayer::allowed(MemoryReplayStore::new()).origin_from_host("http")).await;
+    let htu = format!("http://{from_host}/data");
+    let res = send(from_host, "GET", &auth, &[&key.proof("GET", &htu, &token)]).await;
+    assert_eq!(res.status, 200);
+}

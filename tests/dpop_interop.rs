@@ -491,3 +491,80 @@ async fn the_resource_servers_nonce_in_a_proof_of_dpops() {
         assert!(dpop_error(&res, "use_dpop_nonce"), "{:?}", challenges(&res));
     }
 }
+
+/// The crate's own client side against oidc-provider: a `DpopKey` gets a DPoP-bound token from
+/// the provider's token endpoint (its proof signed by `DpopKey::proof`, the provider's nonce
+/// fetched first), then `DpopClientLayer` over hyper-util's client calls the resource server
+/// with fresh proofs: 200 with the key's thumbprint, request after request.
+#[tokio::test]
+async fn the_crates_client_layer_with_the_providers_dpop_token() {
+    use base64ct::Base64;
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::client::legacy::Client;
+    use tower::ServiceExt;
+    use tower_bearer::client::SharedToken;
+    use tower_bearer::dpop::{DpopClientLayer, DpopKey};
+
+    let setup = Setup::start(Kind::Jwt, None).await;
+    let info = &setup.provider.info;
+    let endpoint = info["token_endpoint"].as_str().unwrap().to_owned();
+    let basic = Base64::encode_string(
+        format!(
+            "{}:{}",
+            info["client"]["client_id"].as_str().unwrap(),
+            info["client"]["client_secret"].as_str().unwrap()
+        )
+        .as_bytes(),
+    );
+    let http = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    for key in [DpopKey::generate_es256(), DpopKey::generate_ed25519()] {
+        // The token request, with a proof (and then the provider's nonce, which it asks for).
+        let form = format!(
+            "grant_type=client_credentials&scope={SCOPE}&resource={}",
+            setup.url.replace(':', "%3A").replace('/', "%2F")
+        );
+        let mut nonce: Option<String> = None;
+        let token = loop {
+            let proof = key.proof("POST", &endpoint, None, nonce.as_deref());
+            let req = Request::post(&endpoint)
+                .header("authorization", format!("Basic {basic}"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("dpop", proof)
+                .body(Full::new(Bytes::from(form.clone())))
+                .unwrap();
+            let res = http.request(req).await.unwrap();
+            let fresh = res
+                .headers()
+                .get("dpop-nonce")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let status = res.status();
+            let body: Value =
+                serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes())
+                    .unwrap();
+            if status == 400 && body["error"] == "use_dpop_nonce" && nonce.is_none() {
+                nonce = Some(fresh.expect("the provider's nonce"));
+                continue;
+            }
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["token_type"], "DPoP");
+            break body["access_token"].as_str().unwrap().to_owned();
+        };
+        assert_eq!(part(&token, 1)["cnf"]["jkt"], key.thumbprint());
+        let shared = SharedToken::new();
+        shared.set(&token).unwrap();
+        let client = ServiceBuilder::new()
+            .layer(DpopClientLayer::new(key.clone(), shared))
+            .service(http.clone());
+        for _ in 0..3 {
+            let req = Request::get(&setup.url)
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            let res = client.clone().oneshot(req).await.unwrap();
+            assert_eq!(res.status(), 200);
+            let body = res.into_body().collect().await.unwrap().to_bytes();
+            let body: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["jkt"], key.thumbprint(), "{body}");
+        }
+    }
+}

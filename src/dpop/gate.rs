@@ -62,6 +62,8 @@ enum Origin {
     Fixed(String),
     /// The request's absolute URI, or its `Host` header: only when the user says so.
     FromHost { scheme: &'static str },
+    /// Not set: every proof is refused (and the layer says why, once, at WARN).
+    Unset,
 }
 
 impl Origin {
@@ -81,10 +83,21 @@ impl Origin {
                 };
                 Some(format!("{scheme}://{host}{path}"))
             }
+            Origin::Unset => {
+                static SAID: std::sync::Once = std::sync::Once::new();
+                SAID.call_once(|| {
+                    tracing::warn!(
+                        "bearer: DpopLayer has no origin, so no proof's htu can be checked and \
+                         every DPoP request is refused: set .origin(\"https://your.api\")"
+                    );
+                });
+                None
+            }
         }
     }
 }
 
+#[derive(Clone)]
 pub(super) struct Settings {
     pub(super) mode: DpopMode,
     pub(super) proof: ProofSettings,
@@ -142,14 +155,15 @@ impl DpopLayer {
                 proof,
                 replay,
                 nonces: None,
-                origin: Origin::FromHost { scheme: "https" },
+                origin: Origin::Unset,
                 resource_metadata: None,
             }),
         }
     }
 
     fn with(mut self, change: impl FnOnce(&mut Settings)) -> Self {
-        let settings = Arc::get_mut(&mut self.settings).expect("settings are shared once built");
+        // A layer cloned before it was finished gets settings of its own.
+        let settings = Arc::make_mut(&mut self.settings);
         change(settings);
         self
     }
@@ -325,7 +339,12 @@ where
         let settings = self.settings.clone();
         let proofs = req.headers().get_all(DPOP).iter().count();
         let grpc = crate::rejection::grpc::Grpc::of(req.headers());
-        let refuse = |refused: Refused| DpopFuture::refused(refused.answer(&settings, grpc));
+        let refuse = |refused: Refused| {
+            if let Refused::Invalid(_) = refused {
+                crate::metrics::dpop_proof("invalid");
+            }
+            DpopFuture::refused(refused.answer(&settings, grpc))
+        };
         let token = match scheme(&req) {
             Scheme::Dpop(token) => token.to_owned(),
             Scheme::Bearer if settings.mode == DpopMode::Required => {
@@ -346,7 +365,7 @@ where
         let now = now_secs();
         let proof = req.headers().get(DPOP).and_then(|v| v.to_str().ok());
         let Some(uri) = settings.origin.uri(&req) else {
-            return refuse(Refused::Invalid("the request names no host".into()));
+            return refuse(Refused::Invalid("the server cannot check htu".into()));
         };
         let request = ProofRequest {
             method: req.method().as_str(),
