@@ -6,10 +6,8 @@
 //! answers carry the `DPoP` challenges; see [`challenge`](super::challenge).
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::header::AUTHORIZATION;
@@ -18,6 +16,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::challenge::{Post, Refused};
+use super::pending::{DpopFuture, FirstUse};
 use super::{check_proof, Nonces, ProofRequest, ProofSettings, ReplayStore};
 use crate::body::ResponseBody;
 use crate::resolver::BoxError;
@@ -406,128 +405,7 @@ where
         let key = verified.replay_key();
         let ttl = settings.proof.replay_window();
         let replay = settings.replay.clone();
-        let first = Box::pin(async move { replay.first_use(&key, ttl).await });
+        let first: FirstUse = Box::pin(async move { replay.first_use(&key, ttl).await });
         DpopFuture::checking(first, inner, req, post, grpc)
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The future of [`Dpop`]: the replay check, then the bearer layer's answer.
-    pub struct DpopFuture<S: Service<Request<B>>, B> {
-        #[pin]
-        state: State<S, B>,
-    }
-}
-
-type FirstUse = Pin<Box<dyn Future<Output = Result<bool, BoxError>> + Send>>;
-
-pin_project_lite::pin_project! {
-    #[project = StateProj]
-    enum State<S: Service<Request<B>>, B> {
-        Checking { first: FirstUse, call: Option<(S, Request<B>)>, post: Option<Post>, grpc: Option<crate::rejection::grpc::Grpc> },
-        Calling { #[pin] future: S::Future, post: Option<Post> },
-        Refused { answer: Option<Response<bytes::Bytes>> },
-    }
-}
-
-impl<S: Service<Request<B>>, B> DpopFuture<S, B> {
-    fn refused(answer: Response<bytes::Bytes>) -> Self {
-        DpopFuture {
-            state: State::Refused {
-                answer: Some(answer),
-            },
-        }
-    }
-
-    fn calling(mut inner: S, req: Request<B>, post: Post) -> Self {
-        DpopFuture {
-            state: State::Calling {
-                future: inner.call(req),
-                post: Some(post),
-            },
-        }
-    }
-
-    fn checking(
-        first: FirstUse,
-        inner: S,
-        req: Request<B>,
-        post: Post,
-        grpc: Option<crate::rejection::grpc::Grpc>,
-    ) -> Self {
-        DpopFuture {
-            state: State::Checking {
-                first,
-                call: Some((inner, req)),
-                post: Some(post),
-                grpc,
-            },
-        }
-    }
-}
-
-impl<S, B, ResBody> Future for DpopFuture<S, B>
-where
-    S: Service<Request<B>, Response = Response<ResBody>>,
-{
-    type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        loop {
-            match this.state.as_mut().project() {
-                StateProj::Checking {
-                    first,
-                    call,
-                    post,
-                    grpc,
-                } => {
-                    let answer = ready!(first.as_mut().poll(cx));
-                    let post = post.take().expect("polled after completion");
-                    let refused = match answer {
-                        Ok(true) => None,
-                        Ok(false) => {
-                            tracing::debug!("bearer: the DPoP proof's jti was used before");
-                            crate::metrics::dpop_proof("replayed");
-                            Some(Refused::Invalid("the DPoP proof was used before".into()))
-                        }
-                        Err(error) => {
-                            tracing::warn!(%error, "bearer: the DPoP replay store failed");
-                            crate::metrics::dpop_proof("unavailable");
-                            Some(Refused::Unavailable)
-                        }
-                    };
-                    if let Some(refused) = refused {
-                        let answer = refused.answer(post.settings(), *grpc);
-                        this.state.set(State::Refused {
-                            answer: Some(answer),
-                        });
-                        continue;
-                    }
-                    crate::metrics::dpop_proof("accepted");
-                    let (mut inner, req) = call.take().expect("polled after completion");
-                    let future = inner.call(req);
-                    this.state.set(State::Calling {
-                        future,
-                        post: Some(post),
-                    });
-                }
-                StateProj::Calling { future, post } => {
-                    let response = ready!(future.poll(cx))?;
-                    let post = post.take().expect("polled after completion");
-                    return Poll::Ready(Ok(post.apply(response.map(ResponseBody::new))));
-                }
-                StateProj::Refused { answer } => {
-                    let answer = answer.take().expect("polled after completion");
-                    return Poll::Ready(Ok(answer.map(ResponseBody::full)));
-                }
-            }
-        }
-    }
-}
-
-impl<S: Service<Request<B>>, B> fmt::Debug for DpopFuture<S, B> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("DpopFuture")
     }
 }

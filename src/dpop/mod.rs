@@ -37,6 +37,7 @@ mod client_key;
 mod gate;
 mod htu;
 mod nonce;
+mod pending;
 mod proof;
 mod replay;
 #[cfg(feature = "redis")]
@@ -46,9 +47,10 @@ mod test_support;
 mod thumbprint;
 
 pub use client::{AddDpop, AddDpopFuture, DpopClientLayer, DpopKey, InvalidDpopKey, MissingOrigin};
-pub use gate::{Dpop, DpopFuture, DpopLayer, DpopMode, DpopProof};
+pub use gate::{Dpop, DpopLayer, DpopMode, DpopProof};
 pub use htu::normalize_htu;
 pub use nonce::{NonceCheck, Nonces};
+pub use pending::DpopFuture;
 pub use proof::{
     access_token_hash, check_proof, ProofError, ProofRequest, ProofSettings, VerifiedProof,
 };
