@@ -9,7 +9,8 @@ use super::alg::Algorithm;
 use crate::oauth::json;
 
 /// A compact JWS whose header names an algorithm this crate verifies; not yet verified.
-#[derive(Debug)]
+/// Its `Debug` shows the header's members only: the signing input, the payload and the
+/// signature are parts of a token.
 pub(crate) struct Jws<'a> {
     pub(crate) alg: Algorithm,
     pub(crate) kid: Option<String>,
@@ -22,6 +23,16 @@ pub(crate) struct Jws<'a> {
     pub(crate) signing_input: &'a [u8],
     pub(crate) payload: Vec<u8>,
     pub(crate) signature: Vec<u8>,
+}
+
+impl std::fmt::Debug for Jws<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jws")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .field("typ", &self.typ)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Whether `token` has the shape of a compact JWS (three base64url segments): the cheap test
@@ -125,6 +136,8 @@ mod tests {
         assert_eq!(jws.payload, br#"{"sub":"u"}"#);
         assert_eq!(jws.signature, b"sig");
         assert_eq!(jws.signing_input, t.rsplit_once('.').unwrap().0.as_bytes());
+        let shown = format!("{jws:?}");
+        assert!(shown.contains("ES256") && !shown.contains("sig") && !shown.contains("115"));
         assert!(looks_like_jwt(&t));
     }
 
