@@ -106,7 +106,7 @@
 //!
 //! | metric | kind | labels | counts |
 //! |---|---|---|---|
-//! | `tower_bearer.decisions` | counter | `outcome` (`authenticated`, `anonymous`, `rejected`, `exempt`, `preflight`); `reason` for `anonymous` and `rejected` (`missing`, `malformed`, `too_long`, `invalid_token`, `insufficient_scope`, `unavailable`, `timeout`, `untrusted_origin`, `insufficient_user_authentication`); `layer` | one per request the layer decides; and one `rejected`, `insufficient_scope` per request a route's [`require`](BearerLayer::require) refuses after the layer authenticated it (so `authenticated` minus those is what the routes served) |
+//! | `tower_bearer.decisions` | counter | `outcome` (`authenticated`, `anonymous`, `rejected`, `exempt`, `preflight`); `reason` for `anonymous` and `rejected` (`missing`, `malformed`, `too_long`, `invalid_token`, `insufficient_scope`, `unavailable`, `timeout`, `untrusted_origin`, `insufficient_user_authentication`, `too_many_requests`); `layer` | one per request the layer decides; and one `rejected`, `insufficient_scope` per request a route's [`require`](BearerLayer::require) refuses after the layer authenticated it (so `authenticated` minus those is what the routes served) |
 //! | `tower_bearer.resolutions` | counter | `resolver` (its type's name), `result` (`session`, `none`, `error`); `layer` | one per resolver call, timeouts as `error` |
 //! | `tower_bearer.resolve.duration` | histogram, seconds | as `tower_bearer.resolutions` | one per resolver call that waits (an answer at hand through [`resolve_ready`](SessionResolver::resolve_ready), such as a `MemoryStore` or `CachedStore` hit, is counted, not timed) |
 //! | `tower_bearer.cache.lookups` | counter | `cache`, `result` (`hit`, `miss`, `fenced`: refused because the invalidation feed is not known alive) | lookups in `CachedStore`, the better-auth resolvers', the verified-JWT and introspection caches |
@@ -214,8 +214,8 @@ pub use resolver::{resolver_fn, BoxError, BoxResolver, ResolverFn, SessionResolv
 pub use session_token::SessionToken;
 pub use token::form_layer as form;
 pub use token::{
-    BearerToken, QueryParameter, SessionCookie, TokenChars, WebSocketProtocol,
-    DEFAULT_MAX_TOKEN_LEN,
+    ApiKeyHeader, BearerToken, QueryParameter, SessionCookie, TokenChars, TokenSource,
+    WebSocketProtocol, DEFAULT_MAX_TOKEN_LEN,
 };
 
 /// The README's Rust examples, compiled as doctests so they cannot drift from the API.

@@ -17,6 +17,12 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// - `Ok(None)`: unknown, expired or revoked; the client gets `401 invalid_token`;
 /// - `Err(e)`: the backend failed; the client gets `503` and `e` goes to `tracing`.
 ///
+/// A resolver that must refuse a token with another answer than `401` returns a
+/// [`Rejection`](crate::Rejection) as its error (boxed, as any error): a `429` for an API key
+/// out of uses, with its `Retry-After`, say. The layer answers with that rejection in its own
+/// shape (realm, metadata, gRPC), counts it under its kind, says why at `DEBUG`, and never
+/// lets it pass anonymously.
+///
 /// The trait is async and fallible and assumes nothing about memory, so stores over the network
 /// (Redis, SQL, an introspection endpoint) fit it as well as the in-memory one. The future is an
 /// associated type, not a boxed trait object. A resolver that has its answer at hand also

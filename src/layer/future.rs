@@ -22,7 +22,7 @@ pub use crate::require::RequireSessionFuture;
 use super::decision::{Config, Refusal, TimedOut};
 use crate::body::ResponseBody;
 use crate::resolver::{BoxError, SessionResolver};
-use crate::token::sources::{mark_private, Via};
+use crate::token::sources::{mark_private, TokenSource};
 use crate::trace::Trace;
 
 pin_project! {
@@ -43,7 +43,7 @@ struct Pending<S, T, ReqBody> {
     inner: S,
     request: Request<ReqBody>,
     config: Arc<Config<T>>,
-    via: Via,
+    via: TokenSource,
 }
 
 pin_project! {
@@ -105,7 +105,7 @@ where
     R: SessionResolver,
 {
     #[inline]
-    pub(crate) fn called(future: S::Future, via: Via) -> Self {
+    pub(crate) fn called(future: S::Future, via: TokenSource) -> Self {
         ResponseFuture {
             state: State::calling(future, via),
         }
@@ -124,7 +124,7 @@ where
         inner: S,
         request: Request<ReqBody>,
         config: Arc<Config<R::Session>>,
-        via: Via,
+        via: TokenSource,
         trace: Trace,
     ) -> Self {
         let deadline = match config.timeout {
@@ -209,10 +209,10 @@ where
     R: SessionResolver,
 {
     #[inline]
-    fn calling(future: S::Future, via: Via) -> Self {
+    fn calling(future: S::Future, via: TokenSource) -> Self {
         match via {
-            Via::Query => State::CallingPrivate { future },
-            Via::Header | Via::Other => State::Calling { future },
+            TokenSource::Query => State::CallingPrivate { future },
+            _ => State::Calling { future },
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::body::ResponseBody;
 use crate::metrics::Outcome;
 use crate::rejection::reason::Reason;
 use crate::resolver::SessionResolver;
-use crate::token::sources::Via;
+use crate::token::sources::TokenSource;
 use crate::token::{self, Secret};
 use crate::trace::Trace;
 
@@ -97,13 +97,13 @@ where
         mut inner: S,
         mut req: Request<ReqBody>,
         secret: &Secret,
-        via: Via,
+        via: TokenSource,
         mut trace: Trace,
     ) -> ResponseFuture<S, R, ReqBody>
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     {
-        let token = secret.token();
+        let token = secret.token(via);
         let admitted = match self.resolver.resolve_ready(token) {
             Some(outcome) => self
                 .config
@@ -184,7 +184,7 @@ where
                                 inner,
                                 req,
                                 config,
-                                Via::Header,
+                                TokenSource::Authorization,
                                 trace,
                             );
                         }
@@ -206,7 +206,7 @@ where
         };
         // One call site for the inner service, which lets the compiler inline a small one.
         match admitted {
-            Ok(()) => ResponseFuture::called(inner.call(req), Via::Header),
+            Ok(()) => ResponseFuture::called(inner.call(req), TokenSource::Authorization),
             // `inner` drops here, releasing whatever its readiness reserved.
             Err(refusal) => ResponseFuture::rejected(refusal),
         }

@@ -9,7 +9,7 @@ use super::BearerLayer;
 use crate::resolver::SessionResolver;
 use crate::token::form_layer::FormTokenLayer;
 use crate::token::sources::Sources;
-use crate::token::{QueryParameter, SessionCookie, WebSocketProtocol};
+use crate::token::{ApiKeyHeader, QueryParameter, SessionCookie, WebSocketProtocol};
 
 /// # Other token sources
 ///
@@ -89,6 +89,28 @@ impl<R: SessionResolver> BearerLayer<R> {
     /// ```
     pub fn cookie_token(mut self, cookie: SessionCookie) -> Self {
         self.sources_mut().cookie = Some(cookie);
+        self
+    }
+
+    /// Takes an API key from a request header: `x-api-key` with
+    /// [`ApiKeyHeader::default`], as better-auth's API key plugin reads it.
+    ///
+    /// The key is treated as a bearer token from any other source: the same grammar and length
+    /// limit, the same resolver, decision, metrics and rejections, and it is never logged. The
+    /// resolver sees where it came from ([`BearerToken::source`](crate::BearerToken::source) is
+    /// [`TokenSource::ApiKeyHeader`](crate::TokenSource::ApiKeyHeader)). A request with a key
+    /// and an `Authorization` header (or a token in another explicit source) gets
+    /// `400 invalid_request`. For better-auth's keys, resolve them with
+    /// `better_auth::ApiKeyResolver`.
+    ///
+    /// ```
+    /// use tower_bearer::{store::MemoryStore, ApiKeyHeader, BearerLayer};
+    ///
+    /// let layer = BearerLayer::new(MemoryStore::new()).api_key_header(ApiKeyHeader::default());
+    /// # let _ = layer;
+    /// ```
+    pub fn api_key_header(mut self, header: ApiKeyHeader) -> Self {
+        self.sources_mut().api_key = Some(header);
         self
     }
 

@@ -30,10 +30,11 @@ pub(crate) enum Label {
     Timeout,
     UntrustedOrigin,
     InsufficientUserAuthentication,
+    TooManyRequests,
 }
 
 impl Label {
-    const COUNT: usize = 9;
+    const COUNT: usize = 10;
 
     pub(crate) fn of(reason: Reason) -> Self {
         match reason {
@@ -61,6 +62,7 @@ impl Label {
             Label::Timeout => "timeout",
             Label::UntrustedOrigin => "untrusted_origin",
             Label::InsufficientUserAuthentication => "insufficient_user_authentication",
+            Label::TooManyRequests => "too_many_requests",
         }
     }
 }
@@ -82,7 +84,12 @@ impl Outcome {
     pub(crate) fn possible(self) -> bool {
         !matches!(
             self,
-            Outcome::Anonymous(Label::InsufficientScope | Label::Unavailable | Label::Timeout)
+            Outcome::Anonymous(
+                Label::InsufficientScope
+                    | Label::Unavailable
+                    | Label::Timeout
+                    | Label::TooManyRequests
+            )
         )
     }
 
@@ -318,6 +325,7 @@ fn all_outcomes() -> impl Iterator<Item = Outcome> {
         Label::Timeout,
         Label::UntrustedOrigin,
         Label::InsufficientUserAuthentication,
+        Label::TooManyRequests,
     ];
     [Outcome::Authenticated, Outcome::Exempt, Outcome::Preflight]
         .into_iter()

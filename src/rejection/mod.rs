@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, WWW_AUTHENTICATE};
+use http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 
 pub(crate) mod challenge;
@@ -47,6 +47,10 @@ pub enum RejectionKind {
     /// for this resource (RFC 9470 step-up): `401 insufficient_user_authentication`, with
     /// `acr_values` and/or `max_age` saying what is needed.
     InsufficientUserAuthentication,
+    /// The credential is valid but may not be used now: out of uses, or over its rate limit
+    /// (better-auth's API keys: `USAGE_EXCEEDED`, `RATE_LIMITED`). `429`, no challenge, and a
+    /// `Retry-After` when the resolver knows when it may be used again.
+    TooManyRequests,
 }
 
 impl RejectionKind {
@@ -61,6 +65,7 @@ impl RejectionKind {
                 StatusCode::FORBIDDEN
             }
             RejectionKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            RejectionKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -75,12 +80,14 @@ impl RejectionKind {
             RejectionKind::InsufficientUserAuthentication => {
                 Some("insufficient_user_authentication")
             }
-            RejectionKind::MissingCredentials | RejectionKind::Unavailable => None,
+            RejectionKind::MissingCredentials
+            | RejectionKind::Unavailable
+            | RejectionKind::TooManyRequests => None,
         }
     }
 
     /// The gRPC status code a gRPC call is answered with: `UNAUTHENTICATED` (16),
-    /// `PERMISSION_DENIED` (7) or `UNAVAILABLE` (14).
+    /// `PERMISSION_DENIED` (7), `RESOURCE_EXHAUSTED` (8) or `UNAVAILABLE` (14).
     pub fn grpc_code(self) -> u16 {
         match self {
             RejectionKind::MissingCredentials
@@ -89,6 +96,7 @@ impl RejectionKind {
             | RejectionKind::InsufficientUserAuthentication => 16,
             RejectionKind::InsufficientScope | RejectionKind::UntrustedOrigin => 7,
             RejectionKind::Unavailable => 14,
+            RejectionKind::TooManyRequests => 8,
         }
     }
 
@@ -103,7 +111,17 @@ impl RejectionKind {
             RejectionKind::InsufficientUserAuthentication => {
                 "a stronger or more recent authentication is required"
             }
+            RejectionKind::TooManyRequests => "the credential may not be used now",
         }
+    }
+
+    /// Whether the answer carries a `WWW-Authenticate` challenge: every kind but `503` and
+    /// `429`, which say nothing about the credentials' form.
+    fn has_challenge(self) -> bool {
+        !matches!(
+            self,
+            RejectionKind::Unavailable | RejectionKind::TooManyRequests
+        )
     }
 }
 
@@ -112,6 +130,10 @@ impl RejectionKind {
 /// The layer hands this to a custom rejection handler
 /// ([`BearerLayer::on_rejection`](crate::BearerLayer::on_rejection)); without one it answers
 /// with [`Rejection::to_response`], or [`Rejection::to_grpc_response`] for a gRPC call.
+///
+/// A resolver refuses a token with a rejection of its own (a `429` for an API key out of uses,
+/// say) by returning it as its error: the layer answers with it rather than with `503`. See
+/// [`SessionResolver`](crate::SessionResolver).
 ///
 /// ```
 /// use http::StatusCode;
@@ -136,6 +158,8 @@ pub struct Rejection {
     pub(crate) max_age: Option<u64>,
     /// RFC 9728: where the resource's metadata is.
     pub(crate) resource_metadata: Option<Arc<str>>,
+    /// `Retry-After`, in seconds: when the credential may be used again.
+    pub(crate) retry_after: Option<u64>,
     /// The challenge, when the layer built it ahead of time (see `reason::Challenges`).
     pub(crate) cached: Option<HeaderValue>,
 }
@@ -152,7 +176,9 @@ impl Rejection {
                 Some(Cow::Borrowed(kind.default_message()))
             }
             // RFC 6750 §3.1: no error information when no credentials were presented.
-            RejectionKind::MissingCredentials | RejectionKind::Unavailable => None,
+            RejectionKind::MissingCredentials
+            | RejectionKind::Unavailable
+            | RejectionKind::TooManyRequests => None,
         };
         Rejection {
             kind,
@@ -162,8 +188,35 @@ impl Rejection {
             acr_values: None,
             max_age: None,
             resource_metadata: None,
+            retry_after: None,
             cached: None,
         }
+    }
+
+    /// Sets `Retry-After`: how long until the request may succeed (rounded up to whole
+    /// seconds), for a `429` or a `503`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_bearer::{Rejection, RejectionKind};
+    ///
+    /// let limited = Rejection::new(RejectionKind::TooManyRequests)
+    ///     .with_description("rate limited")
+    ///     .with_retry_after(Duration::from_millis(1500));
+    /// let response = limited.to_response();
+    /// assert_eq!(response.status(), 429);
+    /// assert_eq!(response.headers()["retry-after"], "2");
+    /// assert!(response.headers().get("www-authenticate").is_none());
+    /// ```
+    pub fn with_retry_after(mut self, wait: std::time::Duration) -> Self {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        self.retry_after = Some(secs);
+        self
+    }
+
+    /// The `Retry-After` the answer carries, in seconds.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
     }
 
     pub(crate) fn from_scope(refusal: InsufficientScope) -> Self {
@@ -232,7 +285,7 @@ impl Rejection {
         self.kind
     }
 
-    /// The HTTP status: 400, 401, 403 or 503.
+    /// The HTTP status: 400, 401, 403, 429 or 503.
     pub fn status(&self) -> StatusCode {
         self.kind.status()
     }
@@ -268,9 +321,9 @@ impl Rejection {
         self.realm.as_deref()
     }
 
-    /// The `WWW-Authenticate` value; `None` for `503`, which has no challenge.
+    /// The `WWW-Authenticate` value; `None` for `503` and `429`, which have no challenge.
     pub fn challenge(&self) -> Option<HeaderValue> {
-        if self.kind == RejectionKind::Unavailable {
+        if !self.kind.has_challenge() {
             return None;
         }
         if let Some(cached) = &self.cached {
@@ -295,7 +348,7 @@ impl Rejection {
             .unwrap_or(self.kind.default_message())
     }
 
-    /// The plain HTTP answer: the status, the challenge, an empty body.
+    /// The plain HTTP answer: the status, the challenge, `Retry-After` if set, an empty body.
     pub fn to_response(&self) -> Response<Bytes> {
         self.clone().into_http()
     }
@@ -310,6 +363,11 @@ impl Rejection {
         *response.status_mut() = self.status();
         if let Some(challenge) = challenge {
             response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
@@ -336,6 +394,7 @@ impl fmt::Debug for Rejection {
             .field("acr_values", &self.acr_values)
             .field("max_age", &self.max_age)
             .field("resource_metadata", &self.resource_metadata)
+            .field("retry_after", &self.retry_after)
             .finish()
     }
 }
@@ -368,6 +427,7 @@ mod tests {
                 Some("insufficient_user_authentication"),
                 16,
             ),
+            (TooManyRequests, 429, None, 8),
         ];
         for (kind, status, code, grpc) in table {
             assert_eq!(kind.status().as_u16(), status);

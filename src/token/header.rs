@@ -2,7 +2,7 @@
 
 use http::header::{Entry, HeaderMap, AUTHORIZATION};
 
-use super::{is_b64token, BearerToken, Malformed, TokenChars};
+use super::{is_b64token, BearerToken, Malformed, TokenChars, TokenSource};
 
 /// Finds the bearer token in `headers`, and marks the `Authorization` value sensitive on the
 /// way, so that logging code further in (tower-http's `TraceLayer`, a `Debug` of the headers)
@@ -64,7 +64,7 @@ fn parse_visible(value: &[u8]) -> Result<Option<BearerToken<'_>>, Malformed> {
     // `parse` has checked the scheme and the separator already; only the token is left.
     let token = trim_spaces(&value[6..]);
     match token.iter().all(|c| c.is_ascii_graphic()) {
-        true if !token.is_empty() => Ok(Some(BearerToken(token, None))),
+        true if !token.is_empty() => Ok(Some(BearerToken(token, None, TokenSource::Authorization))),
         _ => Err(Malformed::Grammar),
     }
 }
@@ -110,7 +110,7 @@ fn parse_unchecked(value: &[u8]) -> Result<Option<BearerToken<'_>>, Malformed> {
     if token.is_empty() {
         return Err(Malformed::Empty);
     }
-    Ok(Some(BearerToken(token, None)))
+    Ok(Some(BearerToken(token, None, TokenSource::Authorization)))
 }
 
 /// `scheme` is `Bearer` in any case (RFC 9110 §11.1: schemes are case-insensitive).

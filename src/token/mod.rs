@@ -17,7 +17,7 @@ pub(crate) use b64token::is_b64token;
 pub(crate) use form::form_token;
 pub(crate) use header::{from_headers, from_headers_unchecked, mark_sensitive};
 pub(crate) use secret::Secret;
-pub use sources::{QueryParameter, SessionCookie, WebSocketProtocol};
+pub use sources::{ApiKeyHeader, QueryParameter, SessionCookie, TokenSource, WebSocketProtocol};
 
 use std::fmt;
 
@@ -40,12 +40,12 @@ pub const DEFAULT_MAX_TOKEN_LEN: usize = 4096;
 /// assert_eq!(format!("{token:?}"), "Bearer ***");
 /// ```
 #[derive(Clone, Copy)]
-pub struct BearerToken<'a>(&'a [u8], Option<&'a str>);
+pub struct BearerToken<'a>(&'a [u8], Option<&'a str>, TokenSource);
 
 impl<'a> BearerToken<'a> {
     /// Wraps a token string. Nothing is checked: use this to call a resolver by hand.
     pub fn new(token: &'a str) -> Self {
-        BearerToken(token.as_bytes(), None)
+        BearerToken(token.as_bytes(), None, TokenSource::Authorization)
     }
 
     /// This token as presented with a DPoP proof (RFC 9449) whose key has this RFC 7638
@@ -55,7 +55,20 @@ impl<'a> BearerToken<'a> {
     where
         'a: 'b,
     {
-        BearerToken(self.0, Some(jkt))
+        BearerToken(self.0, Some(jkt), self.2)
+    }
+
+    /// Where the request carried the token: the `Authorization` header, or one of the layer's
+    /// opt-in sources. A resolver behind a layer with several sources can tell an API key
+    /// from a bearer token by it.
+    ///
+    /// ```
+    /// use tower_bearer::{BearerToken, TokenSource};
+    ///
+    /// assert_eq!(BearerToken::new("t").source(), TokenSource::Authorization);
+    /// ```
+    pub fn source(&self) -> TokenSource {
+        self.2
     }
 
     /// The thumbprint of the key of the DPoP proof the token came with, when it came with one

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::{BearerToken, Malformed, TokenChars};
+use super::{BearerToken, Malformed, TokenChars, TokenSource};
 
 /// A decoded token the layer owns. `Debug` prints no part of it, and its bytes are overwritten
 /// when it drops.
@@ -15,9 +15,9 @@ impl Secret {
         Secret(bytes)
     }
 
-    /// The token, once [`checked`](Self::checked).
-    pub(crate) fn token(&self) -> BearerToken<'_> {
-        BearerToken(&self.0, None)
+    /// The token, once [`checked`](Self::checked), and where it came from.
+    pub(crate) fn token(&self, source: TokenSource) -> BearerToken<'_> {
+        BearerToken(&self.0, None, source)
     }
 
     /// The token, if it keeps the grammar the header's token must keep.
@@ -29,7 +29,7 @@ impl Secret {
         };
         match (bytes.is_empty(), valid) {
             (true, _) => Err(Malformed::Empty),
-            (false, true) => Ok(BearerToken(bytes, None)),
+            (false, true) => Ok(BearerToken(bytes, None, TokenSource::Authorization)),
             (false, false) => Err(Malformed::Grammar),
         }
     }

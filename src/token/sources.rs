@@ -1,13 +1,14 @@
-//! The opt-in token sources ([`QueryParameter`], [`WebSocketProtocol`], [`SessionCookie`], and
-//! the form body that [`FormTokenLayer`](crate::form::FormTokenLayer) reads), and how the
-//! layer picks the one token a request presents.
+//! The opt-in token sources ([`QueryParameter`], [`WebSocketProtocol`], [`SessionCookie`],
+//! [`ApiKeyHeader`], and the form body that [`FormTokenLayer`](crate::form::FormTokenLayer)
+//! reads), and how the layer picks the one token a request presents ([`TokenSource`] says
+//! which it was).
 
 use std::borrow::Cow;
 
-use http::header::{HeaderMap, HeaderValue, CACHE_CONTROL};
+use http::header::{HeaderMap, HeaderName, HeaderValue, CACHE_CONTROL};
 use http::{Method, Request};
 
-use super::secret::{Presented, Secret};
+use super::secret::{one_of, Presented, Secret};
 use super::{cookie, query, subprotocol, Malformed};
 
 /// The query parameter that may carry the token (RFC 6750 §2.3), for
@@ -158,12 +159,92 @@ impl SessionCookie {
     }
 }
 
+/// The request headers that may carry an API key, for
+/// [`BearerLayer::api_key_header`](crate::BearerLayer::api_key_header): `x-api-key` by default,
+/// as better-auth's API key plugin reads it (its `apiKeyHeaders`).
+///
+/// The key is the header's whole value. With several names, the first that the request
+/// carries is read, as better-auth does; one header twice is `400 invalid_request`.
+///
+/// ```
+/// use http::HeaderName;
+/// use tower_bearer::ApiKeyHeader;
+///
+/// let default = ApiKeyHeader::default(); // x-api-key
+/// let custom = ApiKeyHeader::named(HeaderName::from_static("x-partner-key"))
+///     .or(HeaderName::from_static("x-api-key"));
+/// # let _ = (default, custom);
+/// ```
+#[derive(Clone, Debug)]
+pub struct ApiKeyHeader {
+    pub(crate) names: Vec<HeaderName>,
+}
+
+impl ApiKeyHeader {
+    /// The header called `name`.
+    pub fn named(name: HeaderName) -> Self {
+        ApiKeyHeader { names: vec![name] }
+    }
+
+    /// Reads `name` too, when the request carries none of the names before it.
+    pub fn or(mut self, name: HeaderName) -> Self {
+        self.names.push(name);
+        self
+    }
+
+    /// The names, in the order they are read.
+    pub fn names(&self) -> &[HeaderName] {
+        &self.names
+    }
+
+    /// The first of the names the request carries: its value, or a malformed attempt (empty,
+    /// or the header twice).
+    fn take(&self, headers: &HeaderMap) -> Presented {
+        let name = self.names.iter().find(|name| headers.contains_key(*name))?;
+        one_of(
+            headers
+                .get_all(name)
+                .iter()
+                .map(|value| match value.as_bytes().trim_ascii() {
+                    [] => Err(Malformed::Empty),
+                    key => Ok(Secret::new(key.to_vec())),
+                }),
+        )
+    }
+}
+
+impl Default for ApiKeyHeader {
+    /// `x-api-key`, better-auth's default.
+    fn default() -> Self {
+        Self::named(HeaderName::from_static("x-api-key"))
+    }
+}
+
+/// Where a request carried its token: see [`BearerToken::source`](crate::BearerToken::source).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TokenSource {
+    /// The `Authorization` header (RFC 6750 §2.1).
+    Authorization,
+    /// A query parameter (RFC 6750 §2.3, [`QueryParameter`]).
+    Query,
+    /// A form body (RFC 6750 §2.2, [`FormTokenLayer`](crate::form::FormTokenLayer)).
+    Form,
+    /// A WebSocket subprotocol ([`WebSocketProtocol`]).
+    WebSocket,
+    /// A cookie ([`SessionCookie`]).
+    Cookie,
+    /// An API-key header ([`ApiKeyHeader`]).
+    ApiKeyHeader,
+}
+
 /// The layer's opt-in sources.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Sources {
     pub(crate) query: Option<QueryParameter>,
     pub(crate) websocket: Option<WebSocketProtocol>,
     pub(crate) cookie: Option<SessionCookie>,
+    pub(crate) api_key: Option<ApiKeyHeader>,
     /// A [`FormTokenLayer`](crate::form::FormTokenLayer) in front hands the body's token over.
     pub(crate) form: bool,
 }
@@ -173,19 +254,12 @@ pub(crate) struct Sources {
 #[derive(Clone)]
 pub(crate) struct FormCredential(pub(crate) Result<Secret, Malformed>);
 
-/// Where the token a request is resolved with came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Via {
-    Header,
-    Query,
-    Other,
-}
-
 /// What the opt-in sources held, taken out of the request.
 pub(crate) struct Taken {
     query: Presented,
     form: Presented,
     websocket: Presented,
+    api_key: Presented,
     /// The cookie's value, and whether the request passed the origin check (or needs none).
     cookie: Option<(Result<Secret, Malformed>, bool)>,
 }
@@ -199,7 +273,7 @@ pub(crate) enum Choice {
     /// A cookie, from a cross-site request that needs the origin check and fails it.
     UntrustedOrigin,
     /// A token (or a malformed attempt) from another source.
-    Taken(Via, Result<Secret, Malformed>),
+    Taken(TokenSource, Result<Secret, Malformed>),
 }
 
 impl Sources {
@@ -210,6 +284,7 @@ impl Sources {
             query: None,
             form: None,
             websocket: None,
+            api_key: None,
             cookie: None,
         };
         if let Some(param) = &self.query {
@@ -224,6 +299,9 @@ impl Sources {
         }
         if let Some(protocol) = &self.websocket {
             taken.websocket = subprotocol::take(req.headers_mut(), &protocol.prefix).flatten();
+        }
+        if let Some(header) = &self.api_key {
+            taken.api_key = header.take(req.headers());
         }
         if self.form {
             taken.form = req.extensions_mut().remove::<FormCredential>().map(|c| c.0);
@@ -240,11 +318,11 @@ impl Sources {
 }
 
 impl Taken {
-    /// The one token to resolve. The header, query, form and subprotocol are explicit: two of
-    /// them are a conflict. The cookie counts only when none of them is there, since browsers
-    /// send cookies by themselves.
+    /// The one token to resolve. The header, query, form, subprotocol and API-key header are
+    /// explicit: two of them are a conflict. The cookie counts only when none of them is
+    /// there, since browsers send cookies by themselves.
     pub(crate) fn choose(self, header: bool) -> Choice {
-        let explicit = [&self.query, &self.form, &self.websocket]
+        let explicit = [&self.query, &self.form, &self.websocket, &self.api_key]
             .iter()
             .filter(|p| p.is_some())
             .count()
@@ -255,15 +333,18 @@ impl Taken {
         if header {
             return Choice::Header;
         }
-        if let Some(token) = self.query {
-            return Choice::Taken(Via::Query, token);
-        }
-        if let Some(token) = self.form.or(self.websocket) {
-            return Choice::Taken(Via::Other, token);
+        let explicit = [
+            (TokenSource::Query, self.query),
+            (TokenSource::Form, self.form),
+            (TokenSource::WebSocket, self.websocket),
+            (TokenSource::ApiKeyHeader, self.api_key),
+        ];
+        if let Some((source, Some(token))) = explicit.into_iter().find(|(_, t)| t.is_some()) {
+            return Choice::Taken(source, token);
         }
         match self.cookie {
             Some((_, false)) => Choice::UntrustedOrigin,
-            Some((token, true)) => Choice::Taken(Via::Other, token),
+            Some((token, true)) => Choice::Taken(TokenSource::Cookie, token),
             None => Choice::Header,
         }
     }

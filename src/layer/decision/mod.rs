@@ -203,7 +203,9 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
     ) -> Result<(), Refusal> {
         let resolved = match &outcome {
             Ok(Some(_)) => Resolved::Session,
+            // A resolver's own refusal is an answer, not a failure.
             Ok(None) => Resolved::None,
+            Err(error) if error.is::<Rejection>() => Resolved::None,
             Err(_) => Resolved::Error,
         };
         trace.resolved(&self.metrics, resolved);
@@ -236,11 +238,40 @@ impl<T: Clone + Send + Sync + 'static> Config<T> {
                 }
             },
             Ok(None) => return self.refuse(Reason::Unknown, request, trace),
-            Err(error) => self.failed(&*error, trace),
+            Err(error) => match error.downcast::<Rejection>() {
+                Ok(refusal) => self.refused(*refusal, trace),
+                Err(error) => self.failed(&*error, trace),
+            },
         };
         Err(Refusal::Response(Box::new(
             self.reject(rejection, Grpc::of(request.headers())),
         )))
+    }
+
+    /// A resolver's own refusal (a [`Rejection`] as its error): counted under its kind, said at
+    /// `DEBUG`, and answered as it is. Never anonymous, whatever the mode: the credential was
+    /// presented and refused.
+    #[cold]
+    #[inline(never)]
+    fn refused(&self, rejection: Rejection, trace: &Trace) -> Rejection {
+        let label = match rejection.kind() {
+            RejectionKind::MissingCredentials => Label::Missing,
+            RejectionKind::InvalidRequest => Label::Malformed,
+            RejectionKind::InvalidToken => Label::InvalidToken,
+            RejectionKind::InsufficientScope => Label::InsufficientScope,
+            RejectionKind::Unavailable => Label::Unavailable,
+            RejectionKind::UntrustedOrigin => Label::UntrustedOrigin,
+            RejectionKind::InsufficientUserAuthentication => Label::InsufficientUserAuthentication,
+            RejectionKind::TooManyRequests => Label::TooManyRequests,
+        };
+        trace.decided(&self.metrics, Outcome::Rejected(label));
+        let _in_span = trace.span().map(|span| span.enter());
+        tracing::debug!(
+            why = rejection.message(),
+            resolver = self.resolver_name,
+            "bearer: the resolver refuses the token"
+        );
+        rejection
     }
 
     /// A failing resolver: counted, logged at `warn` with its causes, and a `503`. Out of line:

@@ -10,7 +10,7 @@ use super::super::head::RequestHead;
 use super::Config;
 use crate::rejection::grpc::Grpc;
 use crate::rejection::reason::Reason;
-use crate::token::sources::{Choice, Sources, Via};
+use crate::token::sources::{Choice, Sources, TokenSource};
 use crate::token::{self, BearerToken, Malformed, Secret, TokenChars};
 
 /// A token from the `Authorization` header to resolve: well-formed, or, when `unchecked`,
@@ -29,7 +29,7 @@ pub(crate) enum Early {
     /// keeps the hit path's `Result` small.
     Preflight(Box<Response<Bytes>>),
     /// A well-formed token from another source, decoded and checked, and where it came from.
-    Taken(Secret, Via),
+    Taken(Secret, TokenSource),
     /// One of the layer's own reasons to refuse (which the mode may let pass).
     Refuse(Reason),
 }
