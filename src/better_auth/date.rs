@@ -99,6 +99,32 @@ pub(super) mod iso {
     }
 }
 
+/// Optional dates as ISO strings, or `null`.
+#[cfg_attr(
+    not(any(
+        feature = "better-auth-postgres",
+        feature = "better-auth-sqlite",
+        feature = "better-auth-mysql",
+        feature = "better-auth-redis"
+    )),
+    allow(dead_code)
+)]
+pub(super) mod iso_option {
+    use std::time::SystemTime;
+
+    use serde::Serializer;
+
+    pub(crate) fn serialize<S: Serializer>(
+        t: &Option<SystemTime>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => super::iso::serialize(t, s),
+            None => s.serialize_none(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -97,6 +97,13 @@ mod date;
 mod failed;
 
 // Without a backend nothing uses the cache; invalidation serves the Redis resolver only.
+#[cfg(any(
+    feature = "better-auth-postgres",
+    feature = "better-auth-sqlite",
+    feature = "better-auth-mysql",
+    feature = "better-auth-redis"
+))]
+mod api_key;
 #[cfg_attr(not(feature = "better-auth-redis"), allow(dead_code))]
 mod cache;
 #[cfg(feature = "better-auth-http")]
@@ -113,6 +120,22 @@ mod sql;
 pub use model::{BetterAuthSession, Expiry, Session, SessionToken, User};
 pub use signature::Signatures;
 
+#[cfg(any(
+    feature = "better-auth-postgres",
+    feature = "better-auth-sqlite",
+    feature = "better-auth-mysql",
+    feature = "better-auth-redis"
+))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(
+        feature = "better-auth-postgres",
+        feature = "better-auth-sqlite",
+        feature = "better-auth-mysql",
+        feature = "better-auth-redis"
+    )))
+)]
+pub use api_key::{ApiKey, ApiKeyFuture, ApiKeyResolver, ApiKeyResolverBuilder, Permissions};
 pub use cache::CacheSettings;
 #[cfg(feature = "better-auth-http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "better-auth-http")))]

@@ -141,6 +141,21 @@ impl BetterAuth {
         self.post(path, value, "{}").await;
     }
 
+    /// `POST path` with a JSON body and no credentials (the script's test routes): the
+    /// `200` answer's JSON.
+    pub async fn post_json(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let r = super::request(
+            self.addr,
+            "POST",
+            path,
+            &[b"content-type: application/json"],
+            body.to_string().as_bytes(),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{path}: {}", r.body_str());
+        serde_json::from_slice(&r.body).unwrap()
+    }
+
     /// `POST path` with the bearer and a JSON body, as better-auth's client sends it: the
     /// `200` answer, and its `set-auth-token` if it has one.
     pub async fn post(

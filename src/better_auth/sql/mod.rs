@@ -2,7 +2,7 @@
 
 mod check;
 mod row;
-mod schema;
+pub(super) mod schema;
 mod write;
 
 use std::fmt;
@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use row::Additional;
-use schema::Dialect;
+pub(super) use schema::Dialect;
 pub use schema::{FieldType, Schema};
 
 use super::cache::{Cache, CacheSettings};
@@ -69,7 +69,7 @@ struct Inner {
     dialect: Dialect,
 }
 
-enum Pool {
+pub(super) enum Pool {
     #[cfg(feature = "better-auth-postgres")]
     Postgres(sqlx::PgPool),
     #[cfg(feature = "better-auth-sqlite")]
@@ -189,37 +189,13 @@ impl SqlResolverBuilder {
     /// malformed URL is an error here. MySQL dates are read with `UNIX_TIMESTAMP`, which is
     /// right for better-auth's `timestamp(3)` columns whatever the session's time zone.
     pub async fn connect(mut self, url: &str) -> Result<SqlResolver, BoxError> {
-        let at = redact(url);
-        let not_a_url = |e: sqlx::Error| {
-            let cause = crate::chain::text(&e);
-            crate::chain::said(format!(
-                "connect: {at:?} is not a database URL sqlx takes: {cause}"
-            ))
+        let options = PoolSettings {
+            max_connections: self.max_connections,
+            acquire_timeout: self.acquire_timeout,
         };
-        let scheme = url.split(':').next().unwrap_or_default();
-        self.at = Some(at.clone());
-        match scheme {
-            #[cfg(feature = "better-auth-postgres")]
-            "postgres" | "postgresql" => {
-                let pool = self.pool_options().connect_lazy(url).map_err(not_a_url)?;
-                Ok(self.postgres(pool))
-            }
-            #[cfg(feature = "better-auth-sqlite")]
-            "sqlite" => {
-                let pool = self.pool_options().connect_lazy(url).map_err(not_a_url)?;
-                Ok(self.sqlite(pool))
-            }
-            #[cfg(feature = "better-auth-mysql")]
-            "mysql" => {
-                let pool = self.pool_options().connect_lazy(url).map_err(not_a_url)?;
-                Ok(self.mysql(pool))
-            }
-            _ => Err(crate::chain::said(format!(
-                "connect: {at:?}: unsupported database URL scheme {scheme:?}: postgres:// needs the \
-                 better-auth-postgres feature, sqlite:// the better-auth-sqlite feature, \
-                 mysql:// the better-auth-mysql feature"
-            ))),
-        }
+        let (pool, dialect) = connect_pool("connect", url, options)?;
+        self.at = Some(redact(url));
+        Ok(self.build(pool, dialect))
     }
 
     /// A resolver over a PostgreSQL pool of your own.
@@ -244,13 +220,6 @@ impl SqlResolverBuilder {
     }
 
     #[allow(dead_code)]
-    fn pool_options<DB: sqlx::Database>(&self) -> sqlx::pool::PoolOptions<DB> {
-        sqlx::pool::PoolOptions::new()
-            .max_connections(self.max_connections)
-            .acquire_timeout(self.acquire_timeout)
-    }
-
-    #[allow(dead_code)]
     fn build(self, pool: Pool, dialect: Dialect) -> SqlResolver {
         let at = self
             .at
@@ -272,6 +241,63 @@ impl SqlResolverBuilder {
                 at,
             }),
         }
+    }
+}
+
+/// A pool's size and patience.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct PoolSettings {
+    pub(super) max_connections: u32,
+    pub(super) acquire_timeout: Duration,
+}
+
+impl PoolSettings {
+    #[allow(dead_code)]
+    fn options<DB: sqlx::Database>(self) -> sqlx::pool::PoolOptions<DB> {
+        sqlx::pool::PoolOptions::new()
+            .max_connections(self.max_connections)
+            .acquire_timeout(self.acquire_timeout)
+    }
+}
+
+/// A pool on `postgres://…` (or `postgresql://…`), `mysql://…` or `sqlite://PATH`, each with its
+/// feature, connected lazily; a malformed URL or a scheme without its feature is an error that
+/// names `setting` and the URL (without credentials).
+pub(super) fn connect_pool(
+    setting: &str,
+    url: &str,
+    settings: PoolSettings,
+) -> Result<(Pool, Dialect), BoxError> {
+    let at = redact(url);
+    #[allow(unused_variables)]
+    let not_a_url = |e: sqlx::Error| {
+        let cause = crate::chain::text(&e);
+        crate::chain::said(format!(
+            "{setting}: {at:?} is not a database URL sqlx takes: {cause}"
+        ))
+    };
+    let scheme = url.split(':').next().unwrap_or_default();
+    match scheme {
+        #[cfg(feature = "better-auth-postgres")]
+        "postgres" | "postgresql" => {
+            let pool = settings.options().connect_lazy(url).map_err(not_a_url)?;
+            Ok((Pool::Postgres(pool), Dialect::Postgres))
+        }
+        #[cfg(feature = "better-auth-sqlite")]
+        "sqlite" => {
+            let pool = settings.options().connect_lazy(url).map_err(not_a_url)?;
+            Ok((Pool::Sqlite(pool), Dialect::Sqlite))
+        }
+        #[cfg(feature = "better-auth-mysql")]
+        "mysql" => {
+            let pool = settings.options().connect_lazy(url).map_err(not_a_url)?;
+            Ok((Pool::Mysql(pool), Dialect::Mysql))
+        }
+        _ => Err(crate::chain::said(format!(
+            "{setting}: {at:?}: unsupported database URL scheme {scheme:?}: postgres:// needs the \
+             better-auth-postgres feature, sqlite:// the better-auth-sqlite feature, \
+             mysql:// the better-auth-mysql feature"
+        ))),
     }
 }
 

@@ -350,14 +350,14 @@ fn known(core: &[&str], additional: &[Declared], field: &str, model: &str) {
 
 /// A quoted identifier: PostgreSQL and SQLite take `"…"` with `""` inside, MySQL `` `…` ``
 /// with ``` `` ``` inside.
-fn quote(dialect: Dialect, name: &str) -> String {
+pub(crate) fn quote(dialect: Dialect, name: &str) -> String {
     match dialect {
         Dialect::Mysql => format!("`{}`", name.replace('`', "``")),
         _ => format!("\"{}\"", name.replace('"', "\"\"")),
     }
 }
 
-fn placeholder(dialect: Dialect, n: usize) -> String {
+pub(crate) fn placeholder(dialect: Dialect, n: usize) -> String {
     match dialect {
         Dialect::Postgres => format!("${n}"),
         Dialect::Sqlite => format!("?{n}"),

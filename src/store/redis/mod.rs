@@ -36,7 +36,8 @@ pub(crate) use conn::{Conn, LazyCluster};
 pub use durability::Durability;
 use durable_conns::DurableConns;
 use keys::{digest_hex, millis, token_tag};
-use scripts::{Call, Lua};
+use scripts::Call;
+pub(crate) use scripts::Lua;
 
 /// Sessions in Redis, with [`MemoryStore`](super::MemoryStore)'s semantics: better-auth's
 /// expiry and sliding refresh, list, revoke, revoke-all, revoke-others and the per-user cap.

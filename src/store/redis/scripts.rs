@@ -17,7 +17,7 @@ pub(crate) struct Lua {
 }
 
 impl Lua {
-    fn new(source: &'static str) -> Lua {
+    pub(crate) fn new(source: &'static str) -> Lua {
         Lua {
             source,
             script: Script::new(source),
@@ -25,7 +25,7 @@ impl Lua {
     }
 
     /// A call of this script with its first key.
-    pub(super) fn key<T: ToRedisArgs>(&self, key: T) -> Call<'_> {
+    pub(crate) fn key<T: ToRedisArgs>(&self, key: T) -> Call<'_> {
         let mut call = Call {
             lua: self,
             keys: Vec::new(),
@@ -44,12 +44,12 @@ pub(crate) struct Call<'a> {
 }
 
 impl Call<'_> {
-    pub(super) fn key<T: ToRedisArgs>(&mut self, key: T) -> &mut Self {
+    pub(crate) fn key<T: ToRedisArgs>(&mut self, key: T) -> &mut Self {
         self.keys.extend(key.to_redis_args());
         self
     }
 
-    pub(super) fn arg<T: ToRedisArgs>(&mut self, arg: T) -> &mut Self {
+    pub(crate) fn arg<T: ToRedisArgs>(&mut self, arg: T) -> &mut Self {
         self.args.extend(arg.to_redis_args());
         self
     }
