@@ -90,7 +90,7 @@ pub use jwt::{
     key::{Key, KeyError},
     keyset::KeySet,
     resolver::{JwtResolver, JwtResolverBuilder},
-    route::{JwtOr, RouteFuture, Verified},
+    route::{JwtOr, RouteFuture, Unified, UnifiedFuture, Verified},
 };
 pub use policy::AccessPolicy;
 pub use resource_server::ResourceServer;

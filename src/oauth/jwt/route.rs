@@ -140,3 +140,86 @@ impl<J: SessionResolver, O: SessionResolver> SessionResolver for JwtOr<J, O> {
         self.jwt.knows_only_b64tokens() && self.other.knows_only_b64tokens()
     }
 }
+
+impl<J, O> JwtOr<J, O> {
+    /// The pair for two resolvers of one session type (a [`JwtResolver`](crate::oauth::JwtResolver)
+    /// and an [`IntrospectionResolver`](crate::oauth::IntrospectionResolver), both
+    /// `Arc<Claims<T>>`): handlers get the session itself rather than a [`Verified`], and a
+    /// [`ResourceServer`](crate::oauth::ResourceServer)'s policy applies to both.
+    pub fn unified(self) -> Unified<J, O> {
+        Unified(self)
+    }
+}
+
+/// [`JwtOr`] over two resolvers of one session type, which it hands over as it is; see
+/// [`JwtOr::unified`].
+#[derive(Clone, Debug)]
+pub struct Unified<J, O>(JwtOr<J, O>);
+
+pin_project! {
+    /// The future of [`Unified`]'s resolutions.
+    pub struct UnifiedFuture<J, O> {
+        #[pin]
+        inner: RouteFuture<J, O>,
+    }
+}
+
+impl<J, O> std::fmt::Debug for UnifiedFuture<J, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl<T> Verified<T, T> {
+    /// The session, whichever resolver found it.
+    pub fn into_inner(self) -> T {
+        match self {
+            Verified::Jwt(session) | Verified::Other(session) => session,
+        }
+    }
+}
+
+impl<JF, OF, S, JE, OE> Future for UnifiedFuture<JF, OF>
+where
+    JF: Future<Output = Result<Option<S>, JE>>,
+    OF: Future<Output = Result<Option<S>, OE>>,
+    JE: Into<BoxError>,
+    OE: Into<BoxError>,
+{
+    type Output = Result<Option<S>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project()
+            .inner
+            .poll(cx)
+            .map(|answer| answer.map(|found| found.map(Verified::into_inner)))
+    }
+}
+
+impl<J, O> SessionResolver for Unified<J, O>
+where
+    J: SessionResolver,
+    O: SessionResolver<Session = J::Session>,
+{
+    type Session = J::Session;
+    type Error = BoxError;
+    type Future = UnifiedFuture<J::Future, O::Future>;
+
+    fn resolve(&self, token: BearerToken<'_>) -> Self::Future {
+        UnifiedFuture {
+            inner: self.0.resolve(token),
+        }
+    }
+
+    fn resolve_ready(
+        &self,
+        token: BearerToken<'_>,
+    ) -> Option<Result<Option<J::Session>, BoxError>> {
+        let answer = self.0.resolve_ready(token)?;
+        Some(answer.map(|found| found.map(Verified::into_inner)))
+    }
+
+    fn knows_only_b64tokens(&self) -> bool {
+        self.0.knows_only_b64tokens()
+    }
+}
