@@ -6,23 +6,31 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64ct::{Base64UrlUnpadded, Encoding as _};
 use ring::rand::SystemRandom;
-use ring::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_SIGNING};
+use ring::signature::{
+    EcdsaKeyPair, KeyPair as _, RsaEncoding, RsaKeyPair, RsaPublicKeyComponents,
+    ECDSA_P256_SHA256_FIXED_SIGNING,
+};
 use serde_json::{json, Value};
 
 use super::{access_token_hash, jwk_thumbprint};
+use crate::oauth::Algorithm;
 
 /// The random bytes of a proof's `jti`: 128 bits, 22 base64url characters (RFC 9449 §11.1
 /// asks for at least 96).
 const JTI_BYTES: usize = 16;
 
 /// A key that is not a usable DPoP signing key: a PKCS#8 document ring does not read as a
-/// P-256 private key. It never quotes the key.
+/// private key of the kind asked for (P-256; RSA of 2048 to 4096 bits), or an algorithm that
+/// does not fit the key. It never quotes the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvalidDpopKey;
 
 impl fmt::Display for InvalidDpopKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("not a PKCS#8 P-256 (ES256) private key")
+        f.write_str(
+            "not a usable DPoP signing key: not a PKCS#8 private key of the kind asked for \
+             (P-256, or RSA of 2048 to 4096 bits), or an algorithm that does not fit it",
+        )
     }
 }
 
@@ -31,6 +39,12 @@ impl std::error::Error for InvalidDpopKey {}
 enum Signer {
     Es256(EcdsaKeyPair),
     Ed25519(ed25519_dalek::SigningKey),
+    /// `alg` is one of `RS256`…`RS512`, `PS256`…`PS512`; `padding` is ring's encoding for it.
+    Rsa {
+        pair: RsaKeyPair,
+        alg: Algorithm,
+        padding: &'static dyn RsaEncoding,
+    },
 }
 
 struct Inner {
@@ -41,8 +55,9 @@ struct Inner {
     jkt: String,
 }
 
-/// The private key a client signs DPoP proofs with: ES256 (P-256, by ring) or Ed25519 (by
-/// ed25519-dalek, `alg` `EdDSA`). Cloning is cheap and shares the key. `Debug` shows the
+/// The private key a client signs DPoP proofs with: ES256 (P-256, by ring), Ed25519 (by
+/// ed25519-dalek, `alg` `EdDSA`), or an imported RSA key (by ring; `RS256`, `RS384`,
+/// `RS512`, `PS256`, `PS384` or `PS512`). Cloning is cheap and shares the key. `Debug` shows the
 /// algorithm and the public thumbprint, never private material.
 ///
 /// The authorization server binds the tokens it issues to this key: send
@@ -145,21 +160,63 @@ impl DpopKey {
         Self::new(Signer::Ed25519(key), jwk)
     }
 
+    /// An RSA private key (2048 to 4096 bits) from its PKCS#8 DER document, signing proofs
+    /// with `alg`: `PS256`, `PS384`, `PS512` (RSASSA-PSS) or `RS256`, `RS384`, `RS512`
+    /// (RSASSA-PKCS1-v1_5). ring cannot generate RSA keys, so an RSA key is always imported:
+    /// `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -outform der`. The public
+    /// JWK is `kty` `RSA` with `n` and `e` (big-endian, no leading zero bytes, base64url).
+    ///
+    /// Prefer ES256 or Ed25519 when the server accepts them: a 2048-bit RSA proof is about
+    /// 700 bytes longer (the modulus in the header, a 256-byte signature), and an RSA
+    /// signature costs the client many times an ES256 or Ed25519 one.
+    ///
+    /// ```
+    /// use tower_bearer::dpop::DpopKey;
+    /// use tower_bearer::oauth::Algorithm;
+    ///
+    /// assert!(DpopKey::from_rsa_pkcs8_der(b"not a key", Algorithm::PS256).is_err());
+    /// ```
+    pub fn from_rsa_pkcs8_der(der: &[u8], alg: Algorithm) -> Result<Self, InvalidDpopKey> {
+        use ring::signature::{
+            RSA_PKCS1_SHA256, RSA_PKCS1_SHA384, RSA_PKCS1_SHA512, RSA_PSS_SHA256, RSA_PSS_SHA384,
+            RSA_PSS_SHA512,
+        };
+        let padding: &'static dyn RsaEncoding = match alg {
+            Algorithm::RS256 => &RSA_PKCS1_SHA256,
+            Algorithm::RS384 => &RSA_PKCS1_SHA384,
+            Algorithm::RS512 => &RSA_PKCS1_SHA512,
+            Algorithm::PS256 => &RSA_PSS_SHA256,
+            Algorithm::PS384 => &RSA_PSS_SHA384,
+            Algorithm::PS512 => &RSA_PSS_SHA512,
+            _ => return Err(InvalidDpopKey),
+        };
+        let pair = RsaKeyPair::from_pkcs8(der).map_err(|_| InvalidDpopKey)?;
+        // ring gives both without leading zero bytes, as RFC 7518 §6.3.1 asks.
+        let public = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
+        let jwk = json!({
+            "kty": "RSA",
+            "n": Base64UrlUnpadded::encode_string(&public.n),
+            "e": Base64UrlUnpadded::encode_string(&public.e),
+        });
+        Ok(Self::new(Signer::Rsa { pair, alg, padding }, jwk))
+    }
+
     fn new(signer: Signer, jwk: Value) -> Self {
-        let jkt = jwk_thumbprint(&jwk).expect("an EC or OKP JWK of strings has a thumbprint");
+        let jkt = jwk_thumbprint(&jwk).expect("an EC, OKP or RSA JWK of strings has a thumbprint");
         DpopKey(Arc::new(Inner { signer, jwk, jkt }))
     }
 
-    /// The JWS algorithm of the proofs: `ES256` or `EdDSA`.
+    /// The JWS algorithm of the proofs: `ES256`, `EdDSA`, or the RSA key's (`PS256`…).
     pub fn algorithm(&self) -> &'static str {
         match self.0.signer {
             Signer::Es256(_) => "ES256",
             Signer::Ed25519(_) => "EdDSA",
+            Signer::Rsa { alg, .. } => alg.name(),
         }
     }
 
-    /// The public key as a JWK (`kty`, `crv`, `x`, and `y` for P-256): the proofs' `jwk`
-    /// header. It has no private member.
+    /// The public key as a JWK (`kty`, `crv`, `x`, and `y` for P-256; `kty`, `n` and `e` for
+    /// RSA): the proofs' `jwk` header. It has no private member.
     pub fn public_jwk(&self) -> &Value {
         &self.0.jwk
     }
@@ -230,6 +287,13 @@ impl DpopKey {
                 use ed25519_dalek::Signer as _;
                 key.sign(input).to_bytes().to_vec()
             }
+            Signer::Rsa { pair, padding, .. } => {
+                let mut signature = vec![0; pair.public().modulus_len()];
+                // Fails only when the RNG does (PSS's salt; ring's blinding for both).
+                pair.sign(*padding, &SystemRandom::new(), input, &mut signature)
+                    .expect("the OS random number generator failed");
+                signature
+            }
         }
     }
 }
@@ -244,142 +308,5 @@ impl fmt::Debug for DpopKey {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::dpop::{check_proof, ProofRequest, ProofSettings};
-    use crate::oauth::jwt::key::PRIVATE_MEMBERS;
-    use crate::oauth::Algorithm;
-
-    fn now() -> i64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64
-    }
-
-    fn keys() -> [DpopKey; 2] {
-        [DpopKey::generate_es256(), DpopKey::generate_ed25519()]
-    }
-
-    #[test]
-    fn proofs_pass_the_servers_check_with_ath_and_nonce() {
-        for key in keys() {
-            let proof = key.proof(
-                "POST",
-                "https://API.example:443/v1/things?q=1#frag",
-                Some("tok-en"),
-                Some("n0nce"),
-            );
-            let request = ProofRequest {
-                method: "POST",
-                uri: "https://api.example/v1/things",
-                access_token: Some("tok-en"),
-                now: now(),
-            };
-            let verified = check_proof(&proof, &request, &ProofSettings::new()).unwrap();
-            assert_eq!(verified.jkt, key.thumbprint());
-            assert_eq!(verified.nonce.as_deref(), Some("n0nce"));
-            assert_eq!(verified.htu, "https://api.example/v1/things");
-            let expected = match key.algorithm() {
-                "ES256" => Algorithm::ES256,
-                _ => Algorithm::EdDSA,
-            };
-            assert_eq!(verified.alg, expected);
-            // Another token: the ath no longer matches.
-            let other = ProofRequest {
-                access_token: Some("another"),
-                ..request
-            };
-            let refused = check_proof(&proof, &other, &ProofSettings::new()).unwrap_err();
-            assert_eq!(refused.why(), "ath is not the access token's hash");
-        }
-    }
-
-    #[test]
-    fn without_token_or_nonce_neither_claim_is_sent() {
-        for key in keys() {
-            let proof = key.proof("GET", "https://as.example/token", None, None);
-            let claims = proof.split('.').nth(1).unwrap();
-            let claims: Value =
-                serde_json::from_slice(&Base64UrlUnpadded::decode_vec(claims).unwrap()).unwrap();
-            let mut names: Vec<_> = claims.as_object().unwrap().keys().cloned().collect();
-            names.sort();
-            assert_eq!(names, ["htm", "htu", "iat", "jti"]);
-            let request = ProofRequest {
-                method: "GET",
-                uri: "https://as.example/token",
-                access_token: None,
-                now: now(),
-            };
-            assert!(check_proof(&proof, &request, &ProofSettings::new()).is_ok());
-        }
-    }
-
-    #[test]
-    fn the_jwk_is_public_and_jtis_differ() {
-        for key in keys() {
-            let jwk = key.public_jwk();
-            assert!(
-                PRIVATE_MEMBERS.iter().all(|m| jwk.get(m).is_none()),
-                "{jwk}"
-            );
-            assert_eq!(key.thumbprint(), jwk_thumbprint(jwk).unwrap());
-            let request = ProofRequest {
-                method: "GET",
-                uri: "https://api.example/",
-                access_token: None,
-                now: now(),
-            };
-            let settings = ProofSettings::new();
-            let a = key.proof("GET", "https://api.example/", None, None);
-            let b = key.proof("GET", "https://api.example/", None, None);
-            let a = check_proof(&a, &request, &settings).unwrap();
-            let b = check_proof(&b, &request, &settings).unwrap();
-            assert_ne!(a.jti, b.jti);
-            assert_eq!(a.jti.len(), 22);
-        }
-    }
-
-    #[test]
-    fn a_supplied_key_is_the_same_key() {
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-        let a = DpopKey::from_pkcs8_es256(pkcs8.as_ref()).unwrap();
-        let b = DpopKey::from_pkcs8_es256(pkcs8.as_ref()).unwrap();
-        assert_eq!(a.thumbprint(), b.thumbprint());
-        assert_eq!(a.public_jwk(), b.public_jwk());
-        assert_eq!(
-            DpopKey::from_pkcs8_es256(&pkcs8.as_ref()[..20]).unwrap_err(),
-            InvalidDpopKey
-        );
-        let seed = [7u8; 32];
-        assert_eq!(
-            DpopKey::from_ed25519_seed(seed).thumbprint(),
-            DpopKey::from_ed25519_seed(seed).thumbprint()
-        );
-        assert_ne!(
-            DpopKey::generate_ed25519().thumbprint(),
-            DpopKey::generate_ed25519().thumbprint()
-        );
-    }
-
-    #[test]
-    fn debug_shows_no_private_material() {
-        let seed = [0x42u8; 32];
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-        for key in [
-            DpopKey::from_ed25519_seed(seed),
-            DpopKey::from_pkcs8_es256(pkcs8.as_ref()).unwrap(),
-        ] {
-            // The algorithm and the public thumbprint, and nothing else.
-            let expected = format!(
-                "DpopKey {{ alg: {:?}, thumbprint: {:?}, .. }}",
-                key.algorithm(),
-                key.thumbprint()
-            );
-            assert_eq!(format!("{key:?}"), expected);
-            assert_eq!(format!("{key:#?}").matches(':').count(), 2);
-        }
-    }
-}
+#[path = "client_key_tests.rs"]
+mod tests;
