@@ -39,6 +39,7 @@ mod htu;
 mod nonce;
 mod pending;
 mod proof;
+mod proof_keys;
 mod replay;
 #[cfg(feature = "redis")]
 mod replay_redis;

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64ct::{Base64UrlUnpadded, Encoding as _};
@@ -10,6 +11,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
 use super::htu;
+use super::proof_keys::{ProofKey, ProofKeys};
 use super::replay::ReplayKey;
 use super::thumbprint::jwk_thumbprint;
 use crate::oauth::jwt::{jws, key::PRIVATE_MEMBERS};
@@ -21,11 +23,18 @@ pub(super) const MAX_PROOF_LEN: usize = 8 * 1024;
 pub(super) const MAX_JTI_LEN: usize = 256;
 
 /// What a proof may be signed with, and how old or how far ahead its `iat` may be.
+///
+/// It also remembers the proof keys that verified lately (up to 4,096, by their RFC 7638
+/// thumbprint, shared by its clones), so that a client sending many proofs with one key does
+/// not have its key loaded for each: for an Ed25519 key that is a point decompression, 9% of
+/// the check (benches/README.md). Only a JWK made of exactly its thumbprint's members is
+/// remembered; every check but the key's loading still runs on every proof.
 #[derive(Debug, Clone)]
 pub struct ProofSettings {
     algorithms: Vec<Algorithm>,
     max_age: Duration,
     future_skew: Duration,
+    pub(super) keys: Arc<ProofKeys>,
 }
 
 impl Default for ProofSettings {
@@ -37,6 +46,7 @@ impl Default for ProofSettings {
             ],
             max_age: Duration::from_secs(300),
             future_skew: Duration::from_secs(5),
+            keys: Arc::new(ProofKeys::new()),
         }
     }
 }
@@ -231,9 +241,21 @@ pub fn check_proof(
     if PRIVATE_MEMBERS.iter().any(|m| jwk.get(m).is_some()) {
         return Err(ProofError::new("the jwk holds private key material"));
     }
-    let key = Key::from_jwk_once(jwk)
-        .map_err(|_| ProofError::new("the jwk is not a usable public key"))?;
-    if !key.fits(jws.alg) {
+    // The thumbprint first: it finds a key loaded for an earlier proof. A JWK without one is
+    // refused below, after the reasons it was always refused for.
+    let jkt = jwk_thumbprint(jwk);
+    let cached = jkt
+        .as_ref()
+        .ok()
+        .and_then(|jkt| settings.keys.get(jwk, jkt));
+    let key = match cached {
+        Some(key) => key,
+        None => ProofKey::Loaded(Box::new(
+            Key::from_jwk_once(jwk)
+                .map_err(|_| ProofError::new("the jwk is not a usable public key"))?,
+        )),
+    };
+    if !key.key().fits(jws.alg) {
         return Err(ProofError::new("the jwk does not fit alg"));
     }
     let claims = match json::parse(&jws.payload) {
@@ -269,12 +291,14 @@ pub fn check_proof(
         }
     }
     let nonce = string("nonce")?.map(str::to_owned);
-    if !key.verify(jws.alg, jws.signing_input, &jws.signature) {
+    if !key.key().verify(jws.alg, jws.signing_input, &jws.signature) {
         return Err(ProofError::new(
             "the signature does not verify with the jwk",
         ));
     }
-    let jkt = jwk_thumbprint(jwk).map_err(|e| ProofError::new(e.why()))?;
+    let jkt = jkt.map_err(|e| ProofError::new(e.why()))?;
+    // Kept only once it verified a proof: a JWK that never did costs the cache nothing.
+    settings.keys.put(jwk, &jkt, key);
     Ok(VerifiedProof {
         jkt,
         alg: jws.alg,

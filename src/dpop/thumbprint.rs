@@ -47,14 +47,14 @@ pub fn jwk_thumbprint(jwk: &Value) -> Result<String, ThumbprintError> {
     let Value::Object(members) = jwk else {
         return Err(ThumbprintError("the JWK is not a JSON object"));
     };
-    let required: &[&str] = match members.get("kty").and_then(Value::as_str) {
-        Some("EC") => &["crv", "kty", "x", "y"],
-        Some("OKP") => &["crv", "kty", "x"],
-        Some("RSA") => &["e", "kty", "n"],
-        Some(_) => return Err(ThumbprintError("a kty other than EC, OKP or RSA")),
+    let required = match members.get("kty").and_then(Value::as_str) {
+        Some(kty) => {
+            required_members(kty).ok_or(ThumbprintError("a kty other than EC, OKP or RSA"))?
+        }
         None => return Err(ThumbprintError("no kty string")),
     };
-    let mut canonical = String::from("{");
+    let mut canonical = Vec::with_capacity(128);
+    canonical.push(b'{');
     for (i, name) in required.iter().enumerate() {
         let Some(Value::String(value)) = members.get(*name) else {
             return Err(ThumbprintError(
@@ -62,19 +62,30 @@ pub fn jwk_thumbprint(jwk: &Value) -> Result<String, ThumbprintError> {
             ));
         };
         if i > 0 {
-            canonical.push(',');
+            canonical.push(b',');
         }
         // serde_json writes a string as RFC 8259 does, escapes and all (RFC 7638 §3.3); the
         // names need none.
-        canonical.push('"');
-        canonical.push_str(name);
-        canonical.push_str("\":");
-        canonical.push_str(&Value::String(value.clone()).to_string());
+        canonical.push(b'"');
+        canonical.extend_from_slice(name.as_bytes());
+        canonical.extend_from_slice(b"\":");
+        serde_json::to_writer(&mut canonical, value).expect("a string serialises into a Vec");
     }
-    canonical.push('}');
+    canonical.push(b'}');
     Ok(Base64UrlUnpadded::encode_string(&Sha256::digest(
-        canonical.as_bytes(),
+        &canonical,
     )))
+}
+
+/// The members of a public JWK of type `kty` that its thumbprint covers, in lexicographic
+/// order (RFC 7638 §3.2); `None` for a `kty` that has no thumbprint here.
+pub(super) fn required_members(kty: &str) -> Option<&'static [&'static str]> {
+    match kty {
+        "EC" => Some(&["crv", "kty", "x", "y"]),
+        "OKP" => Some(&["crv", "kty", "x"]),
+        "RSA" => Some(&["e", "kty", "n"]),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
