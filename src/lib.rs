@@ -109,7 +109,7 @@
 //! | `tower_bearer.decisions` | counter | `outcome` (`authenticated`, `anonymous`, `rejected`, `exempt`, `preflight`); `reason` for `anonymous` and `rejected` (`missing`, `malformed`, `too_long`, `invalid_token`, `insufficient_scope`, `unavailable`, `timeout`, `untrusted_origin`, `insufficient_user_authentication`, `too_many_requests`); `layer` | one per request the layer decides; and one `rejected`, `insufficient_scope` per request a route's [`require`](BearerLayer::require) refuses after the layer authenticated it (so `authenticated` minus those is what the routes served) |
 //! | `tower_bearer.resolutions` | counter | `resolver` (its type's name), `result` (`session`, `none`, `error`); `layer` | one per resolver call, timeouts as `error` |
 //! | `tower_bearer.resolve.duration` | histogram, seconds | as `tower_bearer.resolutions` | one per resolver call that waits (an answer at hand through [`resolve_ready`](SessionResolver::resolve_ready), such as a `MemoryStore` or `CachedStore` hit, is counted, not timed) |
-//! | `tower_bearer.cache.lookups` | counter | `cache`, `result` (`hit`, `miss`, `fenced`: refused because the invalidation feed is not known alive) | lookups in `CachedStore`, the better-auth resolvers', the verified-JWT and introspection caches |
+//! | `tower_bearer.cache.lookups` | counter | `cache`, `result` (`hit`, `miss`, `fenced`: refused because the invalidation feed is not known alive) | lookups in `CachedStore`, the better-auth resolvers', the verified-JWT and introspection caches, the DPoP proof keys |
 //! | `tower_bearer.cache.evictions` | counter | `cache` | entries dropped to stay under `max_entries` |
 //! | `tower_bearer.cache.invalidations` | counter | `cache` | entries dropped by a revocation, an invalidation message or a lost feed |
 //! | `tower_bearer.jwks.fetches` | counter | `cause` (`initial`, `unknown_kid`, `expired`, `refresh`), `result` (`ok`, `error`) | JWKS fetches that reached the issuer |
@@ -118,7 +118,8 @@
 //! | `tower_bearer.redis.reconnects` | counter | | invalidation channels subscribed again after a loss |
 //!
 //! `cache` is one of `cached_store`, `better_auth_sql`, `better_auth_redis`,
-//! `better_auth_http`, `jwt_verified`, `introspection`; `layer` is the
+//! `better_auth_http`, `jwt_verified`, `introspection`, `dpop_proof_keys` (DPoP proof keys
+//! loaded already, kept by `dpop::ProofSettings`); `layer` is the
 //! [`name`](BearerLayer::name) of a named layer, absent otherwise.
 //!
 //! # Features
