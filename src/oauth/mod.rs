@@ -53,6 +53,7 @@
 //! # }
 //! ```
 
+mod better_auth_provider;
 mod claims;
 mod http;
 #[cfg(feature = "introspection")]
@@ -76,6 +77,7 @@ pub(crate) mod jwt {
     pub(super) mod route;
 }
 
+pub use better_auth_provider::BetterAuthProvider;
 pub use claims::{Audience, Claims, Confirmation};
 #[cfg(feature = "introspection")]
 pub use introspect::{IntrospectionResolver, IntrospectionResolverBuilder};
