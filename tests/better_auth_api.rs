@@ -240,3 +240,189 @@ async fn jwt_mode_answers_the_verified_payload() {
     assert_eq!(data(&api, Some(&jwt)).await.status, 503);
     assert_eq!(data(&api, Some("not-a-jwt")).await.status, 401);
 }
+
+/// What better-auth answers a request with `key` (its session-from-key hook): the status and
+/// its error code.
+async fn better_auths_answer(node: &BetterAuth, header: &str, key: &str) -> (u16, String) {
+    let line = format!("{header}: {key}");
+    let r = support::get(node.addr, "/api/auth/get-session", &[line.as_bytes()]).await;
+    let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+    (
+        r.status,
+        body["code"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// `--api-keys` on each of better-auth's key storages: every key answered as better-auth answers
+/// it at the same moment, 200 with `{"keyId", "referenceId", "permissions"}` for a live one.
+async fn api_key_mode(node: &BetterAuth, backend: &[&str], header: &str) {
+    use serde_json::json;
+    let mut args = vec!["--api-keys", "--api-key-header", header];
+    args.extend_from_slice(backend);
+    let api = example::start("better_auth_api", &args);
+    let user = node.post_json("/test/user", json!({})).await["userId"].clone();
+    let create = |settings: serde_json::Value| {
+        let mut settings = settings;
+        settings["userId"] = user.clone();
+        async move {
+            let created = node.post_json("/test/api-key/create", settings).await;
+            let text = |f: &str| created[f].as_str().unwrap().to_owned();
+            (text("key"), text("id"))
+        }
+    };
+    let call = |key: String| {
+        let line = format!("{header}: {key}");
+        async move { support::get(api.addr, "/api/data", &[line.as_bytes()]).await }
+    };
+
+    let (key, id) = create(json!({ "permissions": { "files": ["read"] } })).await;
+    let ok = call(key.clone()).await;
+    assert_eq!(ok.status, 200, "{}", ok.body_str());
+    let body: serde_json::Value = serde_json::from_slice(&ok.body).unwrap();
+    assert_eq!(
+        body,
+        json!({ "keyId": id, "referenceId": user, "permissions": { "files": ["read"] } })
+    );
+    assert_eq!(better_auths_answer(node, header, &key).await.0, 200);
+    // Without the header: the layer's 401.
+    let none = support::get(api.addr, "/api/data", &[]).await;
+    assert_eq!(none.status, 401);
+
+    let unknown = "u".repeat(64);
+    let (disabled, _) = create(json!({ "enabled": false })).await;
+    let (expired, expired_id) = create(json!({ "expiresIn": 3600 })).await;
+    node.post_json(
+        "/test/api-key/set",
+        json!({ "id": expired_id, "fields": { "expiresAt": "2020-01-01T00:00:00.000Z" } }),
+    )
+    .await;
+    let (expired_too, expired_too_id) = create(json!({ "expiresIn": 3600 })).await;
+    node.post_json(
+        "/test/api-key/set",
+        json!({ "id": expired_too_id, "fields": { "expiresAt": "2020-01-01T00:00:00.000Z" } }),
+    )
+    .await;
+    let (once, _) = create(json!({ "remaining": 1 })).await;
+    let (once_too, _) = create(json!({ "remaining": 1 })).await;
+    let (limited, _) = create(json!({ "rateLimitTimeWindow": 60_000, "rateLimitMax": 1 })).await;
+    // Each spent in the same way on both sides first.
+    for key in [&once, &limited] {
+        assert_eq!(call(key.clone()).await.status, 200);
+    }
+    assert_eq!(better_auths_answer(node, header, &once_too).await.0, 200);
+    for (key, twin, status, code) in [
+        (&unknown, &unknown, 401, "INVALID_API_KEY"),
+        (&disabled, &disabled, 401, "KEY_DISABLED"),
+        (&expired, &expired_too, 401, "KEY_EXPIRED"),
+        (&once, &once_too, 429, "USAGE_EXCEEDED"),
+    ] {
+        let ours = call(key.clone()).await;
+        assert_eq!(ours.status, status, "{code}");
+        assert_eq!(
+            better_auths_answer(node, header, twin).await,
+            (status, code.into())
+        );
+    }
+    // Rate limited on both sides (the window is shared): 429 and when to retry.
+    let ours = call(limited.clone()).await;
+    assert_eq!(ours.status, 429);
+    assert!(ours.header("retry-after").is_some());
+    assert_eq!(
+        better_auths_answer(node, header, &limited).await,
+        (429, "RATE_LIMITED".into())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_key_mode_over_better_auths_database_answers_as_better_auth() {
+    let url = sqlite_url();
+    let node = BetterAuth::start(&url, &[("BA_PLUGINS", "api-key")]);
+    api_key_mode(&node, &["--database", &url], "x-api-key").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_key_mode_over_better_auths_redis_storage_answers_as_better_auth() {
+    let redis = RedisServer::start();
+    let node = BetterAuth::start(
+        &sqlite_url(),
+        &[
+            ("BA_PLUGINS", "api-key"),
+            ("BA_REDIS", &redis.url()),
+            ("BA_API_KEY_STORAGE", "secondary-storage"),
+            ("BA_API_KEY_HEADERS", "x-partner-key"),
+        ],
+    );
+    api_key_mode(&node, &["--redis", &redis.url()], "x-partner-key").await;
+}
+
+/// `--oauth-resource`: better-auth's OAuth provider's tokens for the resource, JWT and opaque.
+#[cfg(all(feature = "jwt", feature = "introspection", feature = "dpop"))]
+#[tokio::test(flavor = "multi_thread")]
+async fn oauth_resource_mode_takes_the_providers_tokens_for_the_resource() {
+    use serde_json::json;
+    let node = BetterAuth::start(
+        &sqlite_url(),
+        &[
+            ("BA_PLUGINS", "oauth-provider"),
+            (
+                "BA_OAUTH_RESOURCES",
+                "https://api.example/,https://other.example/",
+            ),
+        ],
+    );
+    let client = node.post_json("/test/oauth/client", json!({})).await;
+    let (id, secret) = (
+        client["client_id"].as_str().unwrap(),
+        client["client_secret"].as_str().unwrap(),
+    );
+    let issuer = format!("{}/api/auth", node.url());
+    let api = example::start(
+        "better_auth_api",
+        &[
+            "--oauth-resource",
+            "https://api.example/",
+            "--issuer",
+            &issuer,
+            "--client-id",
+            id,
+            "--client-secret",
+            secret,
+        ],
+    );
+    let token = |resource: Option<&str>| {
+        let mut form = String::from("grant_type=client_credentials&scope=read");
+        if let Some(resource) = resource {
+            form.push_str(&format!("&resource={resource}"));
+        }
+        async move {
+            use base64ct::{Base64, Encoding};
+            let basic = Base64::encode_string(format!("{id}:{secret}").as_bytes());
+            let auth = format!("authorization: Basic {basic}");
+            let r = support::request(
+                node.addr,
+                "POST",
+                "/api/auth/oauth2/token",
+                &[
+                    auth.as_bytes(),
+                    b"content-type: application/x-www-form-urlencoded",
+                ],
+                form.as_bytes(),
+            )
+            .await;
+            let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            body["access_token"].as_str().unwrap().to_owned()
+        }
+    };
+    for resource in [Some("https%3A%2F%2Fapi.example%2F"), None] {
+        let r = data(&api, Some(&token(resource).await)).await;
+        assert_eq!(r.status, 200, "{resource:?}: {}", r.body_str());
+        let claims: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(claims["client_id"], id);
+    }
+    let elsewhere = token(Some("https%3A%2F%2Fother.example%2F")).await;
+    assert_eq!(data(&api, Some(&elsewhere)).await.status, 401);
+    // The metadata names better-auth as the authorization server.
+    let metadata = support::get(api.addr, "/.well-known/oauth-protected-resource", &[]).await;
+    let metadata: serde_json::Value = serde_json::from_slice(&metadata.body).unwrap();
+    assert_eq!(metadata["authorization_servers"], json!([issuer]));
+}

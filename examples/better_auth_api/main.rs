@@ -24,6 +24,19 @@
 //! With `--introspection-url` (feature `introspection`) it checks opaque access tokens at an
 //! RFC 7662 endpoint instead, and with `--dpop allowed|required` (feature `dpop`, an
 //! `--origin` that proofs name) it takes DPoP-bound tokens with their proofs (`oauth.rs`).
+//! With `--oauth-resource URL --issuer ISS` it accepts better-auth's OAuth provider's access
+//! tokens for that resource (JWTs, and with `--client-id`/`--client-secret` opaque ones).
+//!
+//! With `--api-keys` (and `--database` or `--redis`, no secret needed) it accepts better-auth's
+//! API keys from `x-api-key` instead, and `GET /api/data` answers the key's
+//! `{"keyId", "referenceId", "permissions"}`: `401` for an unknown, disabled or expired key,
+//! `429` for one used up or over its rate limit, as better-auth answers (`api_keys.rs`):
+//!
+//! ```text
+//! cargo run --example better_auth_api --features better-auth-sqlite,axum -- \
+//!     --api-keys --database sqlite:///path/to/auth.db
+//! curl -H "x-api-key: $KEY" http://127.0.0.1:4000/api/data
+//! ```
 
 // Built without some backend's feature, that backend's code is unused.
 #![cfg_attr(
@@ -48,6 +61,8 @@ use tower_bearer::{BearerLayer, BoxResolver, TokenChars};
 
 const USAGE: &str = "\
 usage: better_auth_api --secret SECRET (--database URL | --redis URL | --better-auth-url URL) [OPTIONS]
+       better_auth_api --api-keys (--database URL | --redis URL) [--api-key-header NAME]…
+       better_auth_api --oauth-resource URL --issuer ISS [--client-id ID --client-secret SECRET]
 
   --addr HOST:PORT          where to listen (default 127.0.0.1:4000)
   --secret SECRET           better-auth's secret (or BETTER_AUTH_SECRET)
@@ -69,6 +84,13 @@ usage: better_auth_api --secret SECRET (--database URL | --redis URL | --better-
                             (feature introspection)
   --client-id ID            with introspection: the client it authenticates as
   --client-secret SECRET    with introspection: that client's secret (HTTP Basic)
+  --api-keys                better-auth's API keys (@better-auth/api-key) instead of sessions,
+                            in its database or Redis storage; no secret needed
+  --api-key-header NAME     where the key is (default x-api-key; give several to read each)
+  --oauth-resource URL      better-auth's OAuth provider's access tokens for this resource
+                            (feature jwt; with --client-id and --client-secret, opaque
+                            tokens too, feature introspection); --issuer is its issuer,
+                            e.g. http://127.0.0.1:3000/api/auth
   --dpop allowed|required   DPoP (RFC 9449) beside Bearer, or alone (feature dpop)
   --dpop-nonce              server nonces (shared by instances with DPOP_NONCE_SECRET set)
   --dpop-replay-redis URL   the proofs' jti remembered in this Redis, shared by instances
@@ -86,6 +108,7 @@ enum Backend {
     Jwks(String),
     Discovery(String),
     Introspection(String),
+    OAuthResource(String),
 }
 
 struct Args {
@@ -98,6 +121,8 @@ struct Args {
     audience: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    api_keys: bool,
+    api_key_headers: Vec<String>,
     #[cfg_attr(not(feature = "dpop"), allow(dead_code))]
     dpop: DpopArgs,
 }
@@ -110,6 +135,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut issuer, mut audience) = (None, None);
     let (mut client_id, mut client_secret) = (None, None);
     let mut dpop = DpopArgs::default();
+    let (mut api_keys, mut api_key_headers) = (false, Vec::new());
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
@@ -127,6 +153,9 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--introspection-url" => backends.push(Backend::Introspection(value()?)),
             "--client-id" => client_id = Some(value()?),
             "--client-secret" => client_secret = Some(value()?),
+            "--api-keys" => api_keys = true,
+            "--api-key-header" => api_key_headers.push(value()?),
+            "--oauth-resource" => backends.push(Backend::OAuthResource(value()?)),
             "--dpop" => dpop.mode = Some(value()?),
             "--dpop-nonce" => dpop.nonce = true,
             "--dpop-replay-redis" => dpop.replay_redis = Some(value()?),
@@ -140,7 +169,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         _ => {
             return Err(
                 "give exactly one of --database, --redis, --better-auth-url, --jwks-url, \
-                 --issuer-url, --introspection-url"
+                 --issuer-url, --introspection-url, --oauth-resource"
                     .into(),
             )
         }
@@ -155,6 +184,8 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         audience,
         client_id,
         client_secret,
+        api_keys,
+        api_key_headers,
         dpop,
     })
 }
@@ -230,6 +261,25 @@ async fn resolver(args: &Args) -> Result<BoxResolver<BetterAuthSession>, String>
     }
 }
 
+#[cfg(any(
+    feature = "better-auth-postgres",
+    feature = "better-auth-sqlite",
+    feature = "better-auth-mysql",
+    feature = "better-auth-redis"
+))]
+mod api_keys;
+/// Without a database or Redis backend, `--api-keys` is refused.
+#[cfg(not(any(
+    feature = "better-auth-postgres",
+    feature = "better-auth-sqlite",
+    feature = "better-auth-mysql",
+    feature = "better-auth-redis"
+)))]
+mod api_keys {
+    pub(crate) async fn app(_: &super::Args) -> Result<axum::Router, String> {
+        Err("--api-keys needs a better-auth-postgres, -mysql, -sqlite or -redis feature".into())
+    }
+}
 #[cfg(all(feature = "jwt", feature = "introspection", feature = "dpop"))]
 mod oauth;
 #[cfg(all(feature = "jwt", feature = "introspection", feature = "dpop"))]
@@ -251,12 +301,15 @@ mod oauth {
     pub(crate) async fn app(args: &Args) -> Option<Result<axum::Router, String>> {
         let oauth = matches!(
             args.backend,
-            Backend::Jwks(_) | Backend::Discovery(_) | Backend::Introspection(_)
+            Backend::Jwks(_)
+                | Backend::Discovery(_)
+                | Backend::Introspection(_)
+                | Backend::OAuthResource(_)
         );
         (oauth || args.dpop.mode.is_some()).then(|| {
             Err(
-                "--jwks-url, --issuer-url, --introspection-url and --dpop need the jwt, \
-                 introspection and dpop features"
+                "--jwks-url, --issuer-url, --introspection-url, --oauth-resource and --dpop \
+                 need the jwt, introspection and dpop features"
                     .into(),
             )
         })
@@ -296,7 +349,11 @@ async fn main() {
         eprintln!("{e}");
         std::process::exit(2)
     };
-    let app = match oauth::app(&args).await {
+    let app = match args.api_keys {
+        true => Some(api_keys::app(&args).await),
+        false => oauth::app(&args).await,
+    };
+    let app = match app {
         Some(app) => app.unwrap_or_else(|e| exit(e)),
         None => {
             let resolver = resolver(&args).await.unwrap_or_else(|e| exit(e));

@@ -30,6 +30,7 @@ pub(crate) async fn app(args: &Args) -> Option<Result<Router, String>> {
     let resolver = match &args.backend {
         Backend::Jwks(url) | Backend::Discovery(url) => jwt(args, url),
         Backend::Introspection(url) => introspection(args, url),
+        Backend::OAuthResource(resource) => return Some(provider(args, resource).await),
         _ => return None,
     };
     Some(build(args, resolver).await)
@@ -67,6 +68,36 @@ fn introspection(args: &Args, url: &str) -> Result<BoxResolver<Arc<Claims>>, Str
         .build()
         .map(BoxResolver::new)
         .map_err(|e| format!("--introspection-url: {e}"))
+}
+
+/// `--oauth-resource`: better-auth's OAuth provider's tokens for `resource`, with its metadata
+/// served and named in the challenges.
+async fn provider(args: &Args, resource: &str) -> Result<Router, String> {
+    let issuer = args.issuer.as_deref().ok_or(
+        "--oauth-resource needs --issuer: better-auth's issuer (its base URL and /api/auth)",
+    )?;
+    let provider = tower_bearer::oauth::BetterAuthProvider::new(issuer, resource)
+        .map_err(|e| format!("--oauth-resource: {e}"))?;
+    let resolver = match (&args.client_id, &args.client_secret) {
+        (Some(id), Some(secret)) => provider
+            .resolver::<serde_json::Map<String, Value>>(id, secret)
+            .map(BoxResolver::new)
+            .map_err(|e| format!("--oauth-resource: {e}"))?,
+        (None, None) => provider
+            .jwt_resolver::<serde_json::Map<String, Value>>()
+            .map(BoxResolver::new)
+            .map_err(|e| format!("--oauth-resource: {e}"))?,
+        _ => return Err("--client-id and --client-secret go together".into()),
+    };
+    let auth = provider
+        .layer(resolver)
+        .realm("api")
+        .timeout(Duration::from_secs(10));
+    let router = Router::new().route("/api/data", get(claims)).layer(auth);
+    match dpop(&args.dpop).await? {
+        Some(dpop) => Ok(router.layer(dpop)),
+        None => Ok(router),
+    }
 }
 
 /// The claims, as the token carries them; the DPoP key's thumbprint, when the token came with
