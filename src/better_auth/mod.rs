@@ -16,6 +16,10 @@
 //! | [`RedisStorageResolver`] | its Redis secondary storage | `better-auth-redis` | at once (with the cache: within milliseconds) |
 //! | [`HttpResolver`] | its `get-session` endpoint | `better-auth-http` | within the cache's lifetime (default 5 s) |
 //!
+//! Its API keys (`@better-auth/api-key`) are verified by [`ApiKeyResolver`], in its database or
+//! its Redis storage, counters and all; handlers get an [`ApiKey`]. Its OAuth provider's access
+//! tokens are [`oauth::BetterAuthProvider`](crate::oauth::BetterAuthProvider)'s (feature `jwt`).
+//!
 //! better-auth also accepts the signed value percent-encoded (`%2B`, `%2F`, `%3D`), which RFC
 //! 6750's grammar does not allow; set [`TokenChars::Visible`](crate::TokenChars::Visible) on
 //! the layer to accept it too.
