@@ -17,7 +17,10 @@ use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use metrics_util::MetricKind;
 use support::request;
 use tower::{service_fn, ServiceBuilder};
-use tower_bearer::{resolver_fn, BearerLayer, BearerToken, InsufficientScope, Mode};
+use tower_bearer::{
+    resolver_fn, BearerLayer, BearerToken, BoxError, InsufficientScope, Mode, Rejection,
+    RejectionKind,
+};
 
 #[derive(Clone)]
 struct User {
@@ -77,8 +80,9 @@ async fn ok(_: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, 
     Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
 }
 
-/// A layer named `name` over a resolver that answers `live`, `limited` (no admin), `down`
-/// (fails) and `slow` (past the timeout); everything else is unknown.
+/// A layer named `name` over a resolver that answers `live`, `limited` (no admin), `spent`
+/// (the resolver's own 429), `down` (fails) and `slow` (past the timeout); everything else is
+/// unknown.
 fn layer(
     name: &'static str,
     mode: Mode,
@@ -91,12 +95,13 @@ fn layer(
             match token.as_str() {
                 "live" => Ok(Some(User { admin: true })),
                 "limited" => Ok(Some(User { admin: false })),
-                "down" => Err(std::io::Error::other("connection refused")),
+                "spent" => Err(Rejection::new(RejectionKind::TooManyRequests).into()),
+                "down" => Err(std::io::Error::other("connection refused").into()),
                 "slow" => {
                     tokio::time::sleep(Duration::from_secs(5)).await;
                     Ok(None)
                 }
-                _ => Ok(None),
+                _ => Ok::<_, BoxError>(None),
             }
         }
     }))
@@ -136,6 +141,7 @@ async fn every_decision_and_resolution_is_counted_exactly() {
         ("/api", vec![], 401),
         ("/api", vec![bearer(&long)], 401),
         ("/api", vec![bearer("limited")], 403),
+        ("/api", vec![bearer("spent")], 429),
         ("/api", vec![bearer("down")], 503),
         ("/api", vec![bearer("down")], 503),
         ("/api", vec![bearer("slow")], 503),
@@ -175,6 +181,8 @@ async fn every_decision_and_resolution_is_counted_exactly() {
     assert_eq!(decisions("rejected", Some("insufficient_scope")), 1);
     assert_eq!(decisions("rejected", Some("unavailable")), 2);
     assert_eq!(decisions("rejected", Some("timeout")), 1);
+    // A resolver's own refusal counts under its kind, and as an answer, not a failure.
+    assert_eq!(decisions("rejected", Some("too_many_requests")), 1);
     assert_eq!(decisions("exempt", None), 2);
     assert_eq!(decisions("preflight", None), 1);
     assert_eq!(decisions("anonymous", Some("missing")), 0);
@@ -200,11 +208,12 @@ async fn every_decision_and_resolution_is_counted_exactly() {
             &labels,
         )
     };
-    // Four sessions (three live, one refused by the check), three unknown, three errors (two
-    // failures and a timeout); the malformed, missing, over-long and exempt never resolve.
+    // Four sessions (three live, one refused by the check), four answered without one (three
+    // unknown, one refused by the resolver itself), three errors (two failures and a timeout);
+    // the malformed, missing, over-long and exempt never resolve.
     assert_eq!(
         (resolved("session"), resolved("none"), resolved("error")),
-        (4, 3, 3)
+        (4, 4, 3)
     );
     // Every resolution is counted too (this resolver always waits, so all are timed).
     let resolutions = |result: &str| {
@@ -226,7 +235,7 @@ async fn every_decision_and_resolution_is_counted_exactly() {
             resolutions("none"),
             resolutions("error")
         ),
-        (4, 3, 3)
+        (4, 4, 3)
     );
 
     // A second layer is told apart by its name, and its mode's anonymous passes are counted.
