@@ -462,3 +462,47 @@ async fn redis_cluster_storage_counts_exactly_and_keeps_both_records_in_step() {
     assert_eq!(node.answer(&key).await, (429, "USAGE_EXCEEDED".into()));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// better-auth's `secondary-storage` with `fallbackToDatabase`: the database decides (every use
+/// is claimed there), and its Redis copies of a key are dropped after each change, so neither
+/// side reads a copy the other made stale.
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_storage_with_fallback_to_the_database_counts_in_the_database() {
+    let redis = RedisServer::start();
+    let dir = std::env::temp_dir().join(format!("tb-ak-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}/auth.db", dir.display());
+    let node = Node::start(
+        &url,
+        &[
+            ("BA_REDIS", &redis.url()),
+            ("BA_API_KEY_STORAGE", "secondary-storage"),
+            ("BA_API_KEY_FALLBACK", "1"),
+        ],
+    )
+    .await;
+    let mut instances = Vec::new();
+    for _ in 0..2 {
+        let resolver = ApiKeyResolver::builder()
+            .connect_database_and_storage(&url, &redis.url())
+            .await
+            .unwrap();
+        resolver.ping().await.unwrap();
+        instances.push(rust(resolver).await);
+    }
+    matrix(&node, instances[0]).await;
+    concurrent(&node, instances[0], instances[1], 20).await;
+
+    // A copy better-auth cached is dropped once a Rust instance used the key.
+    let (key, id) = node.create(json!({ "remaining": 5 })).await;
+    assert_eq!(node.answer(&key).await.0, 200);
+    let by_id = format!("better-auth:api-key:by-id:{id}");
+    assert!(
+        !redis.cli(&["GET", &by_id]).trim().is_empty(),
+        "cached by better-auth"
+    );
+    assert_eq!(call(instances[0], &key).await.status, 200);
+    assert!(redis.cli(&["GET", &by_id]).trim().is_empty(), "dropped");
+    assert_eq!(node.raw(&id).await["remaining"], 3);
+    let _ = std::fs::remove_dir_all(dir);
+}

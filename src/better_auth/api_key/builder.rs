@@ -101,14 +101,24 @@ impl ApiKeyResolverBuilder {
         )))
     )]
     pub async fn connect_database(self, url: &str) -> Result<ApiKeyResolver, BoxError> {
+        let database = self.database("connect_database", url)?;
+        Ok(self.build(Backend::Database(database), redact(url)))
+    }
+
+    /// A database pool; errors name `setting` and the URL.
+    #[cfg(any(
+        feature = "better-auth-postgres",
+        feature = "better-auth-sqlite",
+        feature = "better-auth-mysql"
+    ))]
+    fn database(&self, setting: &str, url: &str) -> Result<super::database::Database, BoxError> {
         use super::super::sql::{connect_pool, PoolSettings};
         let settings = PoolSettings {
             max_connections: self.max_connections,
             acquire_timeout: self.acquire_timeout,
         };
-        let (pool, dialect) = connect_pool("connect_database", url, settings)?;
-        let backend = Backend::Database(super::database::Database::new(pool, dialect, &self.table));
-        Ok(self.build(backend, redact(url)))
+        let (pool, dialect) = connect_pool(setting, url, settings)?;
+        Ok(super::database::Database::new(pool, dialect, &self.table))
     }
 
     /// Keys in better-auth's Redis secondary storage (its storage `"secondary-storage"`), on
@@ -116,12 +126,52 @@ impl ApiKeyResolverBuilder {
     #[cfg(feature = "better-auth-redis")]
     #[cfg_attr(docsrs, doc(cfg(feature = "better-auth-redis")))]
     pub async fn connect_storage(self, url: &str) -> Result<ApiKeyResolver, BoxError> {
+        let storage = self.storage("connect_storage", url)?;
+        Ok(self.build(Backend::Storage(storage), redact(url)))
+    }
+
+    /// better-auth's storage `"secondary-storage"` with `fallbackToDatabase`: keys verified in
+    /// its database (`database_url`, the source of truth, as better-auth claims each use
+    /// there), and the key's copies in its Redis storage (`storage_url`) dropped after each
+    /// change, so that better-auth reads the row again rather than a copy this resolver made
+    /// stale. Connects lazily to both.
+    #[cfg(all(
+        feature = "better-auth-redis",
+        any(
+            feature = "better-auth-postgres",
+            feature = "better-auth-sqlite",
+            feature = "better-auth-mysql"
+        )
+    ))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(all(
+            feature = "better-auth-redis",
+            any(
+                feature = "better-auth-postgres",
+                feature = "better-auth-sqlite",
+                feature = "better-auth-mysql"
+            )
+        )))
+    )]
+    pub async fn connect_database_and_storage(
+        self,
+        database_url: &str,
+        storage_url: &str,
+    ) -> Result<ApiKeyResolver, BoxError> {
+        let database = self.database("connect_database_and_storage", database_url)?;
+        let storage = self.storage("connect_database_and_storage", storage_url)?;
+        let at = format!("{} and {}", redact(database_url), redact(storage_url));
+        Ok(self.build(Backend::Fallback(database, storage), at))
+    }
+
+    /// A Redis storage on one server; errors name `setting` and the URL.
+    #[cfg(feature = "better-auth-redis")]
+    fn storage(&self, setting: &str, url: &str) -> Result<super::storage::Storage, BoxError> {
         let at = redact(url);
         let client = redis::Client::open(url).map_err(|e| {
             let cause = crate::chain::text(&e);
-            crate::chain::said(format!(
-                "connect_storage: {at:?} is not a Redis URL: {cause}"
-            ))
+            crate::chain::said(format!("{setting}: {at:?} is not a Redis URL: {cause}"))
         })?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_response_timeout(Some(self.timeout))
@@ -132,11 +182,10 @@ impl ApiKeyResolverBuilder {
             redis::aio::ConnectionManager::new_lazy_with_config(client, config).map_err(|e| {
                 super::super::failed::Failed::boxed("better-auth's Redis storage", &at, e)
             })?;
-        let storage = super::storage::Storage {
+        Ok(super::storage::Storage {
             conn: crate::store::redis::Conn::Single(conn),
             prefix: self.prefix.clone(),
-        };
-        Ok(self.build(Backend::Storage(storage), at))
+        })
     }
 
     /// Keys in better-auth's Redis secondary storage on a Redis Cluster, given some of its

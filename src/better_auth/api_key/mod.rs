@@ -113,6 +113,16 @@ enum Backend {
     Database(database::Database),
     #[cfg(feature = "better-auth-redis")]
     Storage(storage::Storage),
+    /// better-auth's `fallbackToDatabase`: the database decides, the storage's copies follow.
+    #[cfg(all(
+        feature = "better-auth-redis",
+        any(
+            feature = "better-auth-postgres",
+            feature = "better-auth-sqlite",
+            feature = "better-auth-mysql"
+        )
+    ))]
+    Fallback(database::Database, storage::Storage),
 }
 
 impl Backend {
@@ -126,6 +136,15 @@ impl Backend {
             Backend::Database(_) => "better-auth's database",
             #[cfg(feature = "better-auth-redis")]
             Backend::Storage(_) => "better-auth's Redis storage",
+            #[cfg(all(
+                feature = "better-auth-redis",
+                any(
+                    feature = "better-auth-postgres",
+                    feature = "better-auth-sqlite",
+                    feature = "better-auth-mysql"
+                )
+            ))]
+            Backend::Fallback(..) => "better-auth's database (with its Redis storage)",
         }
     }
 }
@@ -192,6 +211,18 @@ impl ApiKeyResolver {
             Backend::Database(database) => database.ping().await,
             #[cfg(feature = "better-auth-redis")]
             Backend::Storage(storage) => storage.ping().await,
+            #[cfg(all(
+                feature = "better-auth-redis",
+                any(
+                    feature = "better-auth-postgres",
+                    feature = "better-auth-sqlite",
+                    feature = "better-auth-mysql"
+                )
+            ))]
+            Backend::Fallback(database, storage) => match database.ping().await {
+                Ok(()) => storage.ping().await,
+                Err(e) => Err(e),
+            },
         };
         pinged.map_err(|cause| Failed::boxed(inner.backend.name(), &inner.at, cause))
     }
@@ -238,6 +269,21 @@ impl Inner {
             Backend::Database(database) => database.verify(hash, &self.policy).await,
             #[cfg(feature = "better-auth-redis")]
             Backend::Storage(storage) => storage.verify(hash, &self.policy).await,
+            #[cfg(all(
+                feature = "better-auth-redis",
+                any(
+                    feature = "better-auth-postgres",
+                    feature = "better-auth-sqlite",
+                    feature = "better-auth-mysql"
+                )
+            ))]
+            Backend::Fallback(database, storage) => {
+                let verdict = database.verify(hash, &self.policy).await?;
+                if !matches!(verdict, Verdict::Unknown | Verdict::Disabled) {
+                    storage.forget(hash).await?;
+                }
+                Ok(verdict)
+            }
         }
     }
 }

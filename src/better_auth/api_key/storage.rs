@@ -170,6 +170,30 @@ impl Storage {
         Ok(())
     }
 
+    /// better-auth's `fallbackToDatabase`: the key's copies in Redis dropped (both records and
+    /// its owner's list, as better-auth drops the list on every write there) after the
+    /// database, the source of truth, changed it; better-auth reads the row again next time.
+    #[cfg_attr(
+        not(any(
+            feature = "better-auth-postgres",
+            feature = "better-auth-sqlite",
+            feature = "better-auth-mysql"
+        )),
+        allow(dead_code)
+    )]
+    pub(super) async fn forget(&self, hash: &str) -> Result<(), BoxError> {
+        let key = self.by_hash(hash);
+        let stored: Option<String> = self.conn.query(redis::cmd("GET").arg(&key)).await?;
+        let Some((_, record)) = stored.as_deref().and_then(parse) else {
+            return Ok(());
+        };
+        let list = format!("{}api-key:by-ref:{}", self.prefix, record.reference_id);
+        for key in [key, self.by_id(&record.id), list] {
+            self.conn.query::<()>(redis::cmd("DEL").arg(key)).await?;
+        }
+        Ok(())
+    }
+
     pub(super) async fn ping(&self) -> Result<(), BoxError> {
         let _: String = self.conn.query(&redis::cmd("PING")).await?;
         Ok(())
