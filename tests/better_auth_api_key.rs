@@ -268,6 +268,22 @@ async fn concurrent(node: &Node, first: SocketAddr, second: SocketAddr, uses: us
     assert_eq!(node.raw(&id).await["requestCount"], uses);
 }
 
+/// `rounds` tries at each of the Rust instances `addrs`, all at once: how many were served.
+async fn rust_race(addrs: &[SocketAddr], key: &str, rounds: usize) -> usize {
+    let mut tries = tokio::task::JoinSet::new();
+    for _ in 0..rounds {
+        for &addr in addrs {
+            let key = key.to_owned();
+            tries.spawn(async move { call(addr, &key).await.status == 200 });
+        }
+    }
+    let mut served = 0;
+    while let Some(ok) = tries.join_next().await {
+        served += usize::from(ok.unwrap());
+    }
+    served
+}
+
 /// `rounds` × (a try at each Rust instance and one of better-auth's own), all at once: how
 /// many were served.
 async fn race(
@@ -384,18 +400,7 @@ async fn redis_storage_keeps_both_records_and_counts_exactly_among_rust_instance
             "rateLimitEnabled": false,
         }))
         .await;
-    let mut tries = tokio::task::JoinSet::new();
-    for _ in 0..30 {
-        for addr in [first, second] {
-            let key = key.clone();
-            tries.spawn(async move { call(addr, &key).await.status == 200 });
-        }
-    }
-    let mut served = 0;
-    while let Some(ok) = tries.join_next().await {
-        served += usize::from(ok.unwrap());
-    }
-    assert_eq!(served, 30);
+    assert_eq!(rust_race(&[first, second], &key, 30).await, 30);
     let by_id = redis.cli(&["GET", &format!("better-auth:api-key:by-id:{id}")]);
     let hash = node.raw(&id).await["key"].as_str().unwrap().to_owned();
     let by_hash = redis.cli(&["GET", &format!("better-auth:api-key:{hash}")]);
@@ -445,18 +450,7 @@ async fn redis_cluster_storage_counts_exactly_and_keeps_both_records_in_step() {
             "rateLimitEnabled": false,
         }))
         .await;
-    let mut tries = tokio::task::JoinSet::new();
-    for _ in 0..25 {
-        for addr in [first, second] {
-            let key = key.clone();
-            tries.spawn(async move { call(addr, &key).await.status == 200 });
-        }
-    }
-    let mut served = 0;
-    while let Some(ok) = tries.join_next().await {
-        served += usize::from(ok.unwrap());
-    }
-    assert_eq!(served, 25);
+    assert_eq!(rust_race(&[first, second], &key, 25).await, 25);
     // better-auth's view (its by-id record) says used up, and so does its verification.
     assert_eq!(node.raw(&id).await["remaining"], 0);
     assert_eq!(node.answer(&key).await, (429, "USAGE_EXCEEDED".into()));

@@ -341,6 +341,15 @@ async fn better_auths_access_tokens_for_this_resource_are_accepted_and_others_re
     assert_eq!(get(addr, &opaque).await.status, 401);
 }
 
+/// `GET /data` with `Authorization: DPoP <token>` and a fresh proof signed by `key`.
+async fn with_proof(addr: SocketAddr, key: &DpopKey, token: &str) -> RawResponse {
+    let proof = key.proof("GET", &format!("{ORIGIN}/data"), Some(token), None);
+    let auth = format!("authorization: DPoP {token}");
+    let dpop = format!("dpop: {proof}");
+    let lines = [auth.as_bytes(), dpop.as_bytes()];
+    request(addr, "GET", "/data", &lines, b"").await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn dpop_bound_tokens_need_their_proof() {
     let provider = Provider::start();
@@ -363,33 +372,13 @@ async fn dpop_bound_tokens_need_their_proof() {
             assert_eq!(jwt_payload(token)["cnf"]["jkt"], key.thumbprint());
         }
         // With its proof: 200.
-        let proof = key.proof("GET", &format!("{ORIGIN}/data"), Some(token), None);
-        let auth = format!("authorization: DPoP {token}");
-        let dpop = format!("dpop: {proof}");
-        let ok = request(
-            addr,
-            "GET",
-            "/data",
-            &[auth.as_bytes(), dpop.as_bytes()],
-            b"",
-        )
-        .await;
+        let ok = with_proof(addr, &key, token).await;
         assert_eq!(ok.status, 200, "{resource:?}: {}", ok.body_str());
         // As a bearer token: refused.
         let stolen = get(addr, token).await;
         assert_eq!(stolen.status, 401, "{resource:?}");
         // With another key's proof: refused.
-        let other = DpopKey::generate_es256();
-        let proof = other.proof("GET", &format!("{ORIGIN}/data"), Some(token), None);
-        let dpop = format!("dpop: {proof}");
-        let refused = request(
-            addr,
-            "GET",
-            "/data",
-            &[auth.as_bytes(), dpop.as_bytes()],
-            b"",
-        )
-        .await;
+        let refused = with_proof(addr, &DpopKey::generate_es256(), token).await;
         assert_eq!(refused.status, 401, "{resource:?}");
         assert!(refused
             .headers
