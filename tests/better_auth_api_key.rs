@@ -122,6 +122,27 @@ async fn verify_at(node: SocketAddr, key: &str) -> bool {
     answer["valid"] == true
 }
 
+/// A Rust service whose every route needs `files:write`.
+async fn writers(resolver: ApiKeyResolver) -> SocketAddr {
+    async fn handler(
+        req: Request<hyper::body::Incoming>,
+    ) -> Result<Response<Full<Bytes>>, Infallible> {
+        let key = req.extensions().get::<ApiKey>().expect("the layer's key");
+        Ok(Response::new(Full::new(Bytes::from(
+            key.reference_id.clone(),
+        ))))
+    }
+    let layer = BearerLayer::new(resolver).api_key_header(ApiKeyHeader::default());
+    let write = layer.require(|key| key.require_permission("files", "write"));
+    serve(
+        ServiceBuilder::new()
+            .layer(layer)
+            .layer(write)
+            .service(service_fn(handler)),
+    )
+    .await
+}
+
 async fn call(addr: SocketAddr, key: &str) -> RawResponse {
     let header = format!("x-api-key: {key}");
     request(addr, "GET", "/api/data", &[header.as_bytes()], b"").await
@@ -337,6 +358,26 @@ async fn sqlite_counts_every_use_as_better_auth_does() {
 
     let second = rust(database(&url).await).await;
     concurrent(&node, addr, second, 20).await;
+
+    // Permissions as better-auth stores them, required per route: the owner reaches the
+    // handler with `files:write`; without it, 403 naming the permission.
+    let guarded = writers(database(&url).await).await;
+    let (reader, _) = node
+        .create(json!({ "permissions": { "files": ["read"] } }))
+        .await;
+    let (writer, _) = node
+        .create(json!({ "permissions": { "files": ["read", "write"] } }))
+        .await;
+    let refused = call(guarded, &reader).await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(
+        refused.header("www-authenticate"),
+        Some(
+            r#"Bearer error="insufficient_scope", error_description="the API key lacks this permission", scope="files:write""#
+        )
+    );
+    let ok = call(guarded, &writer).await;
+    assert_eq!((ok.status, ok.body_str()), (200, node.user.as_str()));
     let _ = std::fs::remove_dir_all(dir);
 }
 
