@@ -7,7 +7,7 @@
 //! on 127.0.0.1:6379, PostgreSQL on 127.0.0.1:5432 and MariaDB on 127.0.0.1:3306 (as `scripts/test` sets up):
 //!
 //! ```text
-//! cargo bench --bench better_auth --all-features
+//! cargo bench -p tower-bearer-peers --bench better_auth --all-features
 //! ```
 
 use std::io::{BufRead, BufReader};
@@ -33,7 +33,7 @@ impl Drop for Node {
 }
 
 fn start(database: &str, redis: Option<&str>) -> Node {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/interop");
     let mut command = Command::new("node");
     command
         .arg(format!("{dir}/better-auth-server.mjs"))

@@ -7,7 +7,7 @@
 //! outside the timed routine (`iter_batched`). The RSA proofs are signed by a 2048-bit key,
 //! tests/fixtures/dpop_rsa2048.pem.
 //!
-//! `cargo bench --bench dpop --features dpop,redis`
+//! `cargo bench -p tower-bearer-peers --bench dpop --features dpop,redis`
 //!
 //! Instructions per check, which callgrind counts the same on every run:
 //! `DPOP_ONLY=EdDSA/check_proof DPOP_ITERS=2000 valgrind --tool=callgrind

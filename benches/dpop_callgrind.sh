@@ -17,7 +17,7 @@ VARIANTS="verify check_proof dpop_memory bearer_jwt_cached"
 command -v valgrind >/dev/null || { echo "needs valgrind" >&2; exit 1; }
 
 bin=${BIN:-}
-[ -n "$bin" ] || bin=$(cargo bench --bench dpop --features dpop,redis --no-run --message-format=json 2>/dev/null |
+[ -n "$bin" ] || bin=$(cargo bench -p tower-bearer-peers --bench dpop --features dpop,redis --no-run --message-format=json 2>/dev/null |
   python3 -c 'import json,sys
 for l in sys.stdin:
     m=json.loads(l)

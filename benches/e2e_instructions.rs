@@ -17,7 +17,7 @@
 //!   time), and an `Arc` clone of the session.
 //!
 //! ```text
-//! cargo bench --bench e2e_instructions --no-run
+//! cargo bench -p tower-bearer-peers --bench e2e_instructions --no-run
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/deps/e2e_instructions-* bearer 2000
 //! ```
 //!

@@ -16,7 +16,7 @@ LOW=${LOW:-2000}
 HIGH=${HIGH:-6000}
 ROUNDS=${ROUNDS:-7}
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
-bin=${BIN:-$(cargo bench --bench e2e_instructions --no-run --message-format=json 2>/dev/null |
+bin=${BIN:-$(cargo bench -p tower-bearer-peers --bench e2e_instructions --no-run --message-format=json 2>/dev/null |
   python3 -c 'import json,sys
 for l in sys.stdin:
     m=json.loads(l)

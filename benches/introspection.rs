@@ -2,7 +2,7 @@
 //! local endpoint), over 64 opaque tokens in rotation. The JWT benchmarks, beside their peers,
 //! are in peers/benches/jwt_verify.rs.
 //!
-//! `cargo bench --bench introspection --features introspection`
+//! `cargo bench -p tower-bearer-peers --bench introspection --features introspection`
 
 use std::convert::Infallible;
 use std::hint::black_box;

@@ -1,6 +1,6 @@
 //! Heap bytes per MemoryStore session at 1M sessions with empty app data, counted by
 //! allocation-counter (requested bytes, before the allocator's own per-chunk overhead), and
-//! the process's resident-set growth beside it. Run: `cargo bench --bench memory`.
+//! the process's resident-set growth beside it. Run: `cargo bench -p tower-bearer-peers --bench memory`.
 
 use tower_bearer::store::{CreateOptions, MemoryStore};
 

@@ -13,7 +13,7 @@
 //! a row compares them at different speeds. `python3 benches/report.py` takes the median of the
 //! rounds, prints the ratios with their spread, and draws docs/overhead.png.
 //!
-//! Run: `cargo bench --bench overhead && python3 benches/report.py`.
+//! Run: `cargo bench -p tower-bearer-peers --bench overhead && python3 benches/report.py`.
 //!
 //! Instructions per request, which callgrind counts the same on every run (the difference of
 //! two iteration counts cancels the setup):

@@ -11,7 +11,7 @@
 //! (`memory_resolve`, `cached_resolve`, `memory_ready`, `cached_ready`).
 //!
 //! Starts its own `redis-server`s on free ports, each in a temporary folder. Run:
-//! `cargo bench --bench redis --features redis`.
+//! `cargo bench -p tower-bearer-peers --bench redis --features redis`.
 
 use std::convert::Infallible;
 use std::future::{ready, Future, Ready};

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Reads criterion's estimates from target/criterion after `cargo bench --bench overhead` (and,
-if present, `--bench store`), prints the tables and ratios the README quotes, and draws
+"""Reads criterion's estimates from target/criterion after
+`cargo bench -p tower-bearer-peers --bench overhead` (and, if present, `--bench store`), prints the tables and ratios the README quotes, and draws
 docs/overhead.png when matplotlib is installed (`pip install matplotlib`).
 
-    cargo bench --bench overhead --bench store && python3 benches/report.py
+    cargo bench -p tower-bearer-peers --bench overhead --bench store && python3 benches/report.py
 """
 import json
 import pathlib
@@ -64,7 +64,7 @@ def rounds(estimate):
         if None not in times.values():
             found.append(times)
     if not found:
-        sys.exit("run `cargo bench --bench overhead` first")
+        sys.exit("run `cargo bench -p tower-bearer-peers --bench overhead` first")
     return found
 
 

@@ -11,7 +11,7 @@
 //! `HashMap`, the store's 128-bit SipHash-1-3 tag next to std's 64-bit SipHash-1-3 (what the
 //! floor's `HashMap<Box<str>, _>` hashes with), and one read of the system clock.
 //!
-//! Run: `cargo bench --bench store`.
+//! Run: `cargo bench -p tower-bearer-peers --bench store`.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};

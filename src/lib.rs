@@ -218,14 +218,3 @@ pub use token::{
     ApiKeyHeader, BearerToken, QueryParameter, SessionCookie, TokenChars, TokenSource,
     WebSocketProtocol, DEFAULT_MAX_TOKEN_LEN,
 };
-
-/// The README's Rust examples, compiled as doctests so they cannot drift from the API.
-#[cfg(all(
-    doctest,
-    feature = "axum",
-    feature = "tonic",
-    feature = "memory-store",
-    feature = "jwt"
-))]
-#[doc = include_str!("../README.md")]
-struct ReadmeDoctests;

@@ -681,7 +681,7 @@ async fn grpc_check(addr: SocketAddr, path: &str, headers: &[(&str, String)]) ->
         .expect("an answer within 10 s")
 }
 
-/// examples/tonic: its own demo calls (the demo token, read from `--token-file`, is a secret
+/// peers/examples/tonic: its own demo calls (the demo token, read from `--token-file`, is a secret
 /// too), then the test's calls to both servers with the token in metadata, a cookie and the
 /// path's query.
 #[tokio::test(flavor = "multi_thread")]

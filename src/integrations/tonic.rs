@@ -2,9 +2,11 @@
 //!
 //! Server-wide, the layer needs nothing extra: `Server::builder().layer(BearerLayer::new(r))`.
 //! Per service, tonic's `add_service` wants the service's `NamedService` name, which [`Bearer`]
-//! forwards from the service it wraps:
+//! forwards from the service it wraps (peers/examples/tonic.rs does this; the snippet is not
+//! compiled here, because tonic's transport and tonic-health are not the crate's
+//! dev-dependencies):
 //!
-//! ```no_run
+//! ```ignore
 //! # use tonic_health::server::health_reporter;
 //! # use tower_bearer::{Bearer, store::MemoryStore};
 //! # async fn run() {

@@ -100,6 +100,8 @@ fn features() -> Vec<&'static str> {
 /// The example `name` built with this test's features plus `extra`: cargo builds it (or finds
 /// it fresh, which takes a moment) and names the executable, so a binary left by an earlier
 /// build with other features is never run by mistake. Once per test process and example.
+/// The examples that need a heavy framework (tonic, rmcp) are peers/'s, which forwards every
+/// feature of the crate under the same name.
 pub fn binary(name: &str, extra: &[&str]) -> PathBuf {
     static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
     let mut features = features();
@@ -121,7 +123,7 @@ pub fn binary(name: &str, extra: &[&str]) -> PathBuf {
         build.args(["--features", &features]);
     }
     let output = build
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(package_of(name))
         .stderr(Stdio::inherit())
         .output()
         .unwrap();
@@ -137,6 +139,19 @@ pub fn binary(name: &str, extra: &[&str]) -> PathBuf {
         .unwrap_or_else(|| panic!("cargo named no executable for example {name}"));
     built.insert(key, path.clone());
     path
+}
+
+/// The folder of the package whose example `name` is: the crate's (examples/NAME.rs or
+/// examples/NAME/main.rs), else peers/.
+fn package_of(name: &str) -> PathBuf {
+    let root = super::workspace_root();
+    let examples = root.join("examples");
+    let file = examples.join(format!("{name}.rs"));
+    if file.exists() || examples.join(name).join("main.rs").exists() {
+        root
+    } else {
+        root.join("peers")
+    }
 }
 
 /// Starts example `name` with `args` plus `--addr 127.0.0.1:0`, and waits for its

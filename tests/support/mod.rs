@@ -19,6 +19,7 @@ pub mod redis;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -29,6 +30,17 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tower::Service;
+
+/// The repository's root: this test's crate folder, or its parent for the tests of peers/
+/// (which share these helpers, tests/interop and the examples).
+pub fn workspace_root() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if dir.ends_with("peers") {
+        dir.parent().unwrap().to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
+}
 
 /// Serves `service` on an ephemeral port of 127.0.0.1, HTTP/1.1 and HTTP/2, until the test ends.
 pub async fn serve<S, B>(service: S) -> SocketAddr

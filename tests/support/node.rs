@@ -2,11 +2,11 @@
 //! client and server, its database drivers, playwright-core, esbuild, panva's oidc-provider
 //! and dpop) and the scripts that drive them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 pub fn interop_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
+    super::workspace_root().join("tests/interop")
 }
 
 /// Node 20+ and tests/interop's packages, installed by `npm ci` when missing (locally), or a

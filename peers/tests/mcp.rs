@@ -1,4 +1,4 @@
-//! The MCP authorization spec end to end, on real sockets: examples/mcp_server.rs (rmcp behind
+//! The MCP authorization spec end to end, on real sockets: peers/examples/mcp_server.rs (rmcp behind
 //! `ResourceServer`) with a real authorization server (panva's oidc-provider,
 //! tests/interop/oidc-provider.mjs) and the official MCP TypeScript SDK's client
 //! (tests/interop/mcp-client.mjs): its discovery, its OAuth flow, its tool call; then every
@@ -8,6 +8,7 @@
 //! No token is printed: the scripts redact them, and the assertions here never show one.
 #![cfg(all(feature = "jwt", feature = "axum"))]
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -5,7 +5,7 @@
 //! the scopes, tokens from the `Authorization` header only.
 //!
 //! ```text
-//! cargo run --example mcp_server --features jwt,axum -- \
+//! cargo run -p tower-bearer-peers --example mcp_server --features jwt,axum -- \
 //!     --addr 127.0.0.1:3003 --resource http://127.0.0.1:3003/mcp \
 //!     --issuer-url https://auth.example --scope mcp:tools
 //! ```

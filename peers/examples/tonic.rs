@@ -2,8 +2,8 @@
 //! and per service on a second server, then a client that calls both, with and without a token.
 //!
 //! ```text
-//! cargo run --example tonic --features tonic
-//! cargo run --example tonic --features tonic -- --addr 127.0.0.1:50051 \
+//! cargo run -p tower-bearer-peers --example tonic --features tonic
+//! cargo run -p tower-bearer-peers --example tonic --features tonic -- --addr 127.0.0.1:50051 \
 //!     --guarded-addr 127.0.0.1:50052 --token-file /tmp/grpc-token
 //! grpcurl -plaintext -H "authorization: Bearer $(cat /tmp/grpc-token)" \
 //!     127.0.0.1:50052 grpc.health.v1.Health/Check

@@ -6,6 +6,7 @@
     feature = "better-auth-sqlite"
 ))]
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::pin::Pin;

@@ -1,6 +1,7 @@
 //! tonic over real sockets, with tonic-health's pre-generated client and server.
 #![cfg(feature = "tonic")]
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::convert::Infallible;
