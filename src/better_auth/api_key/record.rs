@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use crate::{Rejection, RejectionKind};
 
-/// The columns (or JSON members) verification reads.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// The columns (or JSON members) verification reads. `Debug` leaves out `start`, the key's
+/// first characters.
+#[derive(Clone, Default, PartialEq)]
 pub(super) struct Record {
     pub(super) id: String,
     pub(super) config_id: Option<String>,
@@ -33,6 +34,21 @@ pub(super) struct Record {
     pub(super) permissions: Option<String>,
     /// The metadata, as JSON.
     pub(super) metadata: Option<serde_json::Value>,
+}
+
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Record")
+            .field("id", &self.id)
+            .field("config_id", &self.config_id)
+            .field("enabled", &self.enabled)
+            .field("expires_at", &self.expires_at)
+            .field("remaining", &self.remaining)
+            .field("last_refill_at", &self.last_refill_at)
+            .field("request_count", &self.request_count)
+            .field("last_request", &self.last_request)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What verification does with a key before it claims a use.

@@ -104,7 +104,8 @@ impl Storage {
                 return Ok(Verdict::Accepted(Box::new(record)));
             }
         }
-        Err(format!("API key {key:?} stayed contended for {SWAP_ROUNDS} rounds").into())
+        // Not the Redis key: with `hashing(false)` it holds the API key itself.
+        Err(format!("an API key's record stayed contended for {SWAP_ROUNDS} rounds").into())
     }
 
     /// Swaps the record if it is still `read`; whether it was.
