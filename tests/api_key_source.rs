@@ -165,4 +165,16 @@ async fn a_resolvers_rejection_is_the_answer_with_its_retry_after_and_no_challen
     assert_eq!(grpc.status, 200);
     assert_eq!(grpc.header("grpc-status"), Some("8"));
     assert_eq!(grpc.header("grpc-message"), Some("usage%20exceeded"));
+
+    // A layer with a rejection handler of its own: its body, and Retry-After all the same.
+    let custom = layer(ApiKeyHeader::default()).on_rejection(|rejection: &Rejection| {
+        let mut response = Response::new(Bytes::from(format!("refused: {}", rejection.status())));
+        *response.status_mut() = rejection.status();
+        response
+    });
+    let addr = serve(ServiceBuilder::new().layer(custom).service(service_fn(who))).await;
+    let spent = request(addr, "GET", "/", &[b"x-api-key: key-spent"], b"").await;
+    assert_eq!(spent.status, 429);
+    assert_eq!(spent.body_str(), "refused: 429 Too Many Requests");
+    assert_eq!(spent.header("retry-after"), Some("2"));
 }

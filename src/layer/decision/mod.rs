@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, WWW_AUTHENTICATE};
+use http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, Request, Response, StatusCode};
 
 mod start;
@@ -171,6 +171,12 @@ impl<T> Config<T> {
                         .headers_mut()
                         .entry(WWW_AUTHENTICATE)
                         .or_insert(challenge);
+                }
+                if let Some(secs) = rejection.retry_after() {
+                    response
+                        .headers_mut()
+                        .entry(RETRY_AFTER)
+                        .or_insert(HeaderValue::from(secs));
                 }
                 response
             }
