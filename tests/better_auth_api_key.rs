@@ -143,6 +143,41 @@ async fn writers(resolver: ApiKeyResolver) -> SocketAddr {
     .await
 }
 
+/// A Rust service taking API keys and better-auth sessions: it answers whose credential it was,
+/// and which kind.
+async fn keys_or_sessions(url: &str) -> SocketAddr {
+    use tower_bearer::better_auth::{
+        ApiKeyOr, BetterAuthSession, Credential, Signatures, SqlResolver,
+    };
+    async fn handler(
+        req: Request<hyper::body::Incoming>,
+    ) -> Result<Response<Full<Bytes>>, Infallible> {
+        let credential = req
+            .extensions()
+            .get::<Credential<BetterAuthSession>>()
+            .expect("the layer's credential");
+        let kind = match credential {
+            Credential::ApiKey(_) => "key",
+            Credential::Other(_) => "session",
+        };
+        let body = format!("{kind} {}", credential.owner());
+        Ok(Response::new(Full::new(Bytes::from(body))))
+    }
+    let sessions = SqlResolver::builder(Signatures::new([ba::SECRET]))
+        .connect(url)
+        .await
+        .unwrap();
+    let layer = BearerLayer::new(ApiKeyOr::new(database(url).await, sessions))
+        .api_key_header(ApiKeyHeader::default())
+        .token_chars(tower_bearer::TokenChars::Visible);
+    serve(
+        ServiceBuilder::new()
+            .layer(layer)
+            .service(service_fn(handler)),
+    )
+    .await
+}
+
 async fn call(addr: SocketAddr, key: &str) -> RawResponse {
     let header = format!("x-api-key: {key}");
     request(addr, "GET", "/api/data", &[header.as_bytes()], b"").await
@@ -378,6 +413,22 @@ async fn sqlite_counts_every_use_as_better_auth_does() {
     );
     let ok = call(guarded, &writer).await;
     assert_eq!((ok.status, ok.body_str()), (200, node.user.as_str()));
+
+    // Keys and sessions behind one layer: each resolved by its own resolver, by where it came.
+    let both = keys_or_sessions(&url).await;
+    let by_key = call(both, &writer).await;
+    assert_eq!(by_key.body_str(), format!("key {}", node.user));
+    let ada = node.node.sign_up("ada@example.com").await;
+    let bearer = format!("authorization: Bearer {}", ada.signed);
+    let by_session = request(both, "GET", "/", &[bearer.as_bytes()], b"").await;
+    assert_eq!(by_session.status, 200, "{}", by_session.body_str());
+    assert!(by_session.body_str().starts_with("session "));
+    assert_ne!(by_session.body_str(), format!("session {}", node.user));
+    // A session token in x-api-key is no API key, and an API key as a bearer token no session.
+    assert_eq!(call(both, &ada.signed).await.status, 401);
+    let key_as_bearer = format!("authorization: Bearer {writer}");
+    let refused = request(both, "GET", "/", &[key_as_bearer.as_bytes()], b"").await;
+    assert_eq!(refused.status, 401);
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -139,7 +139,10 @@ pub use signature::Signatures;
         feature = "better-auth-redis"
     )))
 )]
-pub use api_key::{ApiKey, ApiKeyFuture, ApiKeyResolver, ApiKeyResolverBuilder, Permissions};
+pub use api_key::{
+    ApiKey, ApiKeyFuture, ApiKeyOr, ApiKeyOrFuture, ApiKeyResolver, ApiKeyResolverBuilder,
+    Credential, Permissions,
+};
 pub use cache::CacheSettings;
 #[cfg(feature = "better-auth-http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "better-auth-http")))]

@@ -2,6 +2,7 @@
 //! better-auth verifies them, over its SQL database or its Redis secondary storage; and the
 //! [`ApiKey`] a handler gets.
 
+mod api_key_or;
 mod builder;
 #[cfg(any(
     feature = "better-auth-postgres",
@@ -29,6 +30,7 @@ use std::time::{Duration, SystemTime};
 use base64ct::{Base64UrlUnpadded, Encoding as _};
 use sha2::{Digest as _, Sha256};
 
+pub use api_key_or::{ApiKeyOr, ApiKeyOrFuture, Credential};
 pub use builder::ApiKeyResolverBuilder;
 pub use permissions::{ApiKey, Permissions};
 
