@@ -432,9 +432,8 @@ async fn sqlite_counts_every_use_as_better_auth_does() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn postgres_counts_every_use_as_better_auth_does() {
-    let url = ba::postgres_database().await;
+/// The matrix and 30 concurrent uses on a fresh database of the machine's server, dropped after.
+async fn on_a_server(url: String) {
     {
         let node = Node::start(&url, &[]).await;
         let (first, second) = (
@@ -448,18 +447,13 @@ async fn postgres_counts_every_use_as_better_auth_does() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn postgres_counts_every_use_as_better_auth_does() {
+    on_a_server(ba::postgres_database().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn mysql_counts_every_use_as_better_auth_does() {
-    let url = ba::mysql_database().await;
-    {
-        let node = Node::start(&url, &[]).await;
-        let (first, second) = (
-            rust(database(&url).await).await,
-            rust(database(&url).await).await,
-        );
-        matrix(&node, first).await;
-        concurrent(&node, first, second, 30).await;
-    }
-    ba::drop_database(&url).await;
+    on_a_server(ba::mysql_database().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

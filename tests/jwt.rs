@@ -15,44 +15,10 @@ use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use serde_json::Value;
-use support::node;
+use support::jose::{first_valid, jose, resolve, token};
 use tower::{service_fn, ServiceBuilder};
 use tower_bearer::oauth::{Claims, JwksSettings, JwtResolver, KeySet};
 use tower_bearer::{BearerLayer, BearerToken, SessionResolver};
-
-/// `node tests/interop/jose-tokens.mjs ALG…` with `KID_PREFIX`.
-fn jose(kid_prefix: &str, algs: &[&str]) -> Value {
-    node::ensure_packages();
-    let output = std::process::Command::new("node")
-        .arg(node::interop_dir().join("jose-tokens.mjs"))
-        .args(algs)
-        .env("KID_PREFIX", kid_prefix)
-        .output()
-        .expect("node runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
-fn token(case: &Value) -> BearerToken<'_> {
-    BearerToken::new(case["token"].as_str().unwrap())
-}
-
-async fn resolve(resolver: &JwtResolver, token: BearerToken<'_>) -> Option<Arc<Claims>> {
-    let ready = resolver.resolve_ready(token).map(|a| a.unwrap());
-    let waited = resolver.resolve(token).await.unwrap();
-    if let Some(ready) = &ready {
-        assert_eq!(
-            ready.is_some(),
-            waited.is_some(),
-            "resolve_ready and resolve agree"
-        );
-    }
-    waited
-}
 
 #[tokio::test]
 async fn every_algorithm_and_every_refusal_as_jose_writes_them() {
@@ -226,10 +192,6 @@ impl JwksServer {
             .jwks_url(&format!("http://{}/jwks", self.addr))
             .unwrap()
     }
-}
-
-fn first_valid(doc: &Value) -> BearerToken<'_> {
-    token(&doc["cases"][0])
 }
 
 /// A token whose header names `kid` and whose signature is garbage: enough to ask the cache

@@ -12,48 +12,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::Response;
 use http_body_util::Full;
-use serde_json::Value;
-use support::node;
-use tower_bearer::oauth::{Claims, JwtResolver};
-use tower_bearer::{BearerToken, SessionResolver};
-
-/// `node tests/interop/jose-tokens.mjs ALG…` with `KID_PREFIX`.
-fn jose(kid_prefix: &str, algs: &[&str]) -> Value {
-    node::ensure_packages();
-    let output = std::process::Command::new("node")
-        .arg(node::interop_dir().join("jose-tokens.mjs"))
-        .args(algs)
-        .env("KID_PREFIX", kid_prefix)
-        .output()
-        .expect("node runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
-fn token(case: &Value) -> BearerToken<'_> {
-    BearerToken::new(case["token"].as_str().unwrap())
-}
-
-async fn resolve(resolver: &JwtResolver, token: BearerToken<'_>) -> Option<Arc<Claims>> {
-    let ready = resolver.resolve_ready(token).map(|a| a.unwrap());
-    let waited = resolver.resolve(token).await.unwrap();
-    if let Some(ready) = &ready {
-        assert_eq!(
-            ready.is_some(),
-            waited.is_some(),
-            "resolve_ready and resolve agree"
-        );
-    }
-    waited
-}
-
-fn first_valid(doc: &Value) -> BearerToken<'_> {
-    token(&doc["cases"][0])
-}
+use support::jose::{first_valid, jose, resolve};
+use tower_bearer::oauth::JwtResolver;
+use tower_bearer::SessionResolver;
 
 /// HTTPS (feature `rustls`): a JWKS served over TLS by a local server whose certificate a CA
 /// of the test's own signed. Trusting that CA, the keys are fetched and tokens verify; with

@@ -12,6 +12,8 @@ pub mod dpop;
 pub mod example;
 #[cfg(feature = "redis")]
 pub mod failover;
+#[cfg(feature = "jwt")]
+pub mod jose;
 pub mod node;
 #[cfg(feature = "jwt")]
 pub mod oidc;
